@@ -1,0 +1,39 @@
+"""The ``fteval`` command line: one module per command group, errors without tracebacks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from fteval import __version__
+from fteval.errors import FtevalError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except FtevalError as exc:
+            if ctx.params.get("debug"):
+                raise
+            click.secho(str(exc), fg="red", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fteval")
+@click.option("--store", type=click.Path(path_type=Path), default=lambda: os.environ.get("FTEVAL_STORE", ".fteval/runs.db"),
+              show_default=".fteval/runs.db (or $FTEVAL_STORE)", help="Run-store database file.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def main(ctx: click.Context, store: Path, debug: bool) -> None:
+    """Fine-tune and evaluate language models from one YAML spec."""
+    ctx.obj = {"store": store, "debug": debug}
+
+
+from fteval.cli import run_cmds, spec_cmds, store_cmds  # noqa: E402  (registers the commands)
+
+__all__ = ["main", "run_cmds", "spec_cmds", "store_cmds"]

@@ -1,0 +1,83 @@
+"""Commands that run models: train, eval, run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from fteval.errors import FtevalError
+from fteval.loader import load_spec
+
+_spec = click.argument("spec", type=click.Path(path_type=Path))
+_target = click.option("--target", "-t", "targets", multiple=True, help="Target name (repeatable); default: all.")
+
+
+def _engine(ctx: click.Context, spec: Path):  # noqa: ANN202 - returns (engine, store)
+    from fteval.engine import Engine  # noqa: PLC0415
+    from fteval.store import Store  # noqa: PLC0415
+
+    loaded = load_spec(spec)
+    store_path: Path = ctx.obj["store"]
+    store = Store(store_path)
+    return Engine(loaded, store, store_path.parent), store
+
+
+def _targets(engine, chosen: tuple[str, ...]) -> list[str]:  # noqa: ANN001
+    names = list(engine.spec.targets)
+    unknown = [t for t in chosen if t not in names]
+    if unknown:
+        raise FtevalError(f"unknown target(s) {unknown}; the spec has: {', '.join(names)}")
+    return list(chosen) or names
+
+
+from fteval.cli import main  # noqa: E402
+
+
+@main.command()
+@_spec
+@_target
+@click.pass_context
+def train(ctx: click.Context, spec: Path, targets: tuple[str, ...]) -> None:
+    """Train targets (a finished job is reused; an interrupted one resumes)."""
+    engine, _ = _engine(ctx, spec)
+    for target in _targets(engine, targets):
+        job_id, handle = engine.train(target)
+        click.echo(f"{target}: job {job_id} done, model {handle.fingerprint} at {handle.location}")
+
+
+def _report(store, engine, run_ids: list[str]) -> None:  # noqa: ANN001
+    from fteval.summary import print_run  # noqa: PLC0415
+
+    console = Console()
+    for run_id in run_ids:
+        print_run(console, store, store.get_run(run_id))
+    console.print(f"model calls this invocation: {engine.model_calls}")
+
+
+@main.command(name="eval")
+@_spec
+@_target
+@click.option("--rerun", is_flag=True, help="Start a new run even if an identical one is complete (uses the cache).")
+@click.pass_context
+def eval_(ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool) -> None:
+    """Evaluate trained targets (an interrupted run resumes where it stopped)."""
+    engine, store = _engine(ctx, spec)
+    run_ids = []
+    for target in _targets(engine, targets):
+        job_id, handle = engine.trained(target)
+        run_ids.append(engine.evaluate(target, job_id, handle, rerun=rerun))
+    _report(store, engine, run_ids)
+
+
+@main.command()
+@_spec
+@_target
+@click.option("--rerun", is_flag=True, help="Start new runs even if identical ones are complete (uses the cache).")
+@click.pass_context
+def run(ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool) -> None:
+    """Train then evaluate targets; resumes whatever an earlier invocation left unfinished."""
+    engine, store = _engine(ctx, spec)
+    run_ids = [engine.run(target, rerun=rerun) for target in _targets(engine, targets)]
+    _report(store, engine, run_ids)

@@ -1,0 +1,80 @@
+"""Commands that read specs without running models: validate, schema, plugins, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from fteval import registry
+from fteval.cli import main
+from fteval.errors import FtevalError, SpecError
+from fteval.loader import load_spec
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(specs: tuple[Path, ...]) -> None:
+    """Check specs completely (keys, types, plugins, templates, columns) without running anything."""
+    failed = False
+    for path in specs:
+        try:
+            loaded = load_spec(path)
+        except SpecError as exc:
+            failed = True
+            for issue in exc.issues:
+                click.secho(str(issue), fg="red", err=True)
+            continue
+        click.echo(f"{path}: ok ({len(loaded.spec.targets)} targets: {', '.join(loaded.spec.targets)})")
+    if failed:
+        sys.exit(2)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (for editors)."""
+    from fteval.spec import Spec  # noqa: PLC0415
+
+    click.echo(json.dumps(Spec.model_json_schema(), indent=2))
+
+
+@main.command()
+def plugins() -> None:
+    """List installed plugins: kind, name, package, version."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table("kind", "name", "package", "version", "entry point")
+    for (kind, name), info in sorted(registry.discover().items()):
+        table.add_row(kind, name, info.package, info.version, info.entry_point.value)
+    Console().print(table)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(["train", "valid", "eval"]), default="train", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["openai", "prompt-completion"]), default="openai", show_default=True,
+              help="openai: chat fine-tuning JSONL; prompt-completion: {prompt, completion} lines.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (default: stdout).")
+def export(spec: Path, split: str, fmt: str, output: Path | None) -> None:
+    """Render a split of a spec to JSONL (e.g. to upload for OpenAI fine-tuning)."""
+    from fteval.engine import render_examples  # noqa: PLC0415
+
+    examples = render_examples(load_spec(spec), split)
+    if not examples:
+        raise FtevalError(f"the spec has no dataset.{split}")
+    lines = []
+    for e in examples:
+        if fmt == "openai":
+            record = {"messages": [*e.prompt.messages(), {"role": "assistant", "content": e.target}]}
+        else:
+            record = {"prompt": e.prompt.messages(), "completion": e.target}
+        lines.append(json.dumps(record, ensure_ascii=False))
+    text = "\n".join(lines) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(lines)} examples to {output}", err=True)
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,319 @@
+"""The pipeline: render -> train -> generate -> parse -> score -> store, resumable at every step."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fteval import registry
+from fteval.datasets import file_digest, load_rows
+from fteval.errors import FtevalError, StoreError
+from fteval.loader import LoadedSpec, canonical_hash
+from fteval.plugin import (
+    Example,
+    Generation,
+    GenerationSettings,
+    LoadedModel,
+    Metric,
+    ModelHandle,
+    Parsed,
+    Parser,
+    Progress,
+    Prompt,
+    Score,
+    ScoreItem,
+)
+from fteval.progress import progress_bar
+from fteval.spec import Source
+from fteval.store import ExampleRecord, Store
+from fteval.templates import render
+from fteval.versions import library_versions
+
+__all__ = ["Engine", "render_examples", "generation_for"]
+
+_SECRET_KEY = re.compile(r"(^|_)(api_?key|secret|password|access_token|auth_token)$", re.IGNORECASE)
+
+
+def redact(data: Any) -> Any:
+    """A copy of ``data`` with secret-looking values replaced, so they never reach the store."""
+    if isinstance(data, dict):
+        return {k: "<redacted>" if _SECRET_KEY.search(str(k)) else redact(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [redact(v) for v in data]
+    return data
+
+
+def render_examples(loaded: LoadedSpec, split: str) -> list[Example]:
+    """Load a split's rows and render prompt and target for each."""
+    source: Source | None = getattr(loaded.spec.dataset, split)
+    if source is None:
+        return []
+    prompt = loaded.spec.prompt
+    examples = []
+    for index, row in enumerate(load_rows(source)):
+        where = f"{split} row {index}"
+        system = render(prompt.system, row, where=f"{where}: prompt.system") if prompt.system else None
+        user = render(prompt.user, row, where=f"{where}: prompt.user")
+        target = render(prompt.target, row, where=f"{where}: prompt.target")
+        examples.append(Example(index=index, row=row, prompt=Prompt(system, user), target=target))
+    return examples
+
+
+def generation_for(loaded: LoadedSpec, target: str) -> GenerationSettings:
+    """The spec's generation settings with the target's overrides applied."""
+    base = loaded.spec.generation.model_dump()
+    return GenerationSettings.model_validate({**base, **loaded.spec.targets[target].generation})
+
+
+def _source_identity(source: Source | None) -> Any:
+    if source is None:
+        return None
+    data = source.model_dump()
+    if source.path:
+        data["path"] = f"sha256:{file_digest(source.path)}"
+    return data
+
+
+@dataclass
+class _TrainContext:
+    """The engine's implementation of ``fteval.plugin.TrainContext``."""
+
+    target: str
+    train: Sequence[Example]
+    valid: Sequence[Example]
+    workdir: Path
+    seed: int
+    external_id: str | None
+    store: Store
+    job_id: str
+
+    def log(self, step: int, **values: float) -> None:
+        self.store.log_job_metrics(self.job_id, step, values)
+
+    def set_external_id(self, external_id: str) -> None:
+        self.external_id = external_id
+        self.store.set_job_external_id(self.job_id, external_id)
+
+    def record(self, **stats: float | int | str) -> None:
+        self.store.update_job_stats(self.job_id, stats)
+
+    def progress(self, total: int | None, description: str) -> AbstractContextManager[Progress]:
+        return progress_bar(total, f"{self.target}: {description}")
+
+
+def _cache_key(fingerprint: str, generator: str, prompt: Prompt, settings: GenerationSettings) -> str:
+    body = json.dumps(
+        [fingerprint, generator, prompt.messages(), settings.model_dump(exclude={"batch_size"})], sort_keys=True
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _chunks(items: Sequence[Example], size: int) -> Iterator[Sequence[Example]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Engine:
+    """Runs the targets of one spec against one store."""
+
+    def __init__(self, loaded: LoadedSpec, store: Store, home: Path) -> None:
+        self.loaded, self.store, self.home = loaded, store, home
+        self.spec = loaded.spec
+        self.model_calls = 0
+
+    # ------------------------------------------------------------ training
+
+    def _trainer(self, target: str) -> Any:
+        cls = registry.load("trainer", self.spec.targets[target].trainer)
+        return cls(self.loaded.trainer_configs[target])
+
+    def job_key(self, target: str) -> str:
+        """Identity of a target's training: data, prompts, target section and seed."""
+        t = self.spec.targets[target]
+        return canonical_hash({
+            "train": _source_identity(self.spec.dataset.train), "valid": _source_identity(self.spec.dataset.valid),
+            "prompt": self.spec.prompt.model_dump(), "target": t.model_dump(exclude={"generation", "generator"}),
+            "seed": self.spec.seed,
+        })
+
+    def train(self, target: str) -> tuple[str, ModelHandle]:
+        """Train a target, or reuse / resume its job. Returns (job id, model handle)."""
+        key = self.job_key(target)
+        row = self.store.job(key)
+        if row is not None and row["status"] == "done":
+            return row["id"], ModelHandle(**json.loads(row["handle_json"]))
+        t = self.spec.targets[target]
+        workdir = self.home / "jobs" / key[:16]
+        workdir.mkdir(parents=True, exist_ok=True)
+        job_id = self.store.start_job(key, self.spec.name, target, t.trainer, str(workdir), redact(t.model_dump()))
+        ctx = _TrainContext(
+            target=target, train=[], valid=[], workdir=workdir, seed=self.spec.seed,
+            external_id=row["external_id"] if row is not None else None, store=self.store, job_id=job_id,
+        )
+        trainer = self._trainer(target)
+        try:
+            if t.evaluator_only:
+                handle = trainer.base_model(ctx)
+            else:
+                ctx.train = render_examples(self.loaded, "train")
+                if not ctx.train:
+                    raise FtevalError(f"target {target!r} trains but the spec has no dataset.train")
+                ctx.valid = render_examples(self.loaded, "valid")
+                handle = trainer.fit(ctx)
+        except BaseException:
+            self.store.finish_job(job_id, "failed", None)
+            raise
+        self.store.finish_job(job_id, "done", _handle_dict(handle))
+        return job_id, handle
+
+    def trained(self, target: str) -> tuple[str, ModelHandle]:
+        """The finished job of a target, without training.
+
+        Raises:
+            StoreError: the target has not been trained yet.
+        """
+        row = self.store.job(self.job_key(target))
+        if row is None or row["status"] != "done":
+            if self.spec.targets[target].evaluator_only:
+                return self.train(target)
+            raise StoreError(f"target {target!r} has no finished training job; run `fteval train` first")
+        return row["id"], ModelHandle(**json.loads(row["handle_json"]))
+
+    # ------------------------------------------------------------ evaluation
+
+    def _plugins(self) -> tuple[Parser, dict[str, Metric]]:
+        parser = registry.load("parser", self.spec.parser.name)(self.loaded.parser_config)
+        metrics = {
+            name: registry.load("metric", name)(config) for name, config in self.loaded.metric_configs.items()
+        }
+        return parser, metrics
+
+    def run_config(self, target: str, handle: ModelHandle, settings: GenerationSettings) -> dict[str, Any]:
+        """Everything that determines a run's results; its hash is the run's identity."""
+        t = self.spec.targets[target]
+        return {
+            "spec": self.spec.name, "eval": _source_identity(self.spec.dataset.eval),
+            "prompt": self.spec.prompt.model_dump(), "parser": self.spec.parser.model_dump(),
+            "metrics": {n: c.model_dump() for n, c in self.loaded.metric_configs.items()},
+            "target": target, "target_config": redact(t.model_dump(exclude={"generation"})),
+            "fingerprint": handle.fingerprint, "generation": settings.model_dump(exclude={"batch_size"}),
+            "seed": self.spec.seed,
+        }
+
+    def evaluate(self, target: str, job_id: str, handle: ModelHandle, *, rerun: bool = False) -> str:
+        """Evaluate a trained target; resumes an interrupted run, reuses a complete one unless ``rerun``."""
+        t = self.spec.targets[target]
+        settings = generation_for(self.loaded, target)
+        config = self.run_config(target, handle, settings)
+        run_key = canonical_hash(config)
+        row = self.store.find_run(run_key)
+        if row is not None and row["status"] == "complete" and not rerun:
+            return row["id"]
+        examples = render_examples(self.loaded, "eval")
+        trainer_cls = registry.load("trainer", t.trainer)
+        generator_name = t.generator or trainer_cls.default_generator
+        if row is None or row["status"] == "complete":
+            run_id = self.store.create_run(
+                run_key=run_key, spec_name=self.spec.name, spec_hash=self.loaded.hash,
+                spec_json=redact(self.loaded.resolved), target=target, trainer=t.trainer, generator=generator_name,
+                is_baseline=int(trainer_cls.is_baseline), job_id=job_id, model_fingerprint=handle.fingerprint,
+                generation_json=settings.model_dump(), config_json=config, versions_json=library_versions(),
+                seed=self.spec.seed, n_examples=len(examples),
+            )
+        else:
+            run_id = row["id"]
+        done = self.store.done_indexes(run_id)
+        pending = [e for e in examples if e.index not in done]
+        parser, metrics = self._plugins()
+        try:
+            self._evaluate_pending(run_id, target, generator_name, handle, settings, pending, parser, metrics)
+            self._finish(run_id, metrics)
+        finally:
+            for metric in metrics.values():
+                metric.close()
+        return run_id
+
+    def _evaluate_pending(
+        self, run_id: str, target: str, generator_name: str, handle: ModelHandle, settings: GenerationSettings,
+        pending: list[Example], parser: Parser, metrics: dict[str, Metric],
+    ) -> None:
+        loaded_model: LoadedModel | None = None
+        batch_size = settings.batch_size or 32
+        try:
+            with progress_bar(len(pending), f"{target}: evaluating") as bar:
+                for batch in _chunks(pending, batch_size):
+                    keys = [_cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
+                    cached = self.store.cached_responses(keys)
+                    misses = [i for i, k in enumerate(keys) if k not in cached]
+                    fresh: dict[int, Generation] = {}
+                    if misses:
+                        if loaded_model is None:
+                            generator = registry.load("generator", generator_name)()
+                            loaded_model = generator.load(handle, self.loaded.trainer_configs[target], settings)
+                        outputs = loaded_model.generate([batch[i].prompt for i in misses])
+                        self.model_calls += len(misses)
+                        fresh = dict(zip(misses, outputs, strict=True))
+                    generations = [fresh.get(i) or _from_cache(cached[keys[i]]) for i in range(len(batch))]
+                    records = self._score(batch, generations, [i not in fresh for i in range(len(batch))], parser, metrics)
+                    self.store.save_examples(run_id, records, [(keys[i], g) for i, g in fresh.items()])
+                    bar.advance(len(batch))
+        finally:
+            if loaded_model is not None:
+                loaded_model.close()
+
+    @staticmethod
+    def _score(
+        batch: Sequence[Example], generations: list[Generation], cached: list[bool], parser: Parser,
+        metrics: dict[str, Metric],
+    ) -> list[ExampleRecord]:
+        preds = [_safe_parse(parser, g.text) for g in generations]
+        golds = [_safe_parse(parser, e.target) for e in batch]
+        items = [ScoreItem(e, g.text, p, gold) for e, g, p, gold in zip(batch, generations, preds, golds, strict=True)]
+        per_metric = {name: metric.score_many(items) for name, metric in metrics.items()}
+        return [
+            ExampleRecord(
+                idx=e.index, prompt={"system": e.prompt.system, "user": e.prompt.user}, gold=e.target, output=g.text,
+                parse_ok=p.ok, parsed=p.value, parse_error=p.error, latency_s=g.latency_s, prompt_tokens=g.prompt_tokens,
+                completion_tokens=g.completion_tokens, cost_usd=g.cost_usd, cached=c,
+                scores={name: (s[i].value, s[i].detail, dict(s[i].parts)) for name, s in per_metric.items()},
+            )
+            for i, (e, g, p, c) in enumerate(zip(batch, generations, preds, cached, strict=True))
+        ]
+
+    def _finish(self, run_id: str, metrics: dict[str, Metric]) -> None:
+        stored = self.store.scores(run_id)
+        aggregates = {
+            name: metric.aggregate([Score(v, d, p) for _, v, d, p in stored.get(name, [])], seed=self.spec.seed)
+            for name, metric in metrics.items()
+        }
+        self.store.finish_run(run_id, aggregates)
+
+    # ------------------------------------------------------------ both
+
+    def run(self, target: str, *, rerun: bool = False) -> str:
+        """Train (or reuse the job) and evaluate one target; returns the run id."""
+        job_id, handle = self.train(target)
+        return self.evaluate(target, job_id, handle, rerun=rerun)
+
+
+def _handle_dict(handle: ModelHandle) -> dict[str, Any]:
+    return {"trainer": handle.trainer, "fingerprint": handle.fingerprint, "location": handle.location, "meta": dict(handle.meta)}
+
+
+def _from_cache(row: Any) -> Generation:
+    return Generation(row["text"], row["latency_s"] or 0.0, row["prompt_tokens"], row["completion_tokens"], row["cost_usd"])
+
+
+def _safe_parse(parser: Parser, text: str) -> Parsed:
+    """Parse, turning a parser bug into a parse failure rather than a crashed run."""
+    try:
+        return parser.parse(text)
+    except Exception as exc:  # a plugin bug must not lose the run
+        return Parsed.fail(f"parser raised {type(exc).__name__}: {exc}")

@@ -1,0 +1,257 @@
+"""Turn a spec file into a validated ``LoadedSpec``: extends, validation, plugin and template checks.
+
+Every problem found is collected and raised together as one ``SpecError`` whose lines read
+``file:line:col: key.path: message``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from fteval import registry
+from fteval.errors import Issue, PluginError, SpecError
+from fteval.plugin import PluginConfig
+from fteval.spec import Spec
+from fteval.templates import check_template
+from fteval.yamlsafe import SourceMap, load_yaml
+
+__all__ = ["LoadedSpec", "load_spec", "format_path"]
+
+KeyPath = tuple[str | int, ...]
+
+
+def format_path(path: KeyPath) -> str:
+    """``("targets", "tiny", "train", 0)`` -> ``targets.tiny.train[0]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass
+class LoadedSpec:
+    """A validated spec with its plugin configs and provenance."""
+
+    file: Path
+    spec: Spec
+    resolved: dict[str, Any]
+    source: SourceMap
+    files: list[Path]
+    trainer_configs: dict[str, PluginConfig] = field(default_factory=dict)
+    parser_config: PluginConfig | None = None
+    metric_configs: dict[str, PluginConfig] = field(default_factory=dict)
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the resolved spec (canonical JSON)."""
+        return canonical_hash(self.resolved)
+
+
+def canonical_hash(data: Any) -> str:
+    """sha256 of data serialised as canonical JSON."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Issues:
+    def __init__(self, source: SourceMap, default_file: Path) -> None:
+        self.source, self.default_file, self.items = source, default_file, []
+
+    def add(self, path: KeyPath, message: str) -> None:
+        file, line, col = self.source.locate(path)
+        self.items.append(Issue(file or self.default_file, line, col, format_path(path), message))
+
+
+# ------------------------------------------------------------------ extends
+
+
+def _absolutise_paths(data: dict[str, Any], base: Path) -> None:
+    dataset = data.get("dataset")
+    if not isinstance(dataset, dict):
+        return
+    for split in dataset.values():
+        if isinstance(split, dict) and isinstance(split.get("path"), str):
+            split["path"] = str((base / split["path"]).resolve())
+
+
+def deep_merge(base: Any, child: Any) -> Any:
+    """Merge mappings recursively, child wins; lists and scalars are replaced."""
+    if isinstance(base, dict) and isinstance(child, dict):
+        out = dict(base)
+        for key, value in child.items():
+            out[key] = deep_merge(base[key], value) if key in base else value
+        return out
+    return child
+
+
+def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[dict[str, Any], SourceMap]:
+    data, source = load_yaml(file)
+    files.append(file)
+    if not isinstance(data, dict):
+        raise SpecError([Issue(file, 1, 1, "", "a spec must be a mapping of keys")])
+    _absolutise_paths(data, file.parent)
+    parents = data.pop("extends", None)
+    if parents is None:
+        return data, source
+    parent_list = [parents] if isinstance(parents, str) else parents
+    merged: dict[str, Any] = {}
+    merged_source = SourceMap()
+    for i, parent in enumerate(parent_list if isinstance(parent_list, list) else [None]):
+        where = ("extends", i) if isinstance(parents, list) else ("extends",)
+        _, line, col = source.locate(where)
+        if not isinstance(parent, str):
+            raise SpecError([Issue(file, line, col, "extends", "must be a file path or a list of paths")])
+        target = (file.parent / parent).resolve()
+        if target in stack:
+            chain = " -> ".join(p.name for p in (*stack, target))
+            raise SpecError([Issue(file, line, col, "extends", f"extends cycle: {chain}")])
+        if not target.is_file():
+            raise SpecError([Issue(file, line, col, "extends", f"file not found: {parent}")])
+        parent_data, parent_source = _resolve(target, (*stack, target), files)
+        merged = deep_merge(merged, parent_data)
+        merged_source.update(parent_source)
+    merged_source.update(source)
+    return deep_merge(merged, data), merged_source
+
+
+# ------------------------------------------------------------------ validation
+
+
+def _model_at(model: type[BaseModel], path: KeyPath) -> type[BaseModel] | None:
+    """The pydantic model class that validates the mapping at ``path``, if any."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            current = info.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+        while typing.get_origin(current) in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            current = args[0] if len(args) == 1 else None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _report_validation(exc: ValidationError, model: type[BaseModel], prefix: KeyPath, issues: _Issues) -> None:
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "[")))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            parent = _model_at(model, loc[:-1])
+            allowed = sorted(parent.model_fields) if parent else []
+            close = difflib.get_close_matches(key, allowed, n=1)
+            message = f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            if allowed:
+                message += f"; allowed: {', '.join(allowed)}"
+        elif err["type"] == "missing":
+            message = f"missing required key {str(loc[-1])!r}"
+        elif "input" in err and err["type"] not in ("value_error",):
+            message += f" (got {err['input']!r})" if not isinstance(err["input"], dict | list) else ""
+        issues.add(prefix + loc, message)
+
+
+def _plugin_config(
+    kind: str, name: str, options: dict[str, Any], path: KeyPath, name_key: str, issues: _Issues
+) -> tuple[type | None, PluginConfig | None]:
+    """Load a plugin class and validate its options; problems go to ``issues``."""
+    try:
+        cls = registry.load(kind, name)
+    except PluginError as exc:
+        issues.add(path + (name_key,), str(exc))
+        return None, None
+    try:
+        return cls, cls.Config.model_validate(options)
+    except ValidationError as exc:
+        _report_validation(exc, cls.Config, path, issues)
+        return cls, None
+
+
+def _check_plugins(loaded: LoadedSpec, issues: _Issues) -> None:
+    spec = loaded.spec
+    for name, target in spec.targets.items():
+        path: KeyPath = ("targets", name)
+        cls, config = _plugin_config("trainer", target.trainer, target.plugin_section(), path, "trainer", issues)
+        if config is not None:
+            loaded.trainer_configs[name] = config
+        generator = target.generator or (getattr(cls, "default_generator", None) if cls else None)
+        if generator and generator not in registry.names("generator"):
+            issues.add(path + ("generator",), f"unknown generator {generator!r}; installed: {', '.join(registry.names('generator'))}")
+    parser_cls, loaded.parser_config = _plugin_config(
+        "parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues
+    )
+    refs = spec.metrics
+    if refs is None and parser_cls is not None:
+        refs = [type(spec.parser).model_validate(m) for m in parser_cls.default_metrics]
+    for i, ref in enumerate(refs or []):
+        _, config = _plugin_config("metric", ref.name, ref.options(), ("metrics", i), "name", issues)
+        if config is not None:
+            loaded.metric_configs[ref.name] = config
+
+
+def _check_templates(spec: Spec, issues: _Issues) -> None:
+    from fteval.datasets import header_columns  # noqa: PLC0415
+
+    columns: set[str] | None = None
+    for split_name in ("train", "valid", "eval"):
+        source = getattr(spec.dataset, split_name)
+        if source is None:
+            continue
+        try:
+            names = header_columns(source)
+        except FileNotFoundError:
+            issues.add(("dataset", split_name, "path"), f"file not found: {source.path}")
+            continue
+        except Exception as exc:  # a malformed file: report, keep checking the rest
+            issues.add(("dataset", split_name, "path"), f"cannot read header: {exc}")
+            continue
+        if names is not None:
+            columns = names if columns is None else columns & names
+    for key in ("system", "user", "target"):
+        text = getattr(spec.prompt, key)
+        if text is None:
+            continue
+        variables, problems = check_template(text)
+        for problem in problems:
+            issues.add(("prompt", key), problem)
+        if columns is not None:
+            for var in sorted(variables - columns):
+                close = difflib.get_close_matches(var, sorted(columns), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                issues.add(("prompt", key), f"template variable {var!r} is not a dataset column{hint}; columns: {', '.join(sorted(columns))}")
+
+
+def load_spec(file: str | Path) -> LoadedSpec:
+    """Load, merge, validate and check a spec without running anything heavy.
+
+    Raises:
+        SpecError: with every issue found in the file and the files it extends.
+    """
+    path = Path(file).resolve()
+    files: list[Path] = []
+    data, source = _resolve(path, (path,), files)
+    issues = _Issues(source, path)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        _report_validation(exc, Spec, (), issues)
+        raise SpecError(issues.items) from None
+    loaded = LoadedSpec(path, spec, data, source, files)
+    _check_plugins(loaded, issues)
+    _check_templates(spec, issues)
+    if issues.items:
+        raise SpecError(issues.items)
+    return loaded

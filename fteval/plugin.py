@@ -1,0 +1,288 @@
+"""The plugin contract: the types every trainer, generator, parser and metric plugin uses.
+
+Plugins register through the entry-point group ``fteval.plugins``; each entry point is named
+``<kind>.<name>`` (for example ``parser.viggo``) and points at a class below's subclass. See
+docs/plugins.md for the full contract. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "Aggregate",
+    "EmptyConfig",
+    "Example",
+    "Generation",
+    "GenerationSettings",
+    "Generator",
+    "LoadedModel",
+    "Metric",
+    "ModelHandle",
+    "Parsed",
+    "Parser",
+    "PluginConfig",
+    "Progress",
+    "Prompt",
+    "Score",
+    "ScoreItem",
+    "TrainContext",
+    "Trainer",
+]
+
+CONTRACT_VERSION = 1
+Kind = Literal["trainer", "generator", "parser", "metric"]
+
+
+class PluginConfig(BaseModel):
+    """Base of every plugin's own config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmptyConfig(PluginConfig):
+    """Config of a plugin that takes no options."""
+
+
+# ---------------------------------------------------------------- data passed to plugins
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt: optional system message plus the user message."""
+
+    system: str | None
+    user: str
+
+    def messages(self) -> list[dict[str, str]]:
+        """The prompt as OpenAI-style chat messages."""
+        out = [{"role": "system", "content": self.system}] if self.system else []
+        return out + [{"role": "user", "content": self.user}]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One dataset row with its rendered prompt and gold answer (the training completion)."""
+
+    index: int
+    row: Mapping[str, Any]
+    prompt: Prompt
+    target: str
+
+
+class GenerationSettings(BaseModel):
+    """Decoding settings; part of a run's identity and of the response-cache key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_new_tokens: int = Field(128, ge=1, description="Most tokens generated per example.")
+    temperature: float = Field(0.0, ge=0.0, description="0 means greedy decoding.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    stop: tuple[str, ...] = Field((), description="Strings that end an output (not included).")
+    seed: int = Field(0, description="Sampling seed (ignored when greedy).")
+    batch_size: int | None = Field(
+        None, ge=1, description="Examples per generator call; None lets the generator choose."
+    )
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One model output with its measured cost."""
+
+    text: str
+    latency_s: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parser's result: ``ok`` with a JSON-serialisable canonical ``value``, or an ``error``."""
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+    @classmethod
+    def fail(cls, reason: str) -> Parsed:
+        """A parse failure with a human-readable reason."""
+        return cls(ok=False, value=None, error=reason)
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    """Everything a metric may look at for one example."""
+
+    example: Example
+    output: str
+    pred: Parsed
+    gold: Parsed
+
+
+@dataclass(frozen=True)
+class Score:
+    """A per-example score in [0, 1]; ``parts`` carries counts for micro-averaged aggregates."""
+
+    value: float
+    detail: str | None = None
+    parts: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.value):
+            raise ValueError("a score cannot be NaN")
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A metric over a run: point value, 95% confidence interval, n and the CI method."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+    method: str
+
+
+# ---------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """A trained (or base) model a generator can load; JSON-serialisable, stored with the job.
+
+    ``fingerprint`` identifies the weights (a checkpoint hash, or a remote model id): it keys
+    the response cache, so it must change whenever the outputs could.
+    """
+
+    trainer: str
+    fingerprint: str
+    location: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Progress(Protocol):
+    """A progress bar handed out by the engine."""
+
+    def advance(self, n: int = 1, **fields: Any) -> None:
+        """Move forward ``n`` steps; ``fields`` (e.g. loss=0.3) are shown beside the bar."""
+
+
+class TrainContext(Protocol):
+    """What the engine gives a trainer's ``fit``; implemented by ``fteval.engine``."""
+
+    target: str
+    train: Sequence[Example]
+    valid: Sequence[Example]
+    workdir: Path
+    seed: int
+    external_id: str | None
+
+    def log(self, step: int, **values: float) -> None:
+        """Record training curves (e.g. ``loss=``, ``eval_loss=``) in the run store."""
+
+    def set_external_id(self, external_id: str) -> None:
+        """Record a remote job id at once so an interrupted fit re-attaches instead of restarting."""
+
+    def record(self, **stats: float | int | str) -> None:
+        """Record job statistics: wall_s, trained_tokens, peak_memory_mb, cost_usd, ..."""
+
+    def progress(self, total: int | None, description: str) -> AbstractContextManager[Progress]:
+        """A progress bar for ``total`` steps."""
+
+
+class _Plugin(ABC):
+    kind: ClassVar[Kind]
+    Config: ClassVar[type[PluginConfig]] = EmptyConfig
+
+    def __init__(self, config: PluginConfig | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+
+class Trainer(_Plugin):
+    """Fits a target. ``Config`` validates the target's ``model``, ``train`` and ``cost`` sections."""
+
+    kind = "trainer"
+    is_baseline: ClassVar[bool] = False
+    default_generator: ClassVar[str]
+
+    @abstractmethod
+    def fit(self, ctx: TrainContext) -> ModelHandle:
+        """Train (resuming from ``ctx.workdir`` or ``ctx.external_id`` if present) and return a handle."""
+
+    @abstractmethod
+    def base_model(self, ctx: TrainContext) -> ModelHandle:
+        """The untrained model, for ``evaluator_only`` targets."""
+
+
+class LoadedModel(ABC):
+    """A model ready to generate; the engine calls ``generate`` with ``batch_size`` prompts at a time."""
+
+    batch_size: int = 16
+
+    @abstractmethod
+    def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
+        """One output per prompt, in order."""
+
+    def close(self) -> None:
+        """Release memory, pools or connections."""
+
+
+class Generator(_Plugin):
+    """Turns prompts into outputs for a ``ModelHandle``."""
+
+    kind = "generator"
+
+    @abstractmethod
+    def load(
+        self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings
+    ) -> LoadedModel:
+        """Load the model; ``target_config`` is the trainer's validated config of the target."""
+
+
+class Parser(_Plugin):
+    """Raw model text -> canonical structure, or a parse failure. Never raises on model output."""
+
+    kind = "parser"
+    default_metrics: ClassVar[tuple[str, ...]] = ("exact_match", "format_rate")
+
+    @abstractmethod
+    def parse(self, text: str) -> Parsed:
+        """Parse one output; malformed text gives ``Parsed.fail(reason)``."""
+
+
+class Metric(_Plugin):
+    """Per-example scores plus an aggregate with a 95% confidence interval."""
+
+    kind = "metric"
+
+    @abstractmethod
+    def score(self, item: ScoreItem) -> Score:
+        """Score one example; a failed parse scores 0, never raises."""
+
+    def score_many(self, items: Sequence[ScoreItem]) -> list[Score]:
+        """Score a batch; override to use a process pool or shared caches."""
+        return [self.score(item) for item in items]
+
+    def aggregate(self, scores: Sequence[Score], seed: int = 0) -> Aggregate:
+        """Mean of per-example values with a Wilson (binary) or bootstrap CI."""
+        from fteval.stats import mean_with_ci
+
+        return mean_with_ci([s.value for s in scores], seed=seed)
+
+    def close(self) -> None:
+        """Release pools or caches."""
+
+
+def iter_kinds() -> Iterator[Kind]:
+    """The plugin kinds, in pipeline order."""
+    yield from ("trainer", "generator", "parser", "metric")

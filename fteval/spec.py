@@ -1,0 +1,108 @@
+"""Pydantic models of the spec: the single source of truth for keys, types and help text."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fteval.plugin import GenerationSettings
+
+__all__ = ["SPEC_VERSION", "Spec", "Source", "HFSource", "Splits", "PromptSpec", "PluginRef", "Target"]
+
+SPEC_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HFSource(_Strict):
+    """A Hugging Face hub dataset, loaded with the optional ``datasets`` library."""
+
+    path: str = Field(description="Dataset id on the hub, e.g. GEM/viggo.")
+    name: str | None = Field(None, description="Dataset configuration name.")
+    split: str = Field("train", description="Split to load, e.g. test or train[:500].")
+    revision: str | None = Field(None, description="Git revision of the dataset repository.")
+
+
+class Source(_Strict):
+    """Where the rows of one split come from, and how to select them."""
+
+    path: str | None = Field(None, description="CSV, JSON (list of objects) or JSONL file, relative to the spec.")
+    hf: HFSource | None = Field(None, description="A hub dataset instead of a local file.")
+    format: Literal["auto", "csv", "json", "jsonl"] = Field("auto", description="File format; auto uses the suffix.")
+    limit: int | None = Field(None, ge=1, description="Keep only the first N rows (after shuffling).")
+    shuffle: bool = Field(False, description="Shuffle rows before applying the limit.")
+    seed: int = Field(0, description="Seed of the shuffle.")
+    columns: dict[str, str] = Field(default_factory=dict, description="Rename columns: {new_name: column_in_file}.")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> Source:
+        if (self.path is None) == (self.hf is None):
+            raise ValueError("give exactly one of 'path' or 'hf'")
+        return self
+
+
+class Splits(_Strict):
+    """The dataset splits: eval is required; train is needed by targets that train."""
+
+    train: Source | None = Field(None, description="Training rows.")
+    valid: Source | None = Field(None, description="Held-out rows for eval loss / early stopping.")
+    eval: Source = Field(description="Rows the targets are evaluated on.")
+
+
+class PromptSpec(_Strict):
+    """Jinja templates; every dataset column is a variable."""
+
+    system: str | None = Field(None, description="System message template.")
+    user: str = Field(description="User message template.")
+    target: str = Field(description="Gold answer template (the training completion).")
+
+
+class PluginRef(BaseModel):
+    """A plugin by name plus its options: ``viggo`` or ``{name: sql, dialect: sqlite}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(description="Registered plugin name.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    def options(self) -> dict[str, Any]:
+        """The plugin's own options (everything but ``name``)."""
+        return dict(self.model_extra or {})
+
+
+class Target(_Strict):
+    """A model to train (or take as is) and evaluate."""
+
+    trainer: str = Field(description="Trainer plugin name, e.g. hf, openai, lookup.")
+    generator: str | None = Field(None, description="Generator plugin; defaults to the trainer's own.")
+    evaluator_only: bool = Field(False, description="Skip training and evaluate the base model as it is.")
+    model: dict[str, Any] = Field(default_factory=dict, description="Model section, validated by the trainer plugin.")
+    train: dict[str, Any] = Field(default_factory=dict, description="Training section, validated by the trainer plugin.")
+    cost: dict[str, Any] = Field(default_factory=dict, description="Prices, validated by the trainer plugin.")
+    generation: dict[str, Any] = Field(default_factory=dict, description="Overrides of the spec's generation settings.")
+
+    def plugin_section(self) -> dict[str, Any]:
+        """The part of the target the trainer plugin validates."""
+        return {"model": self.model, "train": self.train, "cost": self.cost}
+
+
+class Spec(_Strict):
+    """A whole fteval spec (after ``extends`` is resolved)."""
+
+    fteval: Literal[1] = Field(description="Spec format version; must be 1.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Short name used in run ids and reports.")
+    description: str | None = Field(None, description="What the spec evaluates.")
+    seed: int = Field(0, description="Seed for shuffles, training and sampling.")
+    dataset: Splits = Field(description="Where the rows come from.")
+    prompt: PromptSpec = Field(description="Prompt templates.")
+    parser: PluginRef = Field(description="Output parser plugin.")
+    metrics: list[PluginRef] | None = Field(None, description="Metric plugins; default: the parser's own set.")
+    generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Decoding settings.")
+    targets: dict[str, Target] = Field(min_length=1, description="Models to train and evaluate, by name.")

@@ -1,0 +1,286 @@
+"""The SQLite run store (``.fteval/runs.db``): runs, per-example results, training jobs, a response cache.
+
+One connection per process, WAL mode, every batch of examples in one transaction. Schema changes
+are append-only migrations recorded in the ``migrations`` table.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fteval.errors import StoreError
+
+__all__ = ["Store", "ExampleRecord", "SCHEMA_VERSION"]
+
+MIGRATIONS: list[str] = [
+    # 1: the initial schema
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY, run_key TEXT NOT NULL, spec_name TEXT NOT NULL, spec_hash TEXT NOT NULL,
+        spec_json TEXT NOT NULL, target TEXT NOT NULL, trainer TEXT NOT NULL, generator TEXT NOT NULL,
+        is_baseline INTEGER NOT NULL DEFAULT 0, job_id TEXT, model_fingerprint TEXT NOT NULL,
+        generation_json TEXT NOT NULL, config_json TEXT NOT NULL, versions_json TEXT NOT NULL,
+        seed INTEGER NOT NULL, n_examples INTEGER NOT NULL, status TEXT NOT NULL,
+        started_at REAL NOT NULL, finished_at REAL
+    );
+    CREATE INDEX runs_key ON runs(run_key);
+    CREATE TABLE examples (
+        run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL, prompt_json TEXT NOT NULL,
+        gold TEXT NOT NULL, output TEXT NOT NULL, parse_ok INTEGER NOT NULL, parsed_json TEXT,
+        parse_error TEXT, latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER,
+        cost_usd REAL, cached INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, idx)
+    );
+    CREATE TABLE scores (
+        run_id TEXT NOT NULL, idx INTEGER NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL,
+        detail TEXT, parts_json TEXT, PRIMARY KEY (run_id, idx, metric)
+    );
+    CREATE TABLE aggregates (
+        run_id TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, ci_low REAL NOT NULL,
+        ci_high REAL NOT NULL, n INTEGER NOT NULL, method TEXT NOT NULL, PRIMARY KEY (run_id, metric)
+    );
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY, job_key TEXT NOT NULL UNIQUE, spec_name TEXT NOT NULL, target TEXT NOT NULL,
+        trainer TEXT NOT NULL, external_id TEXT, status TEXT NOT NULL, workdir TEXT NOT NULL,
+        handle_json TEXT, stats_json TEXT NOT NULL DEFAULT '{}', config_json TEXT NOT NULL,
+        started_at REAL NOT NULL, finished_at REAL
+    );
+    CREATE TABLE job_metrics (
+        job_id TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (job_id, step, name)
+    );
+    CREATE TABLE responses (
+        key TEXT PRIMARY KEY, text TEXT NOT NULL, latency_s REAL, prompt_tokens INTEGER,
+        completion_tokens INTEGER, cost_usd REAL, created_at REAL NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class ExampleRecord:
+    """One evaluated example, as written to and read from the store."""
+
+    idx: int
+    prompt: dict[str, Any]
+    gold: str
+    output: str
+    parse_ok: bool
+    parsed: Any
+    parse_error: str | None
+    latency_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    cached: bool
+    scores: dict[str, tuple[float, str | None, dict[str, float]]]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class Store:
+    """Access to one run-store database file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
+        done = {r[0] for r in self.db.execute("SELECT version FROM migrations")}
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (version, time.time()))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    # ------------------------------------------------------------ jobs
+
+    def job(self, job_key: str) -> sqlite3.Row | None:
+        """The training job with this key, if any."""
+        return self.db.execute("SELECT * FROM jobs WHERE job_key = ?", (job_key,)).fetchone()
+
+    def start_job(self, job_key: str, spec_name: str, target: str, trainer: str, workdir: str, config: Any) -> str:
+        """Create (or reopen) the job for ``job_key``; returns its id."""
+        row = self.job(job_key)
+        if row is not None:
+            self.db.execute("UPDATE jobs SET status = 'running' WHERE id = ?", (row["id"],))
+            return row["id"]
+        job_id = uuid.uuid4().hex[:12]
+        self.db.execute(
+            "INSERT INTO jobs (id, job_key, spec_name, target, trainer, status, workdir, config_json, started_at)"
+            " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+            (job_id, job_key, spec_name, target, trainer, workdir, _dumps(config), time.time()),
+        )
+        return job_id
+
+    def set_job_external_id(self, job_id: str, external_id: str) -> None:
+        """Record a remote job id as soon as it exists."""
+        self.db.execute("UPDATE jobs SET external_id = ? WHERE id = ?", (external_id, job_id))
+
+    def update_job_stats(self, job_id: str, stats: dict[str, Any]) -> None:
+        """Merge ``stats`` into the job's statistics."""
+        row = self.db.execute("SELECT stats_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        merged = {**json.loads(row["stats_json"]), **stats}
+        self.db.execute("UPDATE jobs SET stats_json = ? WHERE id = ?", (_dumps(merged), job_id))
+
+    def finish_job(self, job_id: str, status: str, handle: dict[str, Any] | None) -> None:
+        """Mark a job done (with its model handle) or failed."""
+        self.db.execute(
+            "UPDATE jobs SET status = ?, handle_json = ?, finished_at = ? WHERE id = ?",
+            (status, _dumps(handle) if handle else None, time.time(), job_id),
+        )
+
+    def log_job_metrics(self, job_id: str, step: int, values: dict[str, float]) -> None:
+        """Append points of a training curve."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO job_metrics VALUES (?, ?, ?, ?)",
+            [(job_id, step, name, float(v)) for name, v in values.items()],
+        )
+
+    def job_curve(self, job_id: str) -> list[sqlite3.Row]:
+        """All curve points of a job, by step."""
+        return self.db.execute("SELECT * FROM job_metrics WHERE job_id = ? ORDER BY step, name", (job_id,)).fetchall()
+
+    # ------------------------------------------------------------ runs
+
+    def find_run(self, run_key: str) -> sqlite3.Row | None:
+        """The newest run with this identity."""
+        return self.db.execute(
+            "SELECT * FROM runs WHERE run_key = ? ORDER BY started_at DESC LIMIT 1", (run_key,)
+        ).fetchone()
+
+    def create_run(self, **fields: Any) -> str:
+        """Insert a run in status 'running'; JSON-valued fields end in ``_json``."""
+        run_id = f"{fields['spec_name']}-{fields['target']}-{uuid.uuid4().hex[:8]}"
+        values = {k: _dumps(v) if k.endswith("_json") else v for k, v in fields.items()}
+        values.update(id=run_id, status="running", started_at=time.time())
+        cols = ", ".join(values)
+        self.db.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+        return run_id
+
+    def get_run(self, ref: str) -> sqlite3.Row:
+        """A run by id or unique id prefix; ``latest`` is the newest run.
+
+        Raises:
+            StoreError: no run, or an ambiguous prefix.
+        """
+        if ref == "latest":
+            rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
+        else:
+            rows = self.db.execute("SELECT * FROM runs WHERE id = ? OR id LIKE ?", (ref, ref + "%")).fetchall()
+        if not rows:
+            raise StoreError(f"no run {ref!r} in {self.path}")
+        exact = [r for r in rows if r["id"] == ref]
+        if len(rows) > 1 and not exact:
+            raise StoreError(f"run id {ref!r} is ambiguous: {', '.join(r['id'] for r in rows[:5])}")
+        return exact[0] if exact else rows[0]
+
+    def list_runs(self, spec_name: str | None = None) -> list[sqlite3.Row]:
+        """Runs, newest first."""
+        if spec_name:
+            return self.db.execute("SELECT * FROM runs WHERE spec_name = ? ORDER BY started_at DESC", (spec_name,)).fetchall()
+        return self.db.execute("SELECT * FROM runs ORDER BY started_at DESC").fetchall()
+
+    def done_indexes(self, run_id: str) -> set[int]:
+        """Indexes of examples already stored for a run."""
+        return {r[0] for r in self.db.execute("SELECT idx FROM examples WHERE run_id = ?", (run_id,))}
+
+    def save_examples(self, run_id: str, records: Sequence[ExampleRecord], cache: Iterable[tuple[str, Any]]) -> None:
+        """Write a batch of examples, their scores and new cache entries in one transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for r in records:
+                self.db.execute(
+                    "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, r.idx, _dumps(r.prompt), r.gold, r.output, int(r.parse_ok), _dumps(r.parsed),
+                     r.parse_error, r.latency_s, r.prompt_tokens, r.completion_tokens, r.cost_usd, int(r.cached)),
+                )
+                self.db.executemany(
+                    "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)",
+                    [(run_id, r.idx, m, v, d, _dumps(p) if p else None) for m, (v, d, p) in r.scores.items()],
+                )
+            for key, gen in cache:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, gen.text, gen.latency_s, gen.prompt_tokens, gen.completion_tokens, gen.cost_usd, time.time()),
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def cached_responses(self, keys: Sequence[str]) -> dict[str, sqlite3.Row]:
+        """Cached generations for the given keys."""
+        out: dict[str, sqlite3.Row] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            rows = self.db.execute(f"SELECT * FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            out.update({r["key"]: r for r in rows})
+        return out
+
+    def scores(self, run_id: str) -> dict[str, list[tuple[int, float, str | None, dict[str, float]]]]:
+        """Per-metric lists of (idx, value, detail, parts), ordered by example index."""
+        out: dict[str, list[tuple[int, float, str | None, dict[str, float]]]] = {}
+        for r in self.db.execute("SELECT * FROM scores WHERE run_id = ? ORDER BY idx", (run_id,)):
+            parts = json.loads(r["parts_json"]) if r["parts_json"] else {}
+            out.setdefault(r["metric"], []).append((r["idx"], r["value"], r["detail"], parts))
+        return out
+
+    def examples(self, run_id: str, limit: int | None = None) -> list[sqlite3.Row]:
+        """Stored examples of a run, by index."""
+        sql = "SELECT * FROM examples WHERE run_id = ? ORDER BY idx" + (f" LIMIT {int(limit)}" if limit else "")
+        return self.db.execute(sql, (run_id,)).fetchall()
+
+    def finish_run(self, run_id: str, aggregates: dict[str, Any]) -> None:
+        """Store aggregates and mark the run complete."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("DELETE FROM aggregates WHERE run_id = ?", (run_id,))
+        self.db.executemany(
+            "INSERT INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, m, a.value, a.ci_low, a.ci_high, a.n, a.method) for m, a in aggregates.items()],
+        )
+        self.db.execute("UPDATE runs SET status = 'complete', finished_at = ? WHERE id = ?", (time.time(), run_id))
+        self.db.execute("COMMIT")
+
+    def aggregates(self, run_id: str) -> list[sqlite3.Row]:
+        """Aggregate metrics of a run."""
+        return self.db.execute("SELECT * FROM aggregates WHERE run_id = ? ORDER BY metric", (run_id,)).fetchall()
+
+    def run_totals(self, run_id: str) -> sqlite3.Row:
+        """Sums and means of latency, tokens and cost over a run's examples."""
+        return self.db.execute(
+            "SELECT COUNT(*) n, AVG(latency_s) mean_latency_s, SUM(prompt_tokens) prompt_tokens,"
+            " SUM(completion_tokens) completion_tokens, SUM(cost_usd) cost_usd, SUM(cached) cached"
+            " FROM examples WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+
+    def job_by_id(self, job_id: str) -> sqlite3.Row | None:
+        """A job row by id."""
+        return self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()

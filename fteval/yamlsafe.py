@@ -1,0 +1,124 @@
+"""Safe YAML loading that keeps source positions and refuses hostile input.
+
+The file is composed into a node graph (no Python objects are ever constructed from tags), then
+turned into plain data by hand, which lets us cap alias expansion (billion laughs) and record the
+line and column of every key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from fteval.errors import Issue, SpecError
+
+MAX_FILE_BYTES = 2_000_000
+MAX_NODES = 200_000
+_SCALAR_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "binary"}
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    """Where each key path of the loaded data came from: path -> (file, line, col), 1-based."""
+
+    positions: dict[Path_, tuple[Path, int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path_) -> tuple[Path | None, int | None, int | None]:
+        """Position of the longest prefix of ``path`` that has one."""
+        for cut in range(len(path), -1, -1):
+            hit = self.positions.get(tuple(path[:cut]))
+            if hit:
+                return hit
+        return None, None, None
+
+    def update(self, other: SourceMap, prefix: Path_ = ()) -> None:
+        """Take ``other``'s positions (moved under ``prefix``), overriding ours."""
+        for key, pos in other.positions.items():
+            self.positions[prefix + key] = pos
+
+
+def _tag_name(node: Node) -> str:
+    tag = str(node.tag)
+    return tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+class _Builder:
+    def __init__(self, yaml: YAML, file: Path, source: SourceMap) -> None:
+        self.yaml, self.file, self.source = yaml, file, source
+        self.count = 0
+
+    def mark(self, node: Node, path: Path_) -> None:
+        self.source.positions.setdefault(path, (self.file, node.start_mark.line + 1, node.start_mark.column + 1))
+
+    def fail(self, node: Node, path: Path_, message: str) -> SpecError:
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        return SpecError([Issue(self.file, line, col, ".".join(map(str, path)), message)])
+
+    def build(self, node: Node, path: Path_) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, path, f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
+        tag = _tag_name(node)
+        if isinstance(node, MappingNode):
+            if tag != "map":
+                raise self.fail(node, path, f"tag {node.tag!s} is not allowed")
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or _tag_name(key_node) == "merge":
+                    raise self.fail(key_node, path, "keys must be plain scalars (no merge keys)")
+                key = str(key_node.value)
+                if key in out:
+                    raise self.fail(key_node, path + (key,), "duplicate key")
+                self.mark(key_node, path + (key,))
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        if isinstance(node, SequenceNode):
+            if tag != "seq":
+                raise self.fail(node, path, f"tag {node.tag!s} is not allowed")
+            items = []
+            for i, item in enumerate(node.value):
+                self.mark(item, path + (i,))
+                items.append(self.build(item, path + (i,)))
+            return items
+        if tag not in _SCALAR_TAGS:
+            raise self.fail(node, path, f"tag {node.tag!s} is not allowed (safe loading)")
+        value = self.yaml.constructor.construct_object(node, deep=True)
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def load_yaml(file: Path) -> tuple[Any, SourceMap]:
+    """Load one YAML file safely.
+
+    Returns:
+        The data (dicts, lists, scalars) and a map of key paths to positions.
+
+    Raises:
+        SpecError: unreadable, too large, a syntax error, a disallowed tag, or an alias bomb.
+    """
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise SpecError([Issue(file, None, None, "", f"cannot read spec: {exc.strerror}")]) from None
+    if size > MAX_FILE_BYTES:
+        raise SpecError([Issue(file, None, None, "", f"spec is {size} bytes; the limit is {MAX_FILE_BYTES}")])
+    text = file.read_text(encoding="utf-8", errors="replace")
+    yaml = YAML(typ="safe", pure=True)
+    source = SourceMap()
+    try:
+        node = yaml.compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise SpecError([Issue(file, line, col, "", f"YAML syntax error: {problem}")]) from None
+    if node is None:
+        return {}, source
+    data = _Builder(yaml, file, source).build(node, ())
+    source.positions.setdefault((), (file, node.start_mark.line + 1, node.start_mark.column + 1))
+    return data, source
