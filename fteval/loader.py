@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from fteval import registry
 from fteval.errors import Issue, PluginError, SpecError
-from fteval.plugin import PluginConfig
+from fteval.plugin import GenerationSettings, PluginConfig
 from fteval.spec import Spec
 from fteval.templates import check_template
 from fteval.yamlsafe import SourceMap, load_yaml
@@ -187,6 +187,12 @@ def _check_plugins(loaded: LoadedSpec, issues: _Issues) -> None:
         cls, config = _plugin_config("trainer", target.trainer, target.plugin_section(), path, "trainer", issues)
         if config is not None:
             loaded.trainer_configs[name] = config
+        try:
+            GenerationSettings.model_validate({**spec.generation.model_dump(), **target.generation})
+        except ValidationError as exc:
+            _report_validation(exc, GenerationSettings, path + ("generation",), issues)
+        if not target.evaluator_only and spec.dataset.train is None:
+            issues.add(path, "this target trains, but the spec has no dataset.train (or set evaluator_only: true)")
         generator = target.generator or (getattr(cls, "default_generator", None) if cls else None)
         if generator and generator not in registry.names("generator"):
             issues.add(path + ("generator",), f"unknown generator {generator!r}; installed: {', '.join(registry.names('generator'))}")

@@ -105,4 +105,6 @@ class Spec(_Strict):
     parser: PluginRef = Field(description="Output parser plugin.")
     metrics: list[PluginRef] | None = Field(None, description="Metric plugins; default: the parser's own set.")
     generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Decoding settings.")
-    targets: dict[str, Target] = Field(min_length=1, description="Models to train and evaluate, by name.")
+    targets: dict[str, Target] = Field(
+        default_factory=dict, description="Models to train and evaluate, by name (a base spec may have none)."
+    )

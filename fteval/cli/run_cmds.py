@@ -26,6 +26,8 @@ def _engine(ctx: click.Context, spec: Path):  # noqa: ANN202 - returns (engine, 
 
 def _targets(engine, chosen: tuple[str, ...]) -> list[str]:  # noqa: ANN001
     names = list(engine.spec.targets)
+    if not names:
+        raise FtevalError(f"{engine.loaded.file} has no targets; extend it and add some")
     unknown = [t for t in chosen if t not in names]
     if unknown:
         raise FtevalError(f"unknown target(s) {unknown}; the spec has: {', '.join(names)}")

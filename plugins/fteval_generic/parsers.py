@@ -6,7 +6,7 @@ import json
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from fteval.plugin import Parsed, Parser, PluginConfig
 
@@ -49,6 +49,13 @@ class RegexConfig(PluginConfig):
             raise ValueError(f"invalid regular expression: {exc}") from None
         return value
 
+    @model_validator(mode="after")
+    def _group_exists(self) -> RegexConfig:
+        groups = re.compile(self.pattern).groupindex
+        if isinstance(self.group, str) and self.group not in groups:
+            raise ValueError(f"pattern has no group named {self.group!r}; named groups: {sorted(groups) or 'none'}")
+        return self
+
 
 class RegexParser(Parser):
     """The first match of a pattern, keeping one group."""
@@ -62,9 +69,6 @@ class RegexParser(Parser):
         for name in self.config.flags:
             flags |= getattr(re, name)
         self._regex = re.compile(self.config.pattern, flags)
-        group = self.config.group
-        if isinstance(group, str) and group not in self._regex.groupindex:
-            raise ValueError(f"pattern has no group named {group!r}")
 
     def parse(self, text: str) -> Parsed:
         match = self._regex.search(text)

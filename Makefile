@@ -1,0 +1,29 @@
+# One entry point per job; every target sets up .venv first if it is missing.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo demo-sql test bench clean
+
+$(VENV)/.fteval-installed: pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+
+setup: $(VENV)/.fteval-installed
+
+demo: setup  ## the offline ViGGO spec end to end (train a tiny model from scratch on CPU, evaluate)
+	$(VENV)/bin/fteval run specs/viggo.yaml
+
+demo-sql: setup
+	$(VENV)/bin/fteval run specs/sql.yaml
+
+test: setup
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) benchmarks/validate_startup.py
+	$(PY) benchmarks/score_sql.py
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/generate_throughput.py
+	$(PY) benchmarks/shared_prefix.py
+
+clean:
+	rm -rf .fteval

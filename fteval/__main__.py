@@ -1,0 +1,5 @@
+"""``python -m fteval`` runs the CLI."""
+
+from fteval.cli import main
+
+main()

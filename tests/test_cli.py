@@ -1,0 +1,96 @@
+"""The command line: help everywhere, validate without heavy imports, exit codes, listing plugins."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import EXTERNAL_PLUGIN, ROOT, SPECS, fteval_cli
+
+HEAVY = ("torch", "transformers", "peft", "openai", "datasets", "matplotlib", "tokenizers", "accelerate")
+COMMANDS = ("validate", "plugins", "schema", "train", "eval", "run", "runs", "show", "export")
+
+
+def _imports_after(argv: list[str]) -> tuple[int, list[str]]:
+    code = (
+        "import sys, json\n"
+        "from fteval.cli import main\n"
+        f"try:\n    main({argv!r}, standalone_mode=False)\n    rc = 0\n"
+        "except SystemExit as e:\n    rc = e.code\n"
+        f"print(json.dumps([rc, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    rc, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    return rc, heavy
+
+
+def test_validate_every_shipped_spec_imports_nothing_heavy() -> None:
+    specs = sorted(str(p) for p in SPECS.glob("*.yaml"))
+    rc, heavy = _imports_after(["validate", *specs])
+    assert rc == 0 and heavy == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_every_command_imports_nothing_heavy(command: str) -> None:
+    rc, heavy = _imports_after([command, "--help"])
+    assert rc == 0 and heavy == []
+
+
+def test_validate_bad_spec_exits_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((SPECS / "yesno.yaml").read_text().replace("parser:", "parsr:"))
+    out = fteval_cli("validate", str(bad), store=tmp_path / "r.db")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{bad}:19:1: parsr: unknown key 'parsr' (did you mean 'parser'?); allowed: " in out.stderr
+
+
+def test_runtime_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    out = fteval_cli("show", "no-such-run", store=tmp_path / "r.db")
+    assert out.returncode == 1 and "no run 'no-such-run'" in out.stderr and "Traceback" not in out.stderr
+    out = fteval_cli("run", str(SPECS / "yesno.yaml"), "--target", "nope", store=tmp_path / "r.db")
+    assert out.returncode == 1 and "unknown target(s) ['nope']" in out.stderr
+
+
+def test_eval_before_train_says_what_to_do(tmp_path: Path) -> None:
+    out = fteval_cli("eval", str(SPECS / "yesno.yaml"), store=tmp_path / "r.db")
+    assert out.returncode == 1 and "run `fteval train` first" in out.stderr
+
+
+def test_train_eval_runs_show_round_trip(tmp_path: Path) -> None:
+    store = tmp_path / "r.db"
+    assert fteval_cli("train", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    evaluated = fteval_cli("eval", str(SPECS / "yesno.yaml"), store=store)
+    assert evaluated.returncode == 0 and "accuracy" in evaluated.stdout and "(baseline)" in evaluated.stdout
+    listed = fteval_cli("runs", store=store)
+    assert "yesno" in listed.stdout and "complete" in listed.stdout
+    shown = fteval_cli("show", "latest", "-n", "2", store=store)
+    assert shown.returncode == 0 and "gold:" in shown.stdout
+
+
+def test_export_writes_openai_chat_jsonl(tmp_path: Path) -> None:
+    out = tmp_path / "train.jsonl"
+    done = fteval_cli("export", str(SPECS / "yesno.yaml"), "--split", "train", "-o", str(out), store=tmp_path / "r.db")
+    assert done.returncode == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 30
+    roles = [m["role"] for m in lines[0]["messages"]]
+    assert roles == ["system", "user", "assistant"] and lines[0]["messages"][2]["content"] in {"yes", "no"}
+
+
+def test_external_plugin_is_listed_and_usable(tmp_path: Path) -> None:
+    listed = fteval_cli("plugins", store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
+    assert "first_word" in listed.stdout and "fteval-delay-plugin" in listed.stdout
+    ran = fteval_cli("run", str(EXTERNAL_PLUGIN / "delayed.yaml"), store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
+    assert ran.returncode == 0, ran.stderr
+    assert "exact_match" in ran.stdout
+    # without the package on the path the same spec names the missing plugins
+    missing = fteval_cli("validate", str(EXTERNAL_PLUGIN / "delayed.yaml"), store=tmp_path / "r.db")
+    assert missing.returncode == 2 and "unknown parser 'first_word'" in missing.stderr
+
+
+def test_schema_is_json_schema() -> None:
+    rc, _ = _imports_after(["schema"])
+    assert rc == 0

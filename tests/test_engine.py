@@ -1,0 +1,145 @@
+"""End-to-end runs through the engine and the store, with the lookup baseline as a real model."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, fteval_cli
+
+from fteval.engine import Engine
+from fteval.loader import load_spec
+from fteval.store import Store
+
+
+def _engine(spec: Path, tmp_path: Path) -> Engine:
+    store = Store(tmp_path / "runs.db")
+    return Engine(load_spec(spec), store, tmp_path)
+
+
+def test_yesno_lookup_end_to_end_records_everything(tmp_path: Path) -> None:
+    engine = _engine(SPECS / "yesno.yaml", tmp_path)
+    run_id = engine.run("lookup")
+    run = engine.store.get_run(run_id)
+    assert run["status"] == "complete" and run["is_baseline"] == 1
+    examples = engine.store.examples(run_id)
+    assert len(examples) == run["n_examples"] == 20
+    aggregates = {a["metric"]: a for a in engine.store.aggregates(run_id)}
+    assert set(aggregates) == {"accuracy", "format_rate"}
+    acc = aggregates["accuracy"]
+    expected = sum(e["output"] == e["gold"] for e in examples) / len(examples)
+    assert acc["value"] == expected and acc["ci_low"] <= expected <= acc["ci_high"] and acc["n"] == 20
+    # the lookup model memorised nothing of the test questions: it answers the majority label
+    assert {e["output"] for e in examples} <= {"yes", "no"}
+    assert engine.model_calls == 20
+
+
+def test_identical_rerun_makes_zero_model_calls(tmp_path: Path) -> None:
+    first = _engine(SPECS / "yesno.yaml", tmp_path)
+    run_a = first.run("lookup")
+    again = _engine(SPECS / "yesno.yaml", tmp_path)
+    assert again.run("lookup") == run_a and again.model_calls == 0
+    fresh = _engine(SPECS / "yesno.yaml", tmp_path)
+    run_b = fresh.run("lookup", rerun=True)
+    assert run_b != run_a and fresh.model_calls == 0
+    rows = fresh.store.examples(run_b)
+    assert all(r["cached"] == 1 for r in rows)
+    assert [r["output"] for r in rows] == [r["output"] for r in fresh.store.examples(run_a)]
+
+
+def test_changed_generation_settings_make_a_new_run(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"extends: {SPECS / 'yesno.yaml'}\ngeneration: {{max_new_tokens: 8}}\n")
+    run_a = _engine(SPECS / "yesno.yaml", tmp_path).run("lookup")
+    changed = _engine(spec, tmp_path)
+    assert changed.run("lookup") != run_a and changed.model_calls == 20
+
+
+def test_training_job_is_reused(tmp_path: Path) -> None:
+    engine = _engine(SPECS / "yesno.yaml", tmp_path)
+    job_a, handle_a = engine.train("lookup")
+    job_b, handle_b = _engine(SPECS / "yesno.yaml", tmp_path).train("lookup")
+    assert (job_a, handle_a) == (job_b, handle_b)
+
+
+def test_api_keys_never_reach_the_store(tmp_path: Path) -> None:
+    from fteval.engine import redact
+
+    assert redact({"a": {"api_key": "sk-123", "max_new_tokens": 3, "openai_api_key": "x"}}) == {
+        "a": {"api_key": "<redacted>", "max_new_tokens": 3, "openai_api_key": "<redacted>"}
+    }
+
+
+def _delayed_spec(tmp_path: Path, rows: int, delay: float) -> Path:
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(
+        f"""fteval: 1
+name: slow
+dataset:
+  train: {{path: {SPECS / 'data/viggo/train.csv'}}}
+  eval: {{path: {SPECS / 'data/viggo/test.csv'}, limit: {rows}}}
+prompt: {{user: "{{{{ ref }}}}", target: "{{{{ mr }}}}"}}
+parser: text
+metrics: [exact_match, char_exact]
+generation: {{batch_size: 4}}
+targets:
+  slow: {{trainer: delayed_lookup, model: {{delay_s: {delay}}}}}
+"""
+    )
+    return spec
+
+
+def _stored(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM examples").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, external_plugin_path: Path) -> None:
+    spec, db, rows = _delayed_spec(tmp_path, 120, 0.02), tmp_path / "runs.db", 120
+    env_cmd = [*FTEVAL, "--store", str(db), "run", str(spec)]
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(EXTERNAL_PLUGIN)}
+    proc = subprocess.Popen(env_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.time() + 60
+    while _stored(db) < 24 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _stored(db)
+    assert 0 < before < rows, "the kill must land mid-evaluation"
+    done = fteval_cli("run", str(spec), store=db, extra_path=EXTERNAL_PLUGIN)
+    assert done.returncode == 0, done.stderr
+    assert f"model calls this invocation: {rows - before}" in done.stdout
+    with sqlite3.connect(db) as con:
+        (status,) = con.execute("SELECT status FROM runs").fetchone()
+        idx = [r[0] for r in con.execute("SELECT idx FROM examples ORDER BY idx")]
+        per_metric = con.execute("SELECT metric, COUNT(*) FROM scores GROUP BY metric").fetchall()
+        n_runs = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert status == "complete" and n_runs == 1
+    assert idx == list(range(rows))
+    assert dict(per_metric) == {"exact_match": rows, "char_exact": rows}
+    with sqlite3.connect(db) as con:
+        resumed = [r[0] for r in con.execute("SELECT output FROM examples ORDER BY idx")]
+    # an uninterrupted run gives the same outputs
+    (tmp_path / "clean").mkdir()
+    clean = _engine(_delayed_spec(tmp_path / "clean", rows, 0.0), tmp_path / "clean")
+    assert [r["output"] for r in clean.store.examples(clean.run("slow"))] == resumed
+
+
+def test_parser_bug_becomes_a_parse_failure(tmp_path: Path) -> None:
+    from fteval.engine import _safe_parse
+    from fteval.plugin import Parser
+
+    class Broken(Parser):
+        def parse(self, text: str):  # noqa: ANN202
+            raise RuntimeError("boom")
+
+    parsed = _safe_parse(Broken(), "x")
+    assert not parsed.ok and "RuntimeError: boom" in parsed.error
