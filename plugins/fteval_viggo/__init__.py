@@ -1,0 +1,1 @@
+"""fteval_viggo plugin package."""
