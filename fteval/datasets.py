@@ -31,7 +31,7 @@ def file_format(source: Source, path: Path) -> str:
 def _read_file(path: Path, fmt: str) -> list[Row]:
     try:
         if fmt == "csv":
-            with path.open(newline="", encoding="utf-8") as fh:
+            with path.open(newline="", encoding="utf-8-sig") as fh:
                 return list(csv.DictReader(fh))
         if fmt == "jsonl":
             with path.open(encoding="utf-8") as fh:
@@ -75,7 +75,10 @@ def _rename(rows: list[Row], columns: dict[str, str], where: str) -> list[Row]:
         if missing:
             raise DatasetError(f"{where}: columns {missing} not found; have {sorted(rows[0])}")
     out = []
-    for row in rows:
+    for i, row in enumerate(rows):
+        missing = [old for old in columns.values() if old not in row]
+        if missing:
+            raise DatasetError(f"{where}: row {i + 1} lacks columns {missing}")
         new = dict(row)
         for new_name, old in columns.items():
             new[new_name] = row[old]
@@ -106,7 +109,7 @@ def header_columns(source: Source) -> set[str] | None:
         return None
     path = Path(source.path)
     fmt = file_format(source, path)
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         if fmt == "csv":
             names = set(next(csv.reader(fh), []))
         elif fmt == "jsonl":

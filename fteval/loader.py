@@ -15,26 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fteval import registry
 from fteval.errors import Issue, PluginError, SpecError
 from fteval.plugin import GenerationSettings, PluginConfig
-from fteval.spec import Spec
+from fteval.spec import PluginRef, Spec
 from fteval.templates import check_template
-from fteval.yamlsafe import SourceMap, load_yaml
+from fteval.yamlsafe import SourceMap, format_path, load_yaml
 
 __all__ = ["LoadedSpec", "load_spec", "format_path"]
 
 KeyPath = tuple[str | int, ...]
-
-
-def format_path(path: KeyPath) -> str:
-    """``("targets", "tiny", "train", 0)`` -> ``targets.tiny.train[0]``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 @dataclass
@@ -191,17 +183,20 @@ def _check_plugins(loaded: LoadedSpec, issues: _Issues) -> None:
             GenerationSettings.model_validate({**spec.generation.model_dump(), **target.generation})
         except ValidationError as exc:
             _report_validation(exc, GenerationSettings, path + ("generation",), issues)
-        if not target.evaluator_only and spec.dataset.train is None:
+        dataset = getattr(spec, "dataset", None)
+        if not target.evaluator_only and dataset is not None and dataset.train is None:
             issues.add(path, "this target trains, but the spec has no dataset.train (or set evaluator_only: true)")
         generator = target.generator or (getattr(cls, "default_generator", None) if cls else None)
         if generator and generator not in registry.names("generator"):
             issues.add(path + ("generator",), f"unknown generator {generator!r}; installed: {', '.join(registry.names('generator'))}")
-    parser_cls, loaded.parser_config = _plugin_config(
-        "parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues
-    )
+    parser_cls = None
+    if getattr(spec, "parser", None) is not None:
+        parser_cls, loaded.parser_config = _plugin_config(
+            "parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues
+        )
     refs = spec.metrics
     if refs is None and parser_cls is not None:
-        refs = [type(spec.parser).model_validate(m) for m in parser_cls.default_metrics]
+        refs = [PluginRef.model_validate(m) for m in parser_cls.default_metrics]
     for i, ref in enumerate(refs or []):
         _, config = _plugin_config("metric", ref.name, ref.options(), ("metrics", i), "name", issues)
         if config is not None:
@@ -212,8 +207,9 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
     from fteval.datasets import header_columns  # noqa: PLC0415
 
     columns: set[str] | None = None
-    for split_name in ("train", "valid", "eval"):
-        source = getattr(spec.dataset, split_name)
+    dataset, prompt = getattr(spec, "dataset", None), getattr(spec, "prompt", None)
+    for split_name in ("train", "valid", "eval") if dataset is not None else ():
+        source = getattr(dataset, split_name)
         if source is None:
             continue
         try:
@@ -226,8 +222,8 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
             continue
         if names is not None:
             columns = names if columns is None else columns & names
-    for key in ("system", "user", "target"):
-        text = getattr(spec.prompt, key)
+    for key in ("system", "user", "target") if prompt is not None else ():
+        text = getattr(prompt, key)
         if text is None:
             continue
         variables, problems = check_template(text)
@@ -249,15 +245,31 @@ def load_spec(file: str | Path) -> LoadedSpec:
     path = Path(file).resolve()
     files: list[Path] = []
     data, source = _resolve(path, (path,), files)
+    source.positions.setdefault((), (path, 1, 1))
     issues = _Issues(source, path)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         _report_validation(exc, Spec, (), issues)
-        raise SpecError(issues.items) from None
+        spec = _valid_sections(data)
     loaded = LoadedSpec(path, spec, data, source, files)
     _check_plugins(loaded, issues)
     _check_templates(spec, issues)
     if issues.items:
         raise SpecError(issues.items)
     return loaded
+
+
+def _valid_sections(data: Any) -> Spec:
+    """A partial spec of the top-level sections that validate on their own.
+
+    Lets plugin and template checks still run (and report) when another section is broken.
+    """
+    fields = {}
+    for name, info in Spec.model_fields.items():
+        if isinstance(data, dict) and name in data:
+            try:
+                fields[name] = TypeAdapter(info.annotation).validate_python(data[name])
+            except ValidationError:
+                continue
+    return Spec.model_construct(**fields)

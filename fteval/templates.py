@@ -42,6 +42,12 @@ def check_template(source: str) -> tuple[set[str], list[str]]:
         for node in ast.find_all(nodes.Getitem)
         if isinstance(node.arg, nodes.Const) and str(node.arg.value).startswith("_")
     ]
+    problems += [
+        f"template reads private attribute {node.args[0].value!r}, which the sandbox forbids"
+        for node in ast.find_all(nodes.Filter)
+        if node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const)
+        and str(node.args[0].value).startswith("_")
+    ]
     return meta.find_undeclared_variables(ast), problems
 
 

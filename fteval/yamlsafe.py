@@ -19,6 +19,7 @@ from fteval.errors import Issue, SpecError
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
+MAX_DEPTH = 64
 _SCALAR_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "binary"}
 Path_ = tuple[str | int, ...]
 
@@ -43,6 +44,62 @@ class SourceMap:
             self.positions[prefix + key] = pos
 
 
+def format_path(path: Path_) -> str:
+    """``("targets", "tiny", "train", 0)`` -> ``targets.tiny.train[0]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _expanded_size(node: Node, memo: dict[int, int], depth: int) -> int:
+    """Nodes under ``node`` once aliases are expanded; memoised, so shared nodes are counted cheaply.
+
+    Raises:
+        ValueError: a recursive alias, or nesting deeper than ``MAX_DEPTH``.
+    """
+    known = memo.get(id(node))
+    if known is not None:
+        if known < 0:
+            raise ValueError("recursive alias")
+        return known
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nesting is deeper than {MAX_DEPTH} levels")
+    memo[id(node)] = -1
+    if isinstance(node, MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    size = 1 + sum(_expanded_size(child, memo, depth + 1) for child in children)
+    memo[id(node)] = size
+    return size
+
+
+def _check_expansion(root: Node, file: Path) -> None:
+    """Refuse alias bombs, recursive aliases and deep nesting before building anything."""
+    if isinstance(root, MappingNode):
+        entries = [(key, value, (str(key.value),)) for key, value in root.value]
+    elif isinstance(root, SequenceNode):
+        entries = [(item, item, (i,)) for i, item in enumerate(root.value)]
+    else:
+        return
+    memo: dict[int, int] = {}
+    total = 1
+    for at, value, path in entries:
+        try:
+            total += 1 + _expanded_size(value, memo, 1)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            if total <= MAX_NODES:
+                continue
+            problem = f"the document expands to more than {MAX_NODES} nodes (alias bomb?)"
+        line, col = at.start_mark.line + 1, at.start_mark.column + 1
+        raise SpecError([Issue(file, line, col, format_path(path), problem)])
+
+
 def _tag_name(node: Node) -> str:
     tag = str(node.tag)
     return tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else tag
@@ -58,7 +115,7 @@ class _Builder:
 
     def fail(self, node: Node, path: Path_, message: str) -> SpecError:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
-        return SpecError([Issue(self.file, line, col, ".".join(map(str, path)), message)])
+        return SpecError([Issue(self.file, line, col, format_path(path), message)])
 
     def build(self, node: Node, path: Path_) -> Any:
         self.count += 1
@@ -117,8 +174,11 @@ def load_yaml(file: Path) -> tuple[Any, SourceMap]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise SpecError([Issue(file, line, col, "", f"YAML syntax error: {problem}")]) from None
+    except RecursionError:
+        raise SpecError([Issue(file, None, None, "", f"YAML nesting is deeper than {MAX_DEPTH} levels")]) from None
     if node is None:
         return {}, source
+    _check_expansion(node, file)
     data = _Builder(yaml, file, source).build(node, ())
     source.positions.setdefault((), (file, node.start_mark.line + 1, node.start_mark.column + 1))
     return data, source

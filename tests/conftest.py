@@ -1,26 +1,11 @@
-"""Shared fixtures: paths of the project, its specs and the external test plugin."""
+"""Shared fixtures."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-SPECS = ROOT / "specs"
-EXTERNAL_PLUGIN = ROOT / "tests" / "fixtures" / "external_plugin"
-FTEVAL = [sys.executable, "-m", "fteval"]
-
-
-def fteval_cli(*args: str, store: Path, extra_path: Path | None = None, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    """Run the real ``fteval`` CLI in a subprocess."""
-    env = {**os.environ, "COLUMNS": "250"}
-    if extra_path is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
-    return subprocess.run([*FTEVAL, "--store", str(store), *args], capture_output=True, text=True, env=env, timeout=timeout, **kw)
+from fteval_testutil import EXTERNAL_PLUGIN
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXTERNAL_PLUGIN, ROOT, SPECS, fteval_cli
+from fteval_testutil import EXTERNAL_PLUGIN, ROOT, SPECS, fteval_cli
 
 HEAVY = ("torch", "transformers", "peft", "openai", "datasets", "matplotlib", "tokenizers", "accelerate")
 COMMANDS = ("validate", "plugins", "schema", "train", "eval", "run", "runs", "show", "export")

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, fteval_cli
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, fteval_cli
 
 from fteval.engine import Engine
 from fteval.loader import load_spec

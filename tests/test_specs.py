@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SPECS
+from fteval_testutil import ROOT, SPECS
 
 from fteval.engine import render_examples
 from fteval.loader import load_spec

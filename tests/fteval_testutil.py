@@ -1,0 +1,23 @@
+"""Shared test helpers: project paths and running the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+EXTERNAL_PLUGIN = ROOT / "tests" / "fixtures" / "external_plugin"
+FTEVAL = [sys.executable, "-m", "fteval"]
+
+
+def fteval_cli(*args: str, store: Path, extra_path: Path | None = None, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """Run the real ``fteval`` CLI in a subprocess."""
+    env = {**os.environ, "COLUMNS": "250"}
+    if extra_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
+    return subprocess.run([*FTEVAL, "--store", str(store), *args], capture_output=True, text=True, env=env, timeout=timeout, **kw)
+
+
