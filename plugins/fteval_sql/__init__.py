@@ -1,0 +1,1 @@
+"""fteval_sql plugin package."""
