@@ -1,0 +1,1 @@
+"""fteval_hf plugin package."""

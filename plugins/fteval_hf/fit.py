@@ -1,0 +1,214 @@
+"""Fitting an hf target end to end: model + tokenizer, encoding, the loop, saving, stats."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fteval.plugin import Example, ModelHandle, TrainContext
+from fteval_hf.config import HFConfig, HubModel, ScratchModel
+
+__all__ = ["MANIFEST", "base_handle", "fit"]
+
+MANIFEST = "fteval_hf.json"  # written last into a saved model folder: its presence means "complete"
+
+
+def _scratch(
+    spec: ScratchModel, train: list[Example], folder: Path, max_len: int, seed: int
+) -> tuple[Any, Any]:
+    """Tokenizer (trained once, then reused on resume) and a seeded random model of the preset."""
+    from transformers import AutoTokenizer
+
+    from fteval_hf.formatting import prompt_text
+    from fteval_hf.scratch import build_scratch_model, train_tokenizer
+
+    if (folder / "tokenizer.json").exists():
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    else:
+        if not train:
+            raise ValueError("a scratch model needs training rows to learn its tokenizer from")
+        tokenizer = train_tokenizer(
+            (prompt_text(ex.prompt) + ex.target for ex in train), spec.vocab_size
+        )
+        tokenizer.save_pretrained(folder)
+    return build_scratch_model(spec.preset, tokenizer, max(2048, max_len), seed), tokenizer
+
+
+def _model_and_tokenizer(
+    config: HFConfig, train: list[Example], workdir: Path, device: str, seed: int
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The starting model on ``device``, its tokenizer, and how to find the base model again."""
+    from fteval_hf.loading import load_pretrained, load_tokenizer
+
+    spec = config.model
+    if isinstance(spec, HubModel):
+        return (
+            load_pretrained(spec, device),
+            load_tokenizer(spec.id, spec.revision),
+            {
+                "id": spec.id,
+                "revision": spec.revision,
+            },
+        )
+    init = workdir / "init"
+    model, tokenizer = _scratch(spec, train, init, config.train.max_seq_len, seed)
+    if config.train.method == "lora" and not (init / "config.json").exists():
+        model.save_pretrained(init)  # the adapter's base must be reloadable
+    return model.to(device), tokenizer, {"dir": str(init)}
+
+
+def _save(model: Any, tokenizer: Any, out: Path, manifest: dict[str, Any]) -> str:
+    """Save model (or adapter) + tokenizer, then the manifest; return the fingerprint."""
+    from fteval_hf.checkpoint import fingerprint_dir
+
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    fingerprint = fingerprint_dir(tmp, json.dumps(manifest["base"], sort_keys=True))
+    (tmp / MANIFEST).write_text(json.dumps({**manifest, "fingerprint": fingerprint}, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return fingerprint
+
+
+def _handle(out: Path) -> ModelHandle:
+    manifest = json.loads((out / MANIFEST).read_text())
+    return ModelHandle(
+        trainer="hf", fingerprint=manifest["fingerprint"], location=str(out), meta=manifest
+    )
+
+
+def _record(ctx: TrainContext, stats: dict[str, Any]) -> None:
+    ctx.record(**{k: v for k, v in stats.items() if v is not None})
+
+
+def fit(config: HFConfig, ctx: TrainContext) -> ModelHandle:
+    """Train the target (resuming from ``ctx.workdir``) and save it so it reloads like a hub model.
+
+    Args:
+        config: the validated target config.
+        ctx: the engine's training context.
+
+    Returns:
+        A handle: ``location`` = the saved model folder, ``fingerprint`` = hash of its files.
+    """
+    from fteval_hf.data import encode_split
+    from fteval_hf.devices import peak_memory_mb, pick_device, use_all_cores
+    from fteval_hf.distributed import barrier, current_ranks
+    from fteval_hf.loop import run_loop
+    from fteval_hf.lora import add_adapter
+
+    workdir = Path(ctx.workdir)
+    out = workdir / "model"
+    if (out / MANIFEST).exists():
+        handle = _handle(out)
+        _record(ctx, handle.meta.get("stats", {}))
+        return handle
+    workdir.mkdir(parents=True, exist_ok=True)
+    train_cfg = config.train
+    threads = use_all_cores()
+    ranks = current_ranks()
+    device = ranks.device or pick_device(config.model.device)
+    seed = train_cfg.seed if train_cfg.seed is not None else ctx.seed
+    if not ranks.main:
+        barrier(ranks)  # rank 0 trains and saves a scratch tokenizer first; the others load it
+    model, tokenizer, base = _model_and_tokenizer(config, list(ctx.train), workdir, device, seed)
+    if ranks.main:
+        barrier(ranks)
+    fmt = train_cfg.prompt_format
+    train = encode_split(tokenizer, ctx.train, train_cfg.max_seq_len, fmt)
+    valid = encode_split(tokenizer, ctx.valid, train_cfg.max_seq_len, fmt) if ctx.valid else None
+    if train_cfg.method == "lora":
+        import torch
+
+        torch.manual_seed(
+            seed
+        )  # the adapter's random init, so a resumed run (other process) matches
+        quantised = isinstance(config.model, HubModel) and (
+            config.model.load_in_8bit or config.model.load_in_4bit
+        )
+        model = add_adapter(model, train_cfg.lora, quantized=quantised)
+    state = run_loop(
+        model,
+        train,
+        valid,
+        train_cfg,
+        ctx=ctx,
+        pad_id=tokenizer.pad_token_id,
+        device=device,
+        seed=seed,
+        workdir=workdir,
+        ranks=ranks,
+    )
+    plain = state.extra.get("plain_tokens", 0)
+    prompt_total = sum(r.prompt_len for r in train.rows)
+    price = config.cost.gpu_hour_usd if device.startswith("cuda") else config.cost.cpu_hour_usd
+    stats = {
+        "wall_s": round(state.wall_s, 3),
+        "trained_tokens": state.trained_tokens,
+        "computed_tokens": state.computed_tokens,
+        "peak_memory_mb": round(peak_memory_mb(device), 1),
+        "cost_usd": round(state.wall_s / 3600 * price, 6),
+        "truncated_rows": train.truncated,
+        "dropped_rows": train.dropped,
+        "padding_fraction": round(1 - state.trained_tokens / plain, 4) if plain else None,
+        "prefix_saved_fraction": round(state.extra.get("prompt_tokens_saved", 0) / plain, 4)
+        if plain
+        else None,
+        "steps": state.step,
+        "final_loss": state.last_loss,
+        "best_eval_loss": state.best_eval_loss,
+        "best_step": state.best_step,
+        "stopped_early": int(state.stopped_early),
+        "device": device,
+        "threads": threads,
+        "processes": ranks.world,
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "train_rows": len(train.rows),
+        "prompt_tokens": prompt_total,
+    }
+    if ranks.main:
+        _save(
+            model,
+            tokenizer,
+            out,
+            {"method": train_cfg.method, "base": base, "prompt_format": fmt, "stats": stats},
+        )
+        _record(ctx, stats)
+    barrier(ranks)
+    return _handle(out)
+
+
+def base_handle(config: HFConfig, ctx: TrainContext) -> ModelHandle:
+    """The untrained model as a handle (evaluator_only); a scratch model is saved at its init."""
+    spec = config.model
+    if isinstance(spec, HubModel):
+        base = {"id": spec.id, "revision": spec.revision}
+        return ModelHandle(
+            trainer="hf",
+            fingerprint=f"hub:{spec.id}@{spec.revision or 'main'}",
+            location=spec.id,
+            meta={"method": "base", "base": base, "prompt_format": config.train.prompt_format},
+        )
+    out = Path(ctx.workdir) / "base-model"
+    if (out / MANIFEST).exists():
+        return _handle(out)
+    seed = config.train.seed if config.train.seed is not None else ctx.seed
+    model, tokenizer = _scratch(
+        spec, list(ctx.train), Path(ctx.workdir) / "init", config.train.max_seq_len, seed
+    )
+    manifest = {
+        "method": "full",
+        "base": {"dir": str(out)},
+        "prompt_format": config.train.prompt_format,
+    }
+    fingerprint = _save(model, tokenizer, out, manifest)
+    return ModelHandle(
+        trainer="hf",
+        fingerprint=fingerprint,
+        location=str(out),
+        meta={**manifest, "fingerprint": fingerprint},
+    )

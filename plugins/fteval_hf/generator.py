@@ -1,0 +1,176 @@
+"""The ``hf`` generator plugin: batched KV-cache generation from a saved hf target (or a hub model).
+
+Importing this module loads no torch/transformers; :meth:`HFGenerator.load` does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fteval.plugin import (
+    Generation,
+    GenerationSettings,
+    Generator,
+    LoadedModel,
+    ModelHandle,
+    PluginConfig,
+    Prompt,
+)
+from fteval_hf.config import HFConfig, HubModel
+
+__all__ = ["HFGenerator", "HFLoadedModel", "cut_at_stop", "forward_batch_size"]
+
+# Prompts the engine hands over per call when the spec sets no batch size: enough to sort by length.
+CALL_SIZE = 256
+# Token budget of one forward batch when the batch size is chosen automatically (prompt tokens).
+AUTO_BATCH_TOKENS = 4096
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to the first stop string (not included)."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def forward_batch_size(prompt_lengths: Sequence[int], requested: int | None) -> int:
+    """Rows per forward batch: the spec's, or as many as fit ~4k prompt tokens (8 to 64)."""
+    if requested is not None:
+        return requested
+    longest = max(prompt_lengths, default=1)
+    return max(8, min(64, AUTO_BATCH_TOKENS // max(longest, 1)))
+
+
+class HFLoadedModel(LoadedModel):
+    """A transformers model and tokenizer that generate for batches of prompts."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        settings: GenerationSettings,
+        *,
+        prompt_format: str,
+        share_prefix: str,
+        device: str,
+    ) -> None:
+        self.model, self.tokenizer, self.settings = model, tokenizer, settings
+        self.prompt_format, self.share_prefix, self.device = prompt_format, share_prefix, device
+        self.batch_size = settings.batch_size or CALL_SIZE
+        self._stop_ids = [
+            tokenizer(s, add_special_tokens=False)["input_ids"] for s in settings.stop if s
+        ]
+
+    def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
+        """One output per prompt, in order; latency = the call's wall time over its prompts."""
+        from fteval_hf.decode import generate
+        from fteval_hf.formatting import encode_prompt
+
+        if not prompts:
+            return []
+        ids = [encode_prompt(self.tokenizer, p, self.prompt_format) for p in prompts]
+        started = time.perf_counter()
+        s = self.settings
+        outs = generate(
+            self.model,
+            ids,
+            max_new_tokens=s.max_new_tokens,
+            eos_token_id=self.tokenizer.eos_token_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            seed=s.seed,
+            stop_sequences=self._stop_ids,
+            share_prefix=self.share_prefix,
+            batch_size=forward_batch_size([len(i) for i in ids], s.batch_size),
+        )
+        latency = (time.perf_counter() - started) / len(prompts)
+        result = []
+        for prompt_ids, out in zip(ids, outs, strict=True):
+            text = cut_at_stop(self.tokenizer.decode(out, skip_special_tokens=True), s.stop)
+            result.append(
+                Generation(text, latency, prompt_tokens=len(prompt_ids), completion_tokens=len(out))
+            )
+        return result
+
+    def close(self) -> None:
+        """Drop the model so its memory can be freed."""
+        self.model = None
+
+
+def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any, str]:
+    """The model on ``device``, its tokenizer and prompt format, from a handle's manifest."""
+    from transformers import AutoModelForCausalLM
+
+    from fteval_hf.fit import MANIFEST
+    from fteval_hf.loading import load_pretrained, load_tokenizer
+    from fteval_hf.lora import load_adapter
+
+    location = handle.location or ""
+    manifest_path = Path(location) / MANIFEST
+    manifest = (
+        json.loads(manifest_path.read_text()) if manifest_path.exists() else dict(handle.meta)
+    )
+    method = manifest.get("method", "base")
+    fmt = manifest.get("prompt_format", config.train.prompt_format)
+    hub = config.model if isinstance(config.model, HubModel) else None
+    if method == "base" and hub is not None:
+        return load_pretrained(hub, device), load_tokenizer(hub.id, hub.revision), fmt
+    tokenizer = load_tokenizer(location)
+    if method == "lora":
+        base_dir = manifest["base"].get("dir")
+        if base_dir is not None:
+            base = AutoModelForCausalLM.from_pretrained(base_dir).to(device)
+        elif hub is not None:
+            base = load_pretrained(hub, device)
+        else:
+            raise ValueError(f"the adapter in {location} names no base model it can be loaded onto")
+        lora = config.train.lora
+        return load_adapter(base, location, merge=lora.merge).to(device), tokenizer, fmt
+    dtype = hub.dtype if hub is not None else "auto"
+    if hub is not None:
+        return (
+            load_pretrained(HubModel(id=location, dtype=dtype, device=hub.device), device),
+            tokenizer,
+            fmt,
+        )
+    return AutoModelForCausalLM.from_pretrained(location).to(device), tokenizer, fmt
+
+
+class HFGenerator(Generator):
+    """Loads an hf target's saved model (adapter unmerged unless ``train.lora.merge``)."""
+
+    def load(
+        self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings
+    ) -> LoadedModel:
+        """Load the model of ``handle`` on the target's device.
+
+        Args:
+            handle: from :class:`fteval_hf.trainer.HFTrainer` (``fit`` or ``base_model``).
+            target_config: the target's validated :class:`HFConfig`.
+            settings: decoding settings.
+
+        Returns:
+            A loaded model whose ``generate`` runs batched, length-bucketed decoding.
+        """
+        from fteval_hf.devices import pick_device, use_all_cores
+
+        if not isinstance(target_config, HFConfig):
+            raise TypeError(
+                f"the hf generator needs an hf target's config, got {type(target_config).__name__}"
+            )
+        use_all_cores()
+        device = pick_device(target_config.model.device)
+        model, tokenizer, fmt = _load(handle, target_config, device)
+        model.eval()
+        return HFLoadedModel(
+            model,
+            tokenizer,
+            settings,
+            prompt_format=fmt,
+            share_prefix=target_config.train.shared_prefix,
+            device=device,
+        )

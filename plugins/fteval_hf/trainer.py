@@ -1,0 +1,33 @@
+"""The ``hf`` trainer plugin: fine-tunes a causal LM (full or LoRA) or a tiny scratch model.
+
+Importing this module loads no torch/transformers: ``fteval validate`` only needs :class:`HFConfig`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from fteval.plugin import ModelHandle, TrainContext, Trainer
+from fteval_hf.config import HFConfig
+
+__all__ = ["HFTrainer"]
+
+
+class HFTrainer(Trainer):
+    """Trains an hf target; the saved model reloads with ``from_pretrained`` like any hub model."""
+
+    Config = HFConfig
+    default_generator: ClassVar[str] = "hf"
+    config: HFConfig
+
+    def fit(self, ctx: TrainContext) -> ModelHandle:
+        """Train (resuming from the latest checkpoint in ``ctx.workdir``) and save the model."""
+        from fteval_hf.fit import fit
+
+        return fit(self.config, ctx)
+
+    def base_model(self, ctx: TrainContext) -> ModelHandle:
+        """The untrained model (a hub id, or a scratch model at its random init)."""
+        from fteval_hf.fit import base_handle
+
+        return base_handle(self.config, ctx)

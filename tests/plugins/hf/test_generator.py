@@ -1,0 +1,104 @@
+"""The hf generator: same tokens as one generate() per example, seeded sampling, stops, stats."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fteval_hf.formatting import encode_prompt  # noqa: E402
+from fteval_hf.generator import HFGenerator, cut_at_stop, forward_batch_size  # noqa: E402
+
+from fteval.plugin import GenerationSettings, ModelHandle, Prompt  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def handle(tiny_hub_model) -> ModelHandle:
+    return ModelHandle(
+        trainer="hf", fingerprint="base", location=str(tiny_hub_model), meta={"method": "base"}
+    )
+
+
+def _load(hf_config, tiny_hub_model, handle, **settings):
+    config = hf_config({"id": str(tiny_hub_model)})
+    return HFGenerator().load(handle, config, GenerationSettings(**settings))
+
+
+def test_batched_greedy_matches_one_generate_per_example(
+    hf_config, tiny_hub_model, handle, examples
+) -> None:
+    loaded = _load(hf_config, tiny_hub_model, handle, max_new_tokens=12, batch_size=5)
+    prompts = [e.prompt for e in examples[:12]]
+    outs = loaded.generate(prompts)
+    model, tok = loaded.model, loaded.tokenizer
+    for prompt, out in zip(prompts, outs, strict=True):
+        ids = torch.tensor([encode_prompt(tok, prompt)])
+        ref = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=12,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+        )[0, ids.shape[1] :].tolist()
+        if tok.eos_token_id in ref:
+            ref = ref[: ref.index(tok.eos_token_id)]
+        assert out.text == tok.decode(ref, skip_special_tokens=True)
+        assert out.completion_tokens == len(ref) and out.prompt_tokens == ids.shape[1]
+        assert out.latency_s > 0
+
+
+def test_sampling_is_deterministic_for_a_seed(hf_config, tiny_hub_model, handle, examples) -> None:
+    prompts = [e.prompt for e in examples[:6]]
+    runs = [
+        [
+            g.text
+            for g in _load(
+                hf_config, tiny_hub_model, handle, max_new_tokens=15, temperature=1.0, seed=s
+            ).generate(prompts)
+        ]
+        for s in (7, 7, 8)
+    ]
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+def test_stop_strings_end_the_output() -> None:
+    assert cut_at_stop("abc\n\nnext", ["\n\n", "x"]) == "abc"
+    assert cut_at_stop("abc", ["zz"]) == "abc"
+    assert cut_at_stop("abc", [""]) == "abc"
+
+
+def test_stop_string_cuts_generated_text(hf_config, tiny_hub_model, handle) -> None:
+    prompt = Prompt(None, "Colours of: sky")
+    free = _load(hf_config, tiny_hub_model, handle, max_new_tokens=20).generate([prompt])[0].text
+    assert len(free) > 2
+    stop = free[1:3]
+    cut = (
+        _load(hf_config, tiny_hub_model, handle, max_new_tokens=20, stop=[stop])
+        .generate([prompt])[0]
+        .text
+    )
+    assert cut == free[: free.index(stop)]
+
+
+def test_automatic_batch_size_follows_prompt_length() -> None:
+    assert forward_batch_size([40, 60], None) == 64
+    assert forward_batch_size([400], None) == 10
+    assert forward_batch_size([4000], None) == 8
+    assert forward_batch_size([4000], 3) == 3
+
+
+def test_base_model_handle_of_a_hub_target_generates(
+    hf_config, tiny_hub_model, make_ctx, examples
+) -> None:
+    from fteval_hf.trainer import HFTrainer
+
+    config = hf_config({"id": str(tiny_hub_model)})
+    handle = HFTrainer(config).base_model(make_ctx(examples))
+    assert handle.location == str(tiny_hub_model) and handle.fingerprint.startswith("hub:")
+    out = (
+        HFGenerator()
+        .load(handle, config, GenerationSettings(max_new_tokens=4))
+        .generate([examples[0].prompt])
+    )
+    assert out[0].prompt_tokens > 0 and out[0].completion_tokens <= 4

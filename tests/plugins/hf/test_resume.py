@@ -1,0 +1,118 @@
+"""A training run killed with SIGKILL resumes from its last checkpoint and ends at the same loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from fteval_hf.trainer import HFTrainer  # noqa: E402
+
+TRAIN = {
+    "max_steps": 12,
+    "save_every": 4,
+    "batch_size": 4,
+    "lr": 3e-3,
+    "warmup_steps": 2,
+    "eval_every": 6,
+    "method": "lora",
+    "lora": {"dropout": 0.1},
+}  # LoRA dropout: the RNG state must be restored too
+HANG_AT = 10  # the child stops here (after the checkpoint of step 8) and is killed
+
+
+CHILD = textwrap.dedent(
+    """
+    import contextlib, json, sys, time
+    from pathlib import Path
+    from fteval.plugin import Example, Prompt
+    from fteval_hf.trainer import HFTrainer
+
+    model, workdir, flag = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    hang_at = int(sys.argv[4])
+    rows = json.loads(sys.stdin.read())
+
+    class Bar:
+        def advance(self, n=1, **fields): pass
+
+    class Ctx:
+        target, seed, external_id, workdir = "t", 0, None, workdir
+        train = [Example(i, {}, Prompt(None, u), t) for i, (u, t) in enumerate(rows)]
+        valid = train[:8]
+        def log(self, step, **values):
+            if step == hang_at:
+                flag.write_text("hung")
+                time.sleep(600)
+        def record(self, **stats): pass
+        def set_external_id(self, x): pass
+        @contextlib.contextmanager
+        def progress(self, total, description):
+            yield Bar()
+
+    train = json.loads(sys.argv[5])
+    config = HFTrainer.Config.model_validate({"model": {"id": model}, "train": train})
+    HFTrainer(config).fit(Ctx())
+    """
+)
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+def test_sigkill_then_resume_reaches_the_uninterrupted_loss(
+    tiny_hub_model, examples, make_ctx, tmp_path
+) -> None:
+    config = HFTrainer.Config.model_validate({"model": {"id": str(tiny_hub_model)}, "train": TRAIN})
+    reference = make_ctx(examples, examples[:8], workdir=tmp_path / "straight")
+    HFTrainer(config).fit(reference)
+
+    workdir, flag = tmp_path / "killed", tmp_path / "hung"
+    rows = json.dumps([(e.prompt.user, e.target) for e in examples])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(tiny_hub_model),
+            str(workdir),
+            str(flag),
+            str(HANG_AT),
+            json.dumps(TRAIN),
+        ],
+        stdin=subprocess.PIPE,
+        env=_child_env(),
+        text=True,
+    )
+    child.stdin.write(rows)
+    child.stdin.close()
+    deadline = time.monotonic() + 120
+    while not flag.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), "the child never reached the step where it hangs"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert (workdir / "checkpoints" / "latest").read_text() == "step-0000008"
+    assert not (workdir / "model").exists()
+
+    resumed = make_ctx(examples, examples[:8], workdir=workdir)
+    handle = HFTrainer(config).fit(resumed)
+    assert [s for s, _ in resumed.curve("loss")] == list(range(9, 13))
+    assert resumed.bars[0].done == 12
+    assert resumed.stats["final_loss"] == pytest.approx(reference.stats["final_loss"], rel=1e-5)
+    assert resumed.curve("eval_loss")[-1][1] == pytest.approx(
+        reference.curve("eval_loss")[-1][1], rel=1e-5
+    )
+    assert resumed.stats["trained_tokens"] == reference.stats["trained_tokens"]
+    assert (
+        json.loads((Path(handle.location) / "fteval_hf.json").read_text())["stats"]["steps"] == 12
+    )
