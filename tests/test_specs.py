@@ -26,7 +26,7 @@ def test_shipped_spec_validates_and_says_how_to_run_it(spec: Path) -> None:
 
 @pytest.mark.parametrize(
     ("spec", "reference"),
-    [("viggo.yaml", "viggo_validation.jsonl"), ("sql.yaml", "sql_validation.jsonl")],
+    [("base/viggo.yaml", "viggo_validation.jsonl"), ("base/sql.yaml", "sql_validation.jsonl")],
 )
 def test_eval_split_renders_the_reference_openai_file_exactly(spec: str, reference: str) -> None:
     examples = render_examples(load_spec(SPECS / spec), "eval")
