@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fteval_testutil import RecordingContext
+
 from fteval.plugin import Example, Parsed, Prompt, ScoreItem
 from fteval_generic.lookup import LookupGenerator, LookupTrainer
 from fteval_generic.metrics import CharExact, ExactMatch, FormatRate
@@ -35,39 +37,19 @@ def test_format_rate_aggregate_has_wilson_ci() -> None:
     assert 0.59 < agg.ci_low < 0.75 < agg.ci_high < 0.87
 
 
-class _Ctx:
-    def __init__(self, workdir: Path, train: list[Example]) -> None:
-        self.workdir, self.train, self.valid, self.target, self.seed, self.external_id = workdir, train, [], "t", 0, None
-        self.stats: dict = {}
-
-    def record(self, **stats) -> None:  # noqa: ANN003
-        self.stats.update(stats)
-
-    def progress(self, total, description):  # noqa: ANN001, ANN201
-        from fteval.progress import progress_bar
-
-        return progress_bar(total, description)
-
-    def log(self, step, **values) -> None:  # noqa: ANN001, ANN003
-        pass
-
-    def set_external_id(self, external_id: str) -> None:
-        self.external_id = external_id
-
-
 def test_lookup_memorises_and_falls_back_to_the_majority(tmp_path: Path) -> None:
     train = [
         Example(0, {}, Prompt(None, "Is a cat a mammal?"), "yes"),
         Example(1, {}, Prompt(None, "Is a trout a mammal?"), "no"),
         Example(2, {}, Prompt(None, "Is a dog a mammal?"), "yes"),
     ]
-    ctx = _Ctx(tmp_path, train)
+    ctx = RecordingContext(train, [], tmp_path)
     handle = LookupTrainer().fit(ctx)
     model = LookupGenerator().load(handle, LookupTrainer.Config(), None)
     out = model.generate([Prompt(None, "is a TROUT  a mammal?"), Prompt(None, "Is a shark a mammal?")])
     assert [g.text for g in out] == ["no", "yes"]
     assert ctx.stats["train_rows"] == 3
-    again = LookupTrainer().fit(_Ctx(tmp_path, train))
+    again = LookupTrainer().fit(RecordingContext(train, [], tmp_path))
     assert again.fingerprint == handle.fingerprint
-    other = LookupTrainer().fit(_Ctx(tmp_path, train[:2]))
+    other = LookupTrainer().fit(RecordingContext(train[:2], [], tmp_path))
     assert other.fingerprint != handle.fingerprint
