@@ -127,16 +127,14 @@ class Store:
 
     def start_job(self, job_key: str, spec_name: str, target: str, trainer: str, workdir: str, config: Any) -> str:
         """Create (or reopen) the job for ``job_key``; returns its id."""
-        row = self.job(job_key)
-        if row is not None:
-            self.db.execute("UPDATE jobs SET status = 'running' WHERE id = ?", (row["id"],))
-            return row["id"]
-        job_id = uuid.uuid4().hex[:12]
+        # INSERT OR IGNORE: under a multi-process launch every rank opens the same job.
         self.db.execute(
-            "INSERT INTO jobs (id, job_key, spec_name, target, trainer, status, workdir, config_json, started_at)"
-            " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-            (job_id, job_key, spec_name, target, trainer, workdir, _dumps(config), time.time()),
+            "INSERT OR IGNORE INTO jobs (id, job_key, spec_name, target, trainer, status, workdir, config_json,"
+            " started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+            (uuid.uuid4().hex[:12], job_key, spec_name, target, trainer, workdir, _dumps(config), time.time()),
         )
+        job_id = self.job(job_key)["id"]
+        self.db.execute("UPDATE jobs SET status = 'running' WHERE id = ?", (job_id,))
         return job_id
 
     def set_job_external_id(self, job_id: str, external_id: str) -> None:
