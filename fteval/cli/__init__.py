@@ -25,13 +25,13 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fteval")
-@click.option("--store", type=click.Path(path_type=Path), default=lambda: os.environ.get("FTEVAL_STORE", ".fteval/runs.db"),
-              show_default=".fteval/runs.db (or $FTEVAL_STORE)", help="Run-store database file.")
+@click.option("--store", type=click.Path(path_type=Path), default=None,
+              help="Run-store database file  [default: $FTEVAL_STORE or .fteval/runs.db]")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def main(ctx: click.Context, store: Path, debug: bool) -> None:
     """Fine-tune and evaluate language models from one YAML spec."""
-    ctx.obj = {"store": store, "debug": debug}
+    ctx.obj = {"store": store or Path(os.environ.get("FTEVAL_STORE", ".fteval/runs.db")), "debug": debug}
 
 
 from fteval.cli import run_cmds, spec_cmds, store_cmds  # noqa: E402  (registers the commands)
