@@ -12,6 +12,7 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 from fteval_hf.decode import generate
+from tiny_models import tiny_llama as make_tiny_llama
 
 VIGGO = (
     Path(__file__).resolve().parents[4]
@@ -49,21 +50,8 @@ def viggo_prompts() -> list[list[int]]:
 
 
 def tiny_llama(vocab: int = 400) -> transformers.LlamaForCausalLM:
-    """A randomly initialised Llama; a wide init spreads the logits so greedy has no near-ties."""
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=160,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        pad_token_id=PAD,
-        eos_token_id=EOS,
-        initializer_range=0.2,
-    )
-    return transformers.LlamaForCausalLM(config).eval()
+    """The shared tiny Llama with a wide init, in eval mode."""
+    return make_tiny_llama(vocab, pad=PAD, eos=EOS, init_range=0.2, max_positions=1024).eval()
 
 
 def test_greedy_matches_transformers_generate():

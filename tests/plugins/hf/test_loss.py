@@ -9,6 +9,7 @@ transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
 
 from fteval_hf.loss import causal_lm_loss, collate, shared_prefix_length
+from tiny_models import tiny_llama as make_tiny_llama
 
 VOCAB, PAD, EOS = 97, 0, 2
 
@@ -23,21 +24,8 @@ def one_thread():
 
 
 def tiny_llama(seed: int = 0) -> transformers.LlamaForCausalLM:
-    """A randomly initialised Llama of about 100k parameters."""
-    torch.manual_seed(seed)
-    config = transformers.LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=64,
-        intermediate_size=160,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=PAD,
-        eos_token_id=EOS,
-        initializer_range=0.1,
-    )
-    return transformers.LlamaForCausalLM(config)
+    """The shared tiny Llama of about 100k parameters."""
+    return make_tiny_llama(VOCAB, pad=PAD, eos=EOS, seed=seed)
 
 
 def lora(model: transformers.PreTrainedModel) -> peft.PeftModel:
