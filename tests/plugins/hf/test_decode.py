@@ -14,23 +14,11 @@ tokenizers = pytest.importorskip("tokenizers")
 from fteval_hf.decode import generate
 from tiny_models import tiny_llama as make_tiny_llama
 
-VIGGO = (
-    Path(__file__).resolve().parents[4]
-    / "shared"
-    / "data"
-    / "openai-format"
-    / "viggo_validation.jsonl"
-)
+VIGGO = Path(__file__).resolve().parents[2] / "data" / "reference" / "viggo_validation.jsonl"
 PAD, EOS = 0, 1
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and steadily on a shared, loaded machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,7 @@ from tiny_models import tiny_llama as make_tiny_llama
 VOCAB, PAD, EOS = 97, 0, 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread (and steadily on a shared, loaded machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_llama(seed: int = 0) -> transformers.LlamaForCausalLM:
