@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,8 +281,3 @@ class Metric(_Plugin):
 
     def close(self) -> None:
         """Release pools or caches."""
-
-
-def iter_kinds() -> Iterator[Kind]:
-    """The plugin kinds, in pipeline order."""
-    yield from ("trainer", "generator", "parser", "metric")

@@ -108,7 +108,6 @@ def _tag_name(node: Node) -> str:
 class _Builder:
     def __init__(self, yaml: YAML, file: Path, source: SourceMap) -> None:
         self.yaml, self.file, self.source = yaml, file, source
-        self.count = 0
 
     def mark(self, node: Node, path: Path_) -> None:
         self.source.positions.setdefault(path, (self.file, node.start_mark.line + 1, node.start_mark.column + 1))
@@ -118,9 +117,7 @@ class _Builder:
         return SpecError([Issue(self.file, line, col, format_path(path), message)])
 
     def build(self, node: Node, path: Path_) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise self.fail(node, path, f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
+        """Plain data from ``node``; ``_check_expansion`` has already bounded its size and depth."""
         tag = _tag_name(node)
         if isinstance(node, MappingNode):
             if tag != "map":
