@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -13,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from fteval import registry
-from fteval.datasets import file_digest, load_rows
+from fteval.datasets import load_rows
 from fteval.errors import FtevalError, StoreError
-from fteval.loader import LoadedSpec, canonical_hash
+from fteval.identity import cache_key, canonical_hash, job_key, redact, run_config
+from fteval.loader import LoadedSpec, ResolvedTarget
 from fteval.plugin import (
     Example,
     Generation,
-    GenerationSettings,
     LoadedModel,
     Metric,
     ModelHandle,
@@ -31,23 +27,13 @@ from fteval.plugin import (
     ScoreItem,
 )
 from fteval.progress import progress_bar
+from fteval.records import ExampleRecord
 from fteval.spec import Source
-from fteval.store import ExampleRecord, Store
+from fteval.store import Store
 from fteval.templates import render
-from fteval.versions import library_versions
+from fteval.versions import run_versions
 
-__all__ = ["Engine", "render_examples", "generation_for"]
-
-_SECRET_KEY = re.compile(r"(^|_)(api_?key|secret|password|access_token|auth_token)$", re.IGNORECASE)
-
-
-def redact(data: Any) -> Any:
-    """A copy of ``data`` with secret-looking values replaced, so they never reach the store."""
-    if isinstance(data, dict):
-        return {k: "<redacted>" if _SECRET_KEY.search(str(k)) else redact(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [redact(v) for v in data]
-    return data
+__all__ = ["Engine", "render_examples"]
 
 
 def render_examples(loaded: LoadedSpec, split: str) -> list[Example]:
@@ -64,21 +50,6 @@ def render_examples(loaded: LoadedSpec, split: str) -> list[Example]:
         target = render(prompt.target, row, where=f"{where}: prompt.target")
         examples.append(Example(index=index, row=row, prompt=Prompt(system, user), target=target))
     return examples
-
-
-def generation_for(loaded: LoadedSpec, target: str) -> GenerationSettings:
-    """The spec's generation settings with the target's overrides applied."""
-    base = loaded.spec.generation.model_dump()
-    return GenerationSettings.model_validate({**base, **loaded.spec.targets[target].generation})
-
-
-def _source_identity(source: Source | None) -> Any:
-    if source is None:
-        return None
-    data = source.model_dump()
-    if source.path:
-        data["path"] = f"sha256:{file_digest(source.path)}"
-    return data
 
 
 @dataclass
@@ -108,13 +79,6 @@ class _TrainContext:
         return progress_bar(total, f"{self.target}: {description}")
 
 
-def _cache_key(fingerprint: str, generator: str, prompt: Prompt, settings: GenerationSettings) -> str:
-    body = json.dumps(
-        [fingerprint, generator, prompt.messages(), settings.model_dump(exclude={"batch_size"})], sort_keys=True
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 def _chunks(items: Sequence[Example], size: int) -> Iterator[Sequence[Example]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -128,45 +92,42 @@ class Engine:
         self.spec = loaded.spec
         self.model_calls = 0
 
+    def target(self, name: str) -> ResolvedTarget:
+        """A resolved target by name."""
+        return self.loaded.targets[name]
+
     # ------------------------------------------------------------ training
 
-    def _trainer(self, target: str) -> Any:
-        cls = registry.load("trainer", self.spec.targets[target].trainer)
-        return cls(self.loaded.trainer_configs[target])
-
     def job_key(self, target: str) -> str:
-        """Identity of a target's training: data, prompts, target section and seed."""
-        t = self.spec.targets[target]
-        return canonical_hash({
-            "train": _source_identity(self.spec.dataset.train), "valid": _source_identity(self.spec.dataset.valid),
-            "prompt": self.spec.prompt.model_dump(), "target": t.model_dump(exclude={"generation", "generator"}),
-            "seed": self.spec.seed,
-        })
+        """Identity of a target's training (see ``fteval.identity.job_key``)."""
+        return job_key(self.spec, target)
 
     def train(self, target: str) -> tuple[str, ModelHandle]:
         """Train a target, or reuse / resume its job. Returns (job id, model handle)."""
         key = self.job_key(target)
-        row = self.store.job(key)
-        if row is not None and row["status"] == "done":
-            return row["id"], ModelHandle(**json.loads(row["handle_json"]))
-        t = self.spec.targets[target]
+        job = self.store.job(key)
+        if job is not None and job.status == "done" and job.handle is not None:
+            return job.id, job.handle
+        resolved = self.target(target)
+        t = resolved.spec
         workdir = self.home / "jobs" / key[:16]
         workdir.mkdir(parents=True, exist_ok=True)
         job_id = self.store.start_job(key, self.spec.name, target, t.trainer, str(workdir), redact(t.model_dump()))
         ctx = _TrainContext(
             target=target, train=[], valid=[], workdir=workdir, seed=self.spec.seed,
-            external_id=row["external_id"] if row is not None else None, store=self.store, job_id=job_id,
+            external_id=job.external_id if job is not None else None, store=self.store, job_id=job_id,
         )
-        trainer = self._trainer(target)
+        trainer = resolved.trainer(resolved.config)
         try:
-            if t.evaluator_only:
-                handle = trainer.base_model(ctx)
-            else:
-                ctx.train = render_examples(self.loaded, "train")
-                if not ctx.train:
-                    raise FtevalError(f"target {target!r} trains but the spec has no dataset.train")
-                ctx.valid = render_examples(self.loaded, "valid")
-                handle = trainer.fit(ctx)
+            with registry.install_hint("trainer", t.trainer):
+                if t.evaluator_only:
+                    handle = trainer.base_model(ctx)
+                else:
+                    ctx.train = render_examples(self.loaded, "train")
+                    if not ctx.train:
+                        raise FtevalError(f"target {target!r} trains but the spec has no dataset.train")
+                    ctx.valid = render_examples(self.loaded, "valid")
+                    handle = trainer.fit(ctx)
         except BaseException:
             self.store.finish_job(job_id, "failed", None)
             raise
@@ -179,61 +140,57 @@ class Engine:
         Raises:
             StoreError: the target has not been trained yet.
         """
-        row = self.store.job(self.job_key(target))
-        if row is None or row["status"] != "done":
+        job = self.store.job(self.job_key(target))
+        if job is None or job.status != "done" or job.handle is None:
             if self.spec.targets[target].evaluator_only:
                 return self.train(target)
             raise StoreError(f"target {target!r} has no finished training job; run `fteval train` first")
-        return row["id"], ModelHandle(**json.loads(row["handle_json"]))
+        return job.id, job.handle
 
     # ------------------------------------------------------------ evaluation
 
-    def _plugins(self) -> tuple[Parser, dict[str, Metric]]:
-        parser = registry.load("parser", self.spec.parser.name)(self.loaded.parser_config)
-        metrics = {
-            name: registry.load("metric", name)(config) for name, config in self.loaded.metric_configs.items()
-        }
-        return parser, metrics
+    def _evaluators(self) -> tuple[Parser, dict[str, Metric]]:
+        assert self.loaded.parser is not None
+        parser: Parser = self.loaded.parser.build()
+        return parser, {name: plugin.build() for name, plugin in self.loaded.metrics.items()}
 
-    def run_config(self, target: str, handle: ModelHandle, settings: GenerationSettings) -> dict[str, Any]:
-        """Everything that determines a run's results; its hash is the run's identity."""
-        t = self.spec.targets[target]
-        return {
-            "spec": self.spec.name, "eval": _source_identity(self.spec.dataset.eval),
-            "prompt": self.spec.prompt.model_dump(), "parser": self.spec.parser.model_dump(),
-            "metrics": {n: c.model_dump() for n, c in self.loaded.metric_configs.items()},
-            "target": target, "target_config": redact(t.model_dump(exclude={"generation"})),
-            "fingerprint": handle.fingerprint, "generation": settings.model_dump(exclude={"batch_size"}),
-            "seed": self.spec.seed,
-        }
+    def run_config(self, target: str, handle: ModelHandle) -> dict[str, Any]:
+        """Everything that determines a run's results (see ``fteval.identity.run_config``)."""
+        resolved = self.target(target)
+        metric_configs = {n: m.config for n, m in self.loaded.metrics.items()}
+        return run_config(self.spec, target, metric_configs, handle.fingerprint, resolved.generator_name, resolved.settings)
+
+    def _versions(self, resolved: ResolvedTarget) -> dict[str, object]:
+        plugins: dict[str, Any] = dict(resolved.plugins())
+        if self.loaded.parser is not None:
+            plugins[f"parser.{self.loaded.parser.name}"] = self.loaded.parser.cls
+        plugins.update({f"metric.{n}": m.cls for n, m in self.loaded.metrics.items()})
+        return run_versions(plugins)
 
     def evaluate(self, target: str, job_id: str, handle: ModelHandle, *, rerun: bool = False) -> str:
         """Evaluate a trained target; resumes an interrupted run, reuses a complete one unless ``rerun``."""
-        t = self.spec.targets[target]
-        settings = generation_for(self.loaded, target)
-        config = self.run_config(target, handle, settings)
+        resolved = self.target(target)
+        config = self.run_config(target, handle)
         run_key = canonical_hash(config)
-        row = self.store.find_run(run_key)
-        if row is not None and row["status"] == "complete" and not rerun:
-            return row["id"]
+        existing = self.store.find_run(run_key)
+        if existing is not None and existing.status == "complete" and not rerun:
+            return existing.id
         examples = render_examples(self.loaded, "eval")
-        trainer_cls = registry.load("trainer", t.trainer)
-        generator_name = t.generator or trainer_cls.default_generator
-        if row is None or row["status"] == "complete":
+        if existing is None or existing.status == "complete":
             run_id = self.store.create_run(
                 run_key=run_key, spec_name=self.spec.name, spec_hash=self.loaded.hash,
-                spec_json=redact(self.loaded.resolved), target=target, trainer=t.trainer, generator=generator_name,
-                is_baseline=int(trainer_cls.is_baseline), job_id=job_id, model_fingerprint=handle.fingerprint,
-                generation_json=settings.model_dump(), config_json=config, versions_json=library_versions(),
-                seed=self.spec.seed, n_examples=len(examples),
+                spec_json=redact(self.loaded.resolved), target=target, trainer=resolved.spec.trainer,
+                generator=resolved.generator_name, is_baseline=int(resolved.is_baseline), job_id=job_id,
+                model_fingerprint=handle.fingerprint, generation_json=resolved.settings.model_dump(), config_json=config,
+                versions_json=self._versions(resolved), seed=self.spec.seed, n_examples=len(examples),
             )
         else:
-            run_id = row["id"]
+            run_id = existing.id
         done = self.store.done_indexes(run_id)
         pending = [e for e in examples if e.index not in done]
-        parser, metrics = self._plugins()
+        parser, metrics = self._evaluators()
         try:
-            self._evaluate_pending(run_id, target, generator_name, handle, settings, pending, parser, metrics)
+            self._evaluate_pending(run_id, resolved, handle, pending, parser, metrics)
             self._finish(run_id, metrics)
         finally:
             for metric in metrics.values():
@@ -241,33 +198,34 @@ class Engine:
         return run_id
 
     def _evaluate_pending(
-        self, run_id: str, target: str, generator_name: str, handle: ModelHandle, settings: GenerationSettings,
-        pending: list[Example], parser: Parser, metrics: dict[str, Metric],
+        self, run_id: str, resolved: ResolvedTarget, handle: ModelHandle, pending: list[Example], parser: Parser,
+        metrics: dict[str, Metric],
     ) -> None:
+        """Generate, parse, score and store ``pending`` one generator call at a time (a kill loses one call)."""
+        settings, generator_name = resolved.settings, resolved.generator_name
+        generator = resolved.generator()
         loaded_model: LoadedModel | None = None
-        batch_size = settings.batch_size or 32
         try:
-            with progress_bar(len(pending), f"{target}: evaluating") as bar:
-                for batch in _chunks(pending, batch_size):
-                    keys = [_cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
+            with progress_bar(len(pending), f"{resolved.name}: evaluating") as bar:
+                for batch in _chunks(pending, generator.call_size(settings)):
+                    keys = [cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
                     cached = self.store.cached_responses(keys)
                     misses = [i for i, k in enumerate(keys) if k not in cached]
                     fresh: dict[int, Generation] = {}
                     if misses:
-                        if loaded_model is None:
-                            generator = registry.load("generator", generator_name)()
-                            loaded_model = generator.load(handle, self.loaded.trainer_configs[target], settings)
-                        outputs = loaded_model.generate([batch[i].prompt for i in misses])
+                        with registry.install_hint("generator", generator_name):
+                            if loaded_model is None:
+                                loaded_model = generator.load(handle, resolved.config, settings)
+                            outputs = loaded_model.generate([batch[i].prompt for i in misses])
                         self.model_calls += len(misses)
                         fresh = dict(zip(misses, outputs, strict=True))
-                    generations = [fresh.get(i) or _from_cache(cached[keys[i]]) for i in range(len(batch))]
+                    generations = [fresh[i] if i in fresh else cached[keys[i]] for i in range(len(batch))]
                     records = self._score(batch, generations, [i not in fresh for i in range(len(batch))], parser, metrics)
                     self.store.save_examples(run_id, records, [(keys[i], g) for i, g in fresh.items()])
                     bar.advance(len(batch))
         finally:
             if loaded_model is not None:
                 loaded_model.close()
-
     @staticmethod
     def _score(
         batch: Sequence[Example], generations: list[Generation], cached: list[bool], parser: Parser,
@@ -305,10 +263,6 @@ class Engine:
 
 def _handle_dict(handle: ModelHandle) -> dict[str, Any]:
     return {"trainer": handle.trainer, "fingerprint": handle.fingerprint, "location": handle.location, "meta": dict(handle.meta)}
-
-
-def _from_cache(row: Any) -> Generation:
-    return Generation(row["text"], row["latency_s"] or 0.0, row["prompt_tokens"], row["completion_tokens"], row["cost_usd"])
 
 
 def _safe_parse(parser: Parser, text: str) -> Parsed:

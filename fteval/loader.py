@@ -7,8 +7,6 @@ Every problem found is collected and raised together as one ``SpecError`` whose 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,39 +17,69 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fteval import registry
 from fteval.errors import Issue, PluginError, SpecError
-from fteval.plugin import GenerationSettings, PluginConfig
-from fteval.spec import PluginRef, Spec
+from fteval.identity import canonical_hash
+from fteval.plugin import GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
+from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
 from fteval.yamlsafe import SourceMap, format_path, load_yaml
 
-__all__ = ["LoadedSpec", "load_spec", "format_path"]
+__all__ = ["LoadedSpec", "ResolvedPlugin", "ResolvedTarget", "format_path", "load_spec"]
 
 KeyPath = tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class ResolvedPlugin:
+    """A plugin class with its validated config; ``build()`` makes the instance."""
+
+    name: str
+    cls: type[_Plugin]
+    config: PluginConfig
+
+    def build(self) -> Any:
+        """A new instance of the plugin with its config."""
+        return self.cls(self.config)
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """A target after resolution: trainer and generator classes, trainer config, generation settings."""
+
+    name: str
+    spec: Target
+    trainer: type[Trainer]
+    config: PluginConfig
+    generator_name: str
+    generator: type[Generator]
+    settings: GenerationSettings
+
+    @property
+    def is_baseline(self) -> bool:
+        """Whether the trainer is a baseline (labelled as such in summaries)."""
+        return self.trainer.is_baseline
+
+    def plugins(self) -> dict[str, type[_Plugin]]:
+        """The target's trainer and generator by ``kind.name``."""
+        return {f"trainer.{self.spec.trainer}": self.trainer, f"generator.{self.generator_name}": self.generator}
+
+
 @dataclass
 class LoadedSpec:
-    """A validated spec with its plugin configs and provenance."""
+    """A validated, fully resolved spec: every plugin class and config, per-target settings, provenance."""
 
     file: Path
     spec: Spec
     resolved: dict[str, Any]
     source: SourceMap
     files: list[Path]
-    trainer_configs: dict[str, PluginConfig] = field(default_factory=dict)
-    parser_config: PluginConfig | None = None
-    metric_configs: dict[str, PluginConfig] = field(default_factory=dict)
+    targets: dict[str, ResolvedTarget] = field(default_factory=dict)
+    parser: ResolvedPlugin | None = None
+    metrics: dict[str, ResolvedPlugin] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
         """sha256 of the resolved spec (canonical JSON)."""
         return canonical_hash(self.resolved)
-
-
-def canonical_hash(data: Any) -> str:
-    """sha256 of data serialised as canonical JSON."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class _Issues:
@@ -158,7 +186,7 @@ def _report_validation(exc: ValidationError, model: type[BaseModel], prefix: Key
 
 def _plugin_config(
     kind: str, name: str, options: dict[str, Any], path: KeyPath, name_key: str, issues: _Issues
-) -> tuple[type | None, PluginConfig | None]:
+) -> tuple[type[_Plugin] | None, PluginConfig | None]:
     """Load a plugin class and validate its options; problems go to ``issues``."""
     try:
         cls = registry.load(kind, name)
@@ -172,35 +200,77 @@ def _plugin_config(
         return cls, None
 
 
-def _check_plugins(loaded: LoadedSpec, issues: _Issues) -> None:
+def _generator_for(
+    target: Target, trainer: type[Trainer], path: KeyPath, issues: _Issues
+) -> tuple[str, type[Generator]] | None:
+    """The target's generator (the trainer's default unless named), checked to load what the trainer makes."""
+    name = target.generator or getattr(trainer, "default_generator", None)
+    key = path + ("generator",) if target.generator else path + ("trainer",)
+    if not name:
+        issues.add(key, f"trainer {target.trainer!r} names no default generator; set 'generator'")
+        return None
+    try:
+        generator = registry.load("generator", name)
+    except PluginError as exc:
+        issues.add(key, str(exc))
+        return None
+    produced = getattr(trainer, "model_format", None)
+    accepted = getattr(generator, "model_formats", ())
+    if produced is None or produced not in accepted:
+        able = [g for g in registry.names("generator") if produced in getattr(_safe_load("generator", g), "model_formats", ())]
+        issues.add(
+            key,
+            f"generator {name!r} cannot load what trainer {target.trainer!r} produces ({produced or 'no model_format'});"
+            f" generators that can: {', '.join(able) or 'none installed'}",
+        )
+        return None
+    return name, generator  # type: ignore[return-value]
+
+
+def _safe_load(kind: str, name: str) -> type[_Plugin] | None:
+    try:
+        return registry.load(kind, name)
+    except PluginError:
+        return None
+
+
+def _check_targets(loaded: LoadedSpec, issues: _Issues) -> None:
     spec = loaded.spec
     for name, target in spec.targets.items():
         path: KeyPath = ("targets", name)
         cls, config = _plugin_config("trainer", target.trainer, target.plugin_section(), path, "trainer", issues)
-        if config is not None:
-            loaded.trainer_configs[name] = config
+        settings = None
         try:
-            GenerationSettings.model_validate({**spec.generation.model_dump(), **target.generation})
+            settings = GenerationSettings.model_validate({**spec.generation.model_dump(), **target.generation})
         except ValidationError as exc:
             _report_validation(exc, GenerationSettings, path + ("generation",), issues)
         dataset = getattr(spec, "dataset", None)
         if not target.evaluator_only and dataset is not None and dataset.train is None:
             issues.add(path, "this target trains, but the spec has no dataset.train (or set evaluator_only: true)")
-        generator = target.generator or (getattr(cls, "default_generator", None) if cls else None)
-        if generator and generator not in registry.names("generator"):
-            issues.add(path + ("generator",), f"unknown generator {generator!r}; installed: {', '.join(registry.names('generator'))}")
+        generator = _generator_for(target, cls, path, issues) if cls is not None else None  # type: ignore[arg-type]
+        if cls is not None and config is not None and generator is not None and settings is not None:
+            loaded.targets[name] = ResolvedTarget(name, target, cls, config, generator[0], generator[1], settings)  # type: ignore[arg-type]
+
+
+def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
+    spec = loaded.spec
     parser_cls = None
     if getattr(spec, "parser", None) is not None:
-        parser_cls, loaded.parser_config = _plugin_config(
-            "parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues
-        )
+        parser_cls, config = _plugin_config("parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues)
+        if parser_cls is not None and config is not None:
+            loaded.parser = ResolvedPlugin(spec.parser.name, parser_cls, config)
     refs = spec.metrics
     if refs is None and parser_cls is not None:
-        refs = [PluginRef.model_validate(m) for m in parser_cls.default_metrics]
+        refs = [PluginRef.model_validate(m) for m in parser_cls.default_metrics]  # type: ignore[attr-defined]
+    first_at: dict[str, int] = {}
     for i, ref in enumerate(refs or []):
-        _, config = _plugin_config("metric", ref.name, ref.options(), ("metrics", i), "name", issues)
-        if config is not None:
-            loaded.metric_configs[ref.name] = config
+        if ref.name in first_at:
+            issues.add(("metrics", i), f"metric {ref.name!r} is listed twice (first at metrics[{first_at[ref.name]}]); each name is one column of results")
+            continue
+        first_at[ref.name] = i
+        cls, config = _plugin_config("metric", ref.name, ref.options(), ("metrics", i), "name", issues)
+        if cls is not None and config is not None:
+            loaded.metrics[ref.name] = ResolvedPlugin(ref.name, cls, config)
 
 
 def _check_templates(spec: Spec, issues: _Issues) -> None:
@@ -253,7 +323,8 @@ def load_spec(file: str | Path) -> LoadedSpec:
         _report_validation(exc, Spec, (), issues)
         spec = _valid_sections(data)
     loaded = LoadedSpec(path, spec, data, source, files)
-    _check_plugins(loaded, issues)
+    _check_targets(loaded, issues)
+    _check_evaluators(loaded, issues)
     _check_templates(spec, issues)
     if issues.items:
         raise SpecError(issues.items)

@@ -203,6 +203,8 @@ class TrainContext(Protocol):
 class _Plugin(ABC):
     kind: ClassVar[Kind]
     Config: ClassVar[type[PluginConfig]] = EmptyConfig
+    #: Distributions (besides the plugin's own) whose versions can change results; recorded per run.
+    libraries: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: PluginConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -214,6 +216,8 @@ class Trainer(_Plugin):
     kind = "trainer"
     is_baseline: ClassVar[bool] = False
     default_generator: ClassVar[str]
+    #: What ``fit``/``base_model`` hand back (e.g. ``hf-causal-lm``); a generator must accept it.
+    model_format: ClassVar[str]
 
     @abstractmethod
     def fit(self, ctx: TrainContext) -> ModelHandle:
@@ -225,9 +229,7 @@ class Trainer(_Plugin):
 
 
 class LoadedModel(ABC):
-    """A model ready to generate; the engine calls ``generate`` with ``batch_size`` prompts at a time."""
-
-    batch_size: int = 16
+    """A model ready to generate; the engine calls ``generate`` with up to ``Generator.call_size`` prompts."""
 
     @abstractmethod
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
@@ -241,6 +243,16 @@ class Generator(_Plugin):
     """Turns prompts into outputs for a ``ModelHandle``."""
 
     kind = "generator"
+    #: The ``Trainer.model_format`` values this generator can load.
+    model_formats: ClassVar[tuple[str, ...]]
+
+    def call_size(self, settings: GenerationSettings) -> int:
+        """Prompts per ``generate`` call; the engine stores results after each call.
+
+        Larger calls let a generator sort by length and batch better; a killed run loses at most
+        one call's work.
+        """
+        return settings.batch_size or 32
 
     @abstractmethod
     def load(

@@ -11,13 +11,14 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fteval.errors import StoreError
+from fteval.plugin import Generation, ModelHandle
+from fteval.records import AggregateRecord, CurvePoint, ExampleRecord, JobRecord, RunRecord, RunTotals
 
-__all__ = ["Store", "ExampleRecord", "SCHEMA_VERSION"]
+__all__ = ["SCHEMA_VERSION", "ExampleRecord", "Store"]
 
 MIGRATIONS: list[str] = [
     # 1: the initial schema
@@ -64,27 +65,33 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-@dataclass(frozen=True)
-class ExampleRecord:
-    """One evaluated example, as written to and read from the store."""
-
-    idx: int
-    prompt: dict[str, Any]
-    gold: str
-    output: str
-    parse_ok: bool
-    parsed: Any
-    parse_error: str | None
-    latency_s: float | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cost_usd: float | None
-    cached: bool
-    scores: dict[str, tuple[float, str | None, dict[str, float]]]
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def _loads(text: str | None, default: Any = None) -> Any:
+    return json.loads(text) if text else default
+
+
+def _run(row: sqlite3.Row, n_done: int = 0) -> RunRecord:
+    return RunRecord(
+        id=row["id"], run_key=row["run_key"], spec_name=row["spec_name"], spec_hash=row["spec_hash"],
+        spec=_loads(row["spec_json"], {}), target=row["target"], trainer=row["trainer"], generator=row["generator"],
+        is_baseline=bool(row["is_baseline"]), job_id=row["job_id"], model_fingerprint=row["model_fingerprint"],
+        generation=_loads(row["generation_json"], {}), config=_loads(row["config_json"], {}),
+        versions=_loads(row["versions_json"], {}), seed=row["seed"], n_examples=row["n_examples"],
+        status=row["status"], started_at=row["started_at"], finished_at=row["finished_at"], n_done=n_done,
+    )
+
+
+def _job(row: sqlite3.Row) -> JobRecord:
+    handle = _loads(row["handle_json"])
+    return JobRecord(
+        id=row["id"], job_key=row["job_key"], spec_name=row["spec_name"], target=row["target"],
+        trainer=row["trainer"], external_id=row["external_id"], status=row["status"], workdir=row["workdir"],
+        handle=ModelHandle(**handle) if handle else None, stats=_loads(row["stats_json"], {}),
+        config=_loads(row["config_json"], {}), started_at=row["started_at"], finished_at=row["finished_at"],
+    )
 
 
 class Store:
@@ -121,9 +128,15 @@ class Store:
 
     # ------------------------------------------------------------ jobs
 
-    def job(self, job_key: str) -> sqlite3.Row | None:
+    def job(self, job_key: str) -> JobRecord | None:
         """The training job with this key, if any."""
-        return self.db.execute("SELECT * FROM jobs WHERE job_key = ?", (job_key,)).fetchone()
+        row = self.db.execute("SELECT * FROM jobs WHERE job_key = ?", (job_key,)).fetchone()
+        return _job(row) if row is not None else None
+
+    def job_by_id(self, job_id: str) -> JobRecord | None:
+        """A training job by id."""
+        row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row is not None else None
 
     def start_job(self, job_key: str, spec_name: str, target: str, trainer: str, workdir: str, config: Any) -> str:
         """Create (or reopen) the job for ``job_key``; returns its id."""
@@ -133,7 +146,7 @@ class Store:
             " started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
             (uuid.uuid4().hex[:12], job_key, spec_name, target, trainer, workdir, _dumps(config), time.time()),
         )
-        job_id = self.job(job_key)["id"]
+        job_id: str = self.db.execute("SELECT id FROM jobs WHERE job_key = ?", (job_key,)).fetchone()[0]
         self.db.execute("UPDATE jobs SET status = 'running' WHERE id = ?", (job_id,))
         return job_id
 
@@ -161,17 +174,21 @@ class Store:
             [(job_id, step, name, float(v)) for name, v in values.items()],
         )
 
-    def job_curve(self, job_id: str) -> list[sqlite3.Row]:
+    def job_curve(self, job_id: str) -> list[CurvePoint]:
         """All curve points of a job, by step."""
-        return self.db.execute("SELECT * FROM job_metrics WHERE job_id = ? ORDER BY step, name", (job_id,)).fetchall()
+        rows = self.db.execute("SELECT step, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, name", (job_id,))
+        return [CurvePoint(*r) for r in rows]
 
     # ------------------------------------------------------------ runs
 
-    def find_run(self, run_key: str) -> sqlite3.Row | None:
+    def find_run(self, run_key: str) -> RunRecord | None:
         """The newest run with this identity."""
-        return self.db.execute(
-            "SELECT * FROM runs WHERE run_key = ? ORDER BY started_at DESC LIMIT 1", (run_key,)
-        ).fetchone()
+        row = self.db.execute("SELECT * FROM runs WHERE run_key = ? ORDER BY started_at DESC LIMIT 1", (run_key,)).fetchone()
+        return self._with_progress(row) if row is not None else None
+
+    def _with_progress(self, row: sqlite3.Row) -> RunRecord:
+        n_done = self.db.execute("SELECT COUNT(*) FROM examples WHERE run_id = ?", (row["id"],)).fetchone()[0]
+        return _run(row, n_done)
 
     def create_run(self, **fields: Any) -> str:
         """Insert a run in status 'running'; JSON-valued fields end in ``_json``."""
@@ -182,7 +199,7 @@ class Store:
         self.db.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
         return run_id
 
-    def get_run(self, ref: str) -> sqlite3.Row:
+    def get_run(self, ref: str) -> RunRecord:
         """A run by id or unique id prefix; ``latest`` is the newest run.
 
         Raises:
@@ -197,13 +214,15 @@ class Store:
         exact = [r for r in rows if r["id"] == ref]
         if len(rows) > 1 and not exact:
             raise StoreError(f"run id {ref!r} is ambiguous: {', '.join(r['id'] for r in rows[:5])}")
-        return exact[0] if exact else rows[0]
+        return self._with_progress(exact[0] if exact else rows[0])
 
-    def list_runs(self, spec_name: str | None = None) -> list[sqlite3.Row]:
+    def list_runs(self, spec_name: str | None = None) -> list[RunRecord]:
         """Runs, newest first."""
         if spec_name:
-            return self.db.execute("SELECT * FROM runs WHERE spec_name = ? ORDER BY started_at DESC", (spec_name,)).fetchall()
-        return self.db.execute("SELECT * FROM runs ORDER BY started_at DESC").fetchall()
+            rows = self.db.execute("SELECT * FROM runs WHERE spec_name = ? ORDER BY started_at DESC", (spec_name,))
+        else:
+            rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC")
+        return [self._with_progress(r) for r in rows.fetchall()]
 
     def done_indexes(self, run_id: str) -> set[int]:
         """Indexes of examples already stored for a run."""
@@ -233,13 +252,16 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
 
-    def cached_responses(self, keys: Sequence[str]) -> dict[str, sqlite3.Row]:
+    def cached_responses(self, keys: Sequence[str]) -> dict[str, Generation]:
         """Cached generations for the given keys."""
-        out: dict[str, sqlite3.Row] = {}
+        out: dict[str, Generation] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             rows = self.db.execute(f"SELECT * FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            out.update({r["key"]: r for r in rows})
+            out.update({
+                r["key"]: Generation(r["text"], r["latency_s"] or 0.0, r["prompt_tokens"], r["completion_tokens"], r["cost_usd"])
+                for r in rows
+            })
         return out
 
     def scores(self, run_id: str) -> dict[str, list[tuple[int, float, str | None, dict[str, float]]]]:
@@ -250,10 +272,23 @@ class Store:
             out.setdefault(r["metric"], []).append((r["idx"], r["value"], r["detail"], parts))
         return out
 
-    def examples(self, run_id: str, limit: int | None = None) -> list[sqlite3.Row]:
-        """Stored examples of a run, by index."""
+    def examples(self, run_id: str, limit: int | None = None) -> list[ExampleRecord]:
+        """Stored examples of a run with their scores, by index."""
         sql = "SELECT * FROM examples WHERE run_id = ? ORDER BY idx" + (f" LIMIT {int(limit)}" if limit else "")
-        return self.db.execute(sql, (run_id,)).fetchall()
+        rows = self.db.execute(sql, (run_id,)).fetchall()
+        scores: dict[int, dict[str, tuple[float, str | None, dict[str, float]]]] = {}
+        for metric, per_example in self.scores(run_id).items():
+            for idx, value, detail, parts in per_example:
+                scores.setdefault(idx, {})[metric] = (value, detail, parts)
+        return [
+            ExampleRecord(
+                idx=r["idx"], prompt=_loads(r["prompt_json"], {}), gold=r["gold"], output=r["output"],
+                parse_ok=bool(r["parse_ok"]), parsed=_loads(r["parsed_json"]), parse_error=r["parse_error"],
+                latency_s=r["latency_s"], prompt_tokens=r["prompt_tokens"], completion_tokens=r["completion_tokens"],
+                cost_usd=r["cost_usd"], cached=bool(r["cached"]), scores=scores.get(r["idx"], {}),
+            )
+            for r in rows
+        ]
 
     def finish_run(self, run_id: str, aggregates: dict[str, Any]) -> None:
         """Store aggregates and mark the run complete."""
@@ -266,19 +301,19 @@ class Store:
         self.db.execute("UPDATE runs SET status = 'complete', finished_at = ? WHERE id = ?", (time.time(), run_id))
         self.db.execute("COMMIT")
 
-    def aggregates(self, run_id: str) -> list[sqlite3.Row]:
-        """Aggregate metrics of a run."""
-        return self.db.execute("SELECT * FROM aggregates WHERE run_id = ? ORDER BY metric", (run_id,)).fetchall()
+    def aggregates(self, run_id: str) -> list[AggregateRecord]:
+        """Aggregate metrics of a run, by metric name."""
+        rows = self.db.execute(
+            "SELECT metric, value, ci_low, ci_high, n, method FROM aggregates WHERE run_id = ? ORDER BY metric", (run_id,)
+        )
+        return [AggregateRecord(*r) for r in rows]
 
-    def run_totals(self, run_id: str) -> sqlite3.Row:
+    def run_totals(self, run_id: str) -> RunTotals:
         """Sums and means of latency, tokens and cost over a run's examples."""
-        return self.db.execute(
+        row = self.db.execute(
             "SELECT COUNT(*) n, AVG(latency_s) mean_latency_s, SUM(prompt_tokens) prompt_tokens,"
             " SUM(completion_tokens) completion_tokens, SUM(cost_usd) cost_usd, SUM(cached) cached"
             " FROM examples WHERE run_id = ?",
             (run_id,),
         ).fetchone()
-
-    def job_by_id(self, job_id: str) -> sqlite3.Row | None:
-        """A job row by id."""
-        return self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return RunTotals(row["n"], row["mean_latency_s"], row["prompt_tokens"], row["completion_tokens"], row["cost_usd"], row["cached"] or 0)

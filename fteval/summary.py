@@ -2,49 +2,55 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
-
 from rich.console import Console
 from rich.table import Table
 
+from fteval.records import RunRecord
 from fteval.store import Store
 
 
-def run_table(store: Store, run: sqlite3.Row) -> Table:
+def run_table(store: Store, run: RunRecord) -> Table:
     """Metrics of one run with 95% CIs, n, and the per-question cost and latency."""
-    label = " (baseline)" if run["is_baseline"] else ""
-    table = Table(title=f"{run['id']}{label}  [{run['status']}]", title_justify="left")
+    label = " (baseline)" if run.is_baseline else ""
+    table = Table(title=f"{run.id}{label}  [{run.status}]", title_justify="left")
     for col in ("metric", "value", "95% CI", "n", "CI method"):
         table.add_column(col, justify="right" if col != "metric" else "left")
-    for agg in store.aggregates(run["id"]):
-        table.add_row(agg["metric"], f"{agg['value']:.3f}", f"[{agg['ci_low']:.3f}, {agg['ci_high']:.3f}]", str(agg["n"]), agg["method"])
-    totals = store.run_totals(run["id"])
-    if totals["n"]:
-        table.add_row("latency / question (s)", f"{totals['mean_latency_s'] or 0:.4f}", "", str(totals["n"]), "mean")
-        if totals["cost_usd"] is not None:
-            table.add_row("cost / question (USD)", f"{totals['cost_usd'] / totals['n']:.6f}", "", str(totals["n"]), "mean")
+    for agg in store.aggregates(run.id):
+        table.add_row(agg.metric, f"{agg.value:.3f}", f"[{agg.ci_low:.3f}, {agg.ci_high:.3f}]", str(agg.n), agg.method)
+    totals = store.run_totals(run.id)
+    if totals.n:
+        table.add_row("latency / question (s)", f"{totals.mean_latency_s or 0:.4f}", "", str(totals.n), "mean")
+        if totals.cost_usd is not None:
+            table.add_row("cost / question (USD)", f"{totals.cost_usd / totals.n:.6f}", "", str(totals.n), "mean")
     return table
 
 
-def job_lines(store: Store, run: sqlite3.Row) -> list[str]:
+def job_lines(store: Store, run: RunRecord) -> list[str]:
     """Training-job facts behind a run: trainer, stats and cost."""
-    job = store.job_by_id(run["job_id"]) if run["job_id"] else None
+    job = store.job_by_id(run.job_id) if run.job_id else None
     if job is None:
         return []
-    stats = json.loads(job["stats_json"])
-    facts = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(stats.items()))
-    external = f", external id {job['external_id']}" if job["external_id"] else ""
-    return [f"training job {job['id']} ({job['trainer']}, {job['status']}{external}): {facts}"]
+    facts = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(job.stats.items()))
+    external = f", external id {job.external_id}" if job.external_id else ""
+    return [f"training job {job.id} ({job.trainer}, {job.status}{external}): {facts}"]
 
 
-def print_run(console: Console, store: Store, run: sqlite3.Row) -> None:
+def version_line(run: RunRecord) -> str:
+    """Python, fteval and the plugin packages (with the libraries they declare) that produced a run."""
+    parts = [f"python={run.versions.get('python')}", f"fteval={run.versions.get('fteval')}"]
+    seen: dict[str, str] = {}
+    for info in (run.versions.get("plugins") or {}).values():
+        seen[str(info.get("package"))] = str(info.get("version"))
+        seen.update({str(k): str(v) for k, v in (info.get("libraries") or {}).items()})
+    parts += [f"{k}={v}" for k, v in sorted(seen.items()) if k != "fteval"]
+    return " ".join(parts)
+
+
+def print_run(console: Console, store: Store, run: RunRecord) -> None:
     """Print a run's metric table and provenance."""
     console.print(run_table(store, run))
     for line in job_lines(store, run):
         console.print(line)
-    versions = json.loads(run["versions_json"])
     console.print(
-        f"spec {run['spec_name']} sha256:{run['spec_hash'][:12]}  model {run['model_fingerprint']}  seed {run['seed']}  "
-        + " ".join(f"{k}={v}" for k, v in versions.items())
+        f"spec {run.spec_name} sha256:{run.spec_hash[:12]}  model {run.model_fingerprint}  seed {run.seed}  {version_line(run)}"
     )

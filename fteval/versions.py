@@ -1,19 +1,25 @@
-"""Versions of fteval and the libraries that shape results, read without importing them."""
+"""The versions behind a run: Python, fteval, and each plugin that ran with the libraries it declares."""
 
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 
-LIBRARIES = ("fteval", "pydantic", "jinja2", "sqlglot", "numpy", "torch", "transformers", "peft", "tokenizers", "openai")
+from fteval import registry
+from fteval.plugin import _Plugin
+
+__all__ = ["run_versions"]
 
 
-def library_versions() -> dict[str, str]:
-    """Python and library versions (``None`` for libraries not installed)."""
-    out = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
+def run_versions(plugins: Mapping[str, type[_Plugin]]) -> dict[str, object]:
+    """Versions for a run's record; ``plugins`` maps ``kind.name`` to the classes that ran."""
+    try:
+        fteval_version = version("fteval")
+    except PackageNotFoundError:
+        fteval_version = "unknown"
+    out: dict[str, object] = {"python": platform.python_version(), "fteval": fteval_version}
+    out["plugins"] = {
+        key: registry.provenance(*key.split(".", 1), cls) for key, cls in sorted(plugins.items())
+    }
     return out

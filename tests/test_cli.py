@@ -91,6 +91,24 @@ def test_external_plugin_is_listed_and_usable(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "unknown parser 'first_word'" in missing.stderr
 
 
-def test_schema_is_json_schema() -> None:
-    rc, _ = _imports_after(["schema"])
-    assert rc == 0
+def test_schema_is_json_schema(tmp_path: Path) -> None:
+    rc, heavy = _imports_after(["schema"])
+    assert rc == 0 and heavy == []
+    out = fteval_cli("schema", store=tmp_path / "r.db")
+    schema = json.loads(out.stdout)
+    assert schema["type"] == "object" and schema["additionalProperties"] is False
+    assert {"fteval", "name", "dataset", "prompt", "parser", "targets"} <= set(schema["properties"])
+    assert {"fteval", "name", "dataset", "prompt", "parser"} <= set(schema["required"])
+    target = schema["$defs"]["Target"]
+    assert target["required"] == ["trainer"] and target["properties"]["trainer"]["description"]
+
+
+def test_missing_optional_dependency_names_the_install_command(tmp_path: Path) -> None:
+    """A plugin needing an uninstalled module fails with the pip command of its package's extra."""
+    spec = tmp_path / "sdk.yaml"
+    text = (EXTERNAL_PLUGIN / "delayed.yaml").read_text().replace("../../../specs", str(SPECS))
+    spec.write_text(text.replace("trainer: delayed_lookup", "trainer: delayed_lookup\n    generator: needs_sdk"))
+    ran = fteval_cli("run", str(spec), store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr
+    assert "generator 'needs_sdk' needs the Python module 'fteval_remote_sdk_not_installed'" in ran.stderr
+    assert "pip install 'fteval-delay-plugin[remote]'" in ran.stderr

@@ -24,16 +24,19 @@ def test_yesno_lookup_end_to_end_records_everything(tmp_path: Path) -> None:
     engine = _engine(SPECS / "yesno.yaml", tmp_path)
     run_id = engine.run("lookup")
     run = engine.store.get_run(run_id)
-    assert run["status"] == "complete" and run["is_baseline"] == 1
+    assert run.status == "complete" and run.is_baseline == 1
+    plugins = run.versions["plugins"]
+    assert set(plugins) == {"trainer.lookup", "generator.lookup", "parser.choice", "metric.accuracy", "metric.format_rate"}
+    assert plugins["parser.choice"]["package"] == "fteval" and plugins["parser.choice"]["version"] == run.versions["fteval"]
     examples = engine.store.examples(run_id)
-    assert len(examples) == run["n_examples"] == 20
-    aggregates = {a["metric"]: a for a in engine.store.aggregates(run_id)}
+    assert len(examples) == run.n_examples == 20
+    aggregates = {a.metric: a for a in engine.store.aggregates(run_id)}
     assert set(aggregates) == {"accuracy", "format_rate"}
     acc = aggregates["accuracy"]
-    expected = sum(e["output"] == e["gold"] for e in examples) / len(examples)
-    assert acc["value"] == expected and acc["ci_low"] <= expected <= acc["ci_high"] and acc["n"] == 20
+    expected = sum(e.output == e.gold for e in examples) / len(examples)
+    assert acc.value == expected and acc.ci_low <= expected <= acc.ci_high and acc.n == 20
     # the lookup model memorised nothing of the test questions: it answers the majority label
-    assert {e["output"] for e in examples} <= {"yes", "no"}
+    assert {e.output for e in examples} <= {"yes", "no"}
     assert engine.model_calls == 20
 
 
@@ -46,8 +49,8 @@ def test_identical_rerun_makes_zero_model_calls(tmp_path: Path) -> None:
     run_b = fresh.run("lookup", rerun=True)
     assert run_b != run_a and fresh.model_calls == 0
     rows = fresh.store.examples(run_b)
-    assert all(r["cached"] == 1 for r in rows)
-    assert [r["output"] for r in rows] == [r["output"] for r in fresh.store.examples(run_a)]
+    assert all(r.cached == 1 for r in rows)
+    assert [r.output for r in rows] == [r.output for r in fresh.store.examples(run_a)]
 
 
 def test_changed_generation_settings_make_a_new_run(tmp_path: Path) -> None:
@@ -66,11 +69,24 @@ def test_training_job_is_reused(tmp_path: Path) -> None:
 
 
 def test_api_keys_never_reach_the_store(tmp_path: Path) -> None:
-    from fteval.engine import redact
-
-    assert redact({"a": {"api_key": "sk-123", "max_new_tokens": 3, "openai_api_key": "x"}}) == {
-        "a": {"api_key": "<redacted>", "max_new_tokens": 3, "openai_api_key": "<redacted>"}
-    }
+    """A real run with secrets in a target's sections: no byte of the store or the output holds them."""
+    key, password = "sk-proj-SECRETsecret0123456789", "hunter2-url-password"
+    spec = tmp_path / "secret.yaml"
+    text = (EXTERNAL_PLUGIN / "delayed.yaml").read_text().replace("../../../specs", str(SPECS))
+    text = text.replace("model: {delay_s: 0.0}", f"model: {{delay_s: 0.0, api_key: {key}, endpoint: 'https://me:{password}@example.invalid/v1'}}")
+    spec.write_text(text)
+    store = tmp_path / "store" / "runs.db"
+    ran = fteval_cli("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
+    shown = fteval_cli("show", "latest", store=store)
+    assert ran.returncode == 0 and shown.returncode == 0, ran.stderr + shown.stderr
+    with sqlite3.connect(store) as con:  # the values were stored, redacted
+        spec_json, config_json = con.execute("SELECT spec_json, config_json FROM runs").fetchone()
+        (job_config,) = con.execute("SELECT config_json FROM jobs").fetchone()
+    assert "<redacted>" in spec_json and "<redacted>" in config_json and "<redacted>" in job_config
+    everything = ran.stdout + ran.stderr + shown.stdout + shown.stderr
+    everything += "".join(p.read_bytes().decode("latin-1") for p in store.parent.rglob("*") if p.is_file())
+    assert key not in everything and password not in everything
+    assert "me:<redacted>@example.invalid" in spec_json
 
 
 def _delayed_spec(tmp_path: Path, rows: int, delay: float) -> Path:
@@ -130,7 +146,7 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
     # an uninterrupted run gives the same outputs
     (tmp_path / "clean").mkdir()
     clean = _engine(_delayed_spec(tmp_path / "clean", rows, 0.0), tmp_path / "clean")
-    assert [r["output"] for r in clean.store.examples(clean.run("slow"))] == resumed
+    assert [r.output for r in clean.store.examples(clean.run("slow"))] == resumed
 
 
 def test_parser_bug_becomes_a_parse_failure(tmp_path: Path) -> None:

@@ -82,17 +82,17 @@ def test_format_path() -> None:
 def test_shipped_specs_load(name: str) -> None:
     loaded = load_spec(SPECS / name)
     assert loaded.spec.targets
-    assert set(loaded.trainer_configs) == set(loaded.spec.targets)
-    assert loaded.parser_config is not None
+    assert set(loaded.targets) == set(loaded.spec.targets)
+    assert loaded.parser is not None
     assert len(loaded.hash) == 64
 
 
 def test_loaded_spec_carries_validated_plugin_configs(team: Path) -> None:
     loaded = load_spec(team)
     assert loaded.spec.name == "base"
-    assert loaded.parser_config.labels == ["yes", "no"]
-    assert list(loaded.metric_configs) == ["accuracy", "format_rate"]
-    assert loaded.trainer_configs["lookup"].model.normalize is True
+    assert loaded.parser.config.labels == ["yes", "no"]
+    assert list(loaded.metrics) == ["accuracy", "format_rate"]
+    assert loaded.targets["lookup"].config.model.normalize is True
     assert loaded.files == [team.resolve(), (team.parent.parent / "shared" / "base.yaml").resolve()]
     assert "extends" not in loaded.resolved
 
@@ -102,7 +102,7 @@ def test_metrics_default_to_the_parsers_own(tmp_path: Path) -> None:
     text = BASE.replace("metrics: [accuracy, format_rate]\n", "") + TARGETS
     loaded = load_spec(write(tmp_path / "spec.yaml", text))
     assert loaded.spec.metrics is None
-    assert list(loaded.metric_configs) == ["accuracy", "format_rate"]
+    assert list(loaded.metrics) == ["accuracy", "format_rate"]
 
 
 def test_hash_is_stable_and_follows_content(tmp_path: Path) -> None:

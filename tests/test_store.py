@@ -44,7 +44,7 @@ def test_a_failed_batch_writes_nothing(tmp_path: Path) -> None:
 def test_get_run_by_prefix_latest_and_errors(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
     a, b = _run(store, "a"), _run(store, "b")
-    assert store.get_run(a)["id"] == a and store.get_run("latest")["id"] == b
+    assert store.get_run(a).id == a and store.get_run("latest").id == b
     with pytest.raises(StoreError, match="ambiguous"):
         store.get_run("s-t-")
     with pytest.raises(StoreError, match="no run"):
@@ -59,5 +59,5 @@ def test_jobs_keep_external_ids_and_curves(tmp_path: Path) -> None:
     store.update_job_stats(job, {"wall_s": 3.0})
     assert store.start_job("key", "s", "t", "openai", "/w", {}) == job
     row = store.job("key")
-    assert row["external_id"] == "ftjob-123" and row["status"] == "running"
-    assert [(r["step"], r["name"], r["value"]) for r in store.job_curve(job)] == [(10, "loss", 1.5)]
+    assert row.external_id == "ftjob-123" and row.status == "running"
+    assert [(r.step, r.name, r.value) for r in store.job_curve(job)] == [(10, "loss", 1.5)]

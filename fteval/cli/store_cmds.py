@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import click
@@ -26,10 +25,8 @@ def runs(ctx: click.Context, spec_name: str | None) -> None:
     store = _open(ctx)
     table = Table("run", "spec", "target", "status", "examples", "model", "started (UTC)")
     for r in store.list_runs(spec_name):
-        started = datetime.fromtimestamp(r["started_at"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-        done = len(store.done_indexes(r["id"]))
-        label = f"{r['target']} (baseline)" if r["is_baseline"] else r["target"]
-        table.add_row(r["id"], r["spec_name"], label, r["status"], f"{done}/{r['n_examples']}", r["model_fingerprint"][:24], started)
+        started = datetime.fromtimestamp(r.started_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+        table.add_row(r.id, r.spec_name, r.display_target, r.status, f"{r.n_done}/{r.n_examples}", r.model_fingerprint[:24], started)
     Console().print(table)
 
 
@@ -46,10 +43,9 @@ def show(ctx: click.Context, run_id: str, examples: int, failures: bool) -> None
     run = store.get_run(run_id)
     console = Console()
     print_run(console, store, run)
-    rows = [r for r in store.examples(run["id"]) if not failures or not r["parse_ok"]][:examples]
+    rows = [r for r in store.examples(run.id) if not failures or not r.parse_ok][:examples]
     for r in rows:
-        prompt = json.loads(r["prompt_json"])
-        console.print(f"\n[bold]#{r['idx']}[/bold] {prompt['user'][:200]!r}")
-        console.print(f"  gold:   {r['gold']!r}\n  output: {r['output']!r}")
-        if not r["parse_ok"]:
-            console.print(f"  parse failure: {r['parse_error']}")
+        console.print(f"\n[bold]#{r.idx}[/bold] {r.prompt.get('user', '')[:200]!r}")
+        console.print(f"  gold:   {r.gold!r}\n  output: {r.output!r}")
+        if not r.parse_ok:
+            console.print(f"  parse failure: {r.parse_error}")

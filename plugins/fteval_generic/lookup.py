@@ -53,6 +53,7 @@ class LookupTrainer(Trainer):
     Config = LookupConfig
     is_baseline = True
     default_generator = "lookup"
+    model_format = "lookup-table"
 
     def _save(self, ctx: TrainContext, table: dict[str, str], fallback: str) -> ModelHandle:
         body = json.dumps({"table": table, "fallback": fallback, "normalize": self.config.model.normalize}, sort_keys=True)
@@ -82,8 +83,6 @@ class LookupTrainer(Trainer):
 class LookupLoaded(LoadedModel):
     """A loaded lookup table."""
 
-    batch_size = 64
-
     def __init__(self, path: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
         self.table, self.fallback, self.normalize = data["table"], data["fallback"], data["normalize"]
@@ -99,6 +98,12 @@ class LookupLoaded(LoadedModel):
 
 class LookupGenerator(Generator):
     """Answers from a lookup table built by ``LookupTrainer``."""
+
+    model_formats = ("lookup-table",)
+
+    def call_size(self, settings: GenerationSettings) -> int:
+        """Lookups are instant: large calls keep per-call overhead low."""
+        return settings.batch_size or 256
 
     def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
         if handle.location is None:

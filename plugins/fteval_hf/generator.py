@@ -24,7 +24,8 @@ from fteval_hf.config import HFConfig, HubModel
 
 __all__ = ["HFGenerator", "HFLoadedModel", "cut_at_stop", "forward_batch_size"]
 
-# Prompts the engine hands over per call when the spec sets no batch size: enough to sort by length.
+# Prompts per generate() call: enough to sort by length and fill forward batches; a killed run
+# loses at most this many outputs (a few seconds of work for a small model).
 CALL_SIZE = 256
 # Token budget of one forward batch when the batch size is chosen automatically (prompt tokens).
 AUTO_BATCH_TOKENS = 4096
@@ -59,7 +60,6 @@ class HFLoadedModel(LoadedModel):
     ) -> None:
         self.model, self.tokenizer, self.settings = model, tokenizer, settings
         self.prompt_format, self.share_prefix, self.device = prompt_format, share_prefix, device
-        self.batch_size = settings.batch_size or CALL_SIZE
         self._stop_ids = [
             tokenizer(s, add_special_tokens=False)["input_ids"] for s in settings.stop if s
         ]
@@ -142,6 +142,13 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
 
 class HFGenerator(Generator):
     """Loads an hf target's saved model (adapter unmerged unless ``train.lora.merge``)."""
+
+    model_formats = ("hf-causal-lm",)
+    libraries = ("torch", "transformers", "peft", "tokenizers")
+
+    def call_size(self, settings: GenerationSettings) -> int:
+        """Large calls: the generator sorts each call by length into forward batches."""
+        return max(CALL_SIZE, settings.batch_size or 0)
 
     def load(
         self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings

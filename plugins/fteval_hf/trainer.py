@@ -18,6 +18,8 @@ class HFTrainer(Trainer):
 
     Config = HFConfig
     default_generator: ClassVar[str] = "hf"
+    model_format: ClassVar[str] = "hf-causal-lm"
+    libraries: ClassVar[tuple[str, ...]] = ("torch", "transformers", "peft", "tokenizers")
     config: HFConfig
 
     def fit(self, ctx: TrainContext) -> ModelHandle:

@@ -38,20 +38,20 @@ def test_hf_target_trains_evaluates_and_reuses_everything(tmp_path: Path) -> Non
     engine = Engine(load_spec(spec), Store(tmp_path / "runs.db"), tmp_path)
     run_id = engine.run("tiny")
     run = engine.store.get_run(run_id)
-    assert run["status"] == "complete" and run["is_baseline"] == 0 and run["n_examples"] == 12
-    job = engine.store.job_by_id(run["job_id"])
-    stats = json.loads(job["stats_json"])
+    assert run.status == "complete" and run.is_baseline == 0 and run.n_examples == 12
+    job = engine.store.job_by_id(run.job_id)
+    stats = job.stats
     assert stats["trained_tokens"] > 0 and 0 < stats["cost_usd"] < 1.0
-    curve = {(r["step"], r["name"]) for r in engine.store.job_curve(job["id"])}
+    curve = {(r.step, r.name) for r in engine.store.job_curve(job.id)}
     assert (6, "loss") in curve and any(name == "eval_loss" for _, name in curve)
     examples = engine.store.examples(run_id)
-    assert all(e["completion_tokens"] is not None and e["latency_s"] > 0 for e in examples)
-    metrics = {a["metric"] for a in engine.store.aggregates(run_id)}
+    assert all(e.completion_tokens is not None and e.latency_s > 0 for e in examples)
+    metrics = {a.metric for a in engine.store.aggregates(run_id)}
     assert {"char_exact", "exact_match", "slot_f1", "parse_rate"} <= metrics
     assert engine.model_calls == 12
     # the same command again trains nothing and calls the model zero times
     again = Engine(load_spec(spec), Store(tmp_path / "runs.db"), tmp_path)
     assert again.run("tiny", rerun=True) != run_id and again.model_calls == 0
-    assert [e["output"] for e in again.store.examples(again.store.get_run("latest")["id"])] == [
-        e["output"] for e in examples
+    assert [e.output for e in again.store.examples(again.store.get_run("latest").id)] == [
+        e.output for e in examples
     ]

@@ -1,0 +1,123 @@
+"""Typed records read back from the run store, with JSON columns decoded.
+
+The CLI, summaries, compare and reports read these, never raw rows. Field order is part of the
+format; a new field is appended with a default and the store's schema version goes up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fteval.plugin import Aggregate, ModelHandle
+
+__all__ = ["AggregateRecord", "CurvePoint", "ExampleRecord", "JobRecord", "RunRecord", "RunTotals"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One evaluation run: what ran (resolved spec, model, settings, versions) and its status."""
+
+    id: str
+    run_key: str
+    spec_name: str
+    spec_hash: str
+    spec: dict[str, Any]
+    target: str
+    trainer: str
+    generator: str
+    is_baseline: bool
+    job_id: str | None
+    model_fingerprint: str
+    generation: dict[str, Any]
+    config: dict[str, Any]
+    versions: dict[str, Any]
+    seed: int
+    n_examples: int
+    status: str
+    started_at: float
+    finished_at: float | None
+    n_done: int = 0
+
+    @property
+    def display_target(self) -> str:
+        """The target name, marked when it is a baseline."""
+        return f"{self.target} (baseline)" if self.is_baseline else self.target
+
+
+@dataclass(frozen=True)
+class ExampleRecord:
+    """One evaluated example, as written to and read from the store.
+
+    ``scores`` maps metric name to (value, detail, parts).
+    """
+
+    idx: int
+    prompt: dict[str, Any]
+    gold: str
+    output: str
+    parse_ok: bool
+    parsed: Any
+    parse_error: str | None
+    latency_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    cached: bool
+    scores: dict[str, tuple[float, str | None, dict[str, float]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A training job: its key, status, remote id, model handle and statistics."""
+
+    id: str
+    job_key: str
+    spec_name: str
+    target: str
+    trainer: str
+    external_id: str | None
+    status: str
+    workdir: str
+    handle: ModelHandle | None
+    stats: dict[str, Any]
+    config: dict[str, Any]
+    started_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class AggregateRecord:
+    """A stored metric aggregate of a run."""
+
+    metric: str
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+    method: str
+
+    def as_aggregate(self) -> Aggregate:
+        """The plugin-contract form."""
+        return Aggregate(self.value, self.ci_low, self.ci_high, self.n, self.method)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One point of a training curve."""
+
+    step: int
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """Sums and means over a run's examples."""
+
+    n: int
+    mean_latency_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    cached: int
