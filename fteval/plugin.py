@@ -39,7 +39,7 @@ __all__ = [
     "Trainer",
 ]
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
