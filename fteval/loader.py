@@ -84,7 +84,8 @@ class LoadedSpec:
 
 class _Issues:
     def __init__(self, source: SourceMap, default_file: Path) -> None:
-        self.source, self.default_file, self.items = source, default_file, []
+        self.source, self.default_file = source, default_file
+        self.items: list[Issue] = []
 
     def add(self, path: KeyPath, message: str) -> None:
         file, line, col = self.source.locate(path)
