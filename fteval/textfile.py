@@ -25,7 +25,7 @@ def read_capped(path: Path, max_bytes: int) -> bytes:
     with path.open("rb") as fh:
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise TextFileError(f"larger than the limit of {max_bytes:,} bytes")
+        raise TextFileError(f"larger than allowed: the limit is {max_bytes} bytes")
     return data
 
 
