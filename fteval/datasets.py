@@ -274,19 +274,39 @@ def header_columns(source: Source) -> set[str] | None:
     path = Path(source.path)
     fmt = file_format(source, path)
     if fmt == "json":
-        first = next(_json_records(decode_utf8(path.read_bytes()), path), None)
+        try:
+            text = decode_utf8(path.read_bytes())
+        except TextFileError as exc:
+            raise DatasetError(f"{path}:{exc.line}: not valid json: {exc.message}") from None
+        first = next(_json_records(text, path), None)
         names = _record_columns(first, path)
     else:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            if fmt == "csv":
-                header = next(csv.reader(fh), [])
-                _check_header(header, path)
-                names = set(header)
-            else:
-                lines = ((n, line) for n, line in enumerate(fh, 1) if line.strip())
-                first_line = next(lines, None)
-                names = _record_columns(next(_jsonl_records(first_line[1], path)) if first_line else None, path, first_line and first_line[0])
+        try:
+            names = _head_columns(path, fmt)
+        except UnicodeDecodeError:
+            # Text mode decodes a whole buffer; find the first bad byte's line and column for the message.
+            with path.open("rb") as fh:
+                head = fh.read(1 << 20)
+            try:
+                decode_utf8(head)
+            except TextFileError as exc:
+                raise DatasetError(f"{path}:{exc.line}: not valid {fmt}: {exc.message}") from None
+            raise DatasetError(f"{path}: not valid {fmt}: not valid UTF-8") from None
     return names | set(source.columns)
+
+
+def _head_columns(path: Path, fmt: str) -> set[str]:
+    """Column names from the first line (csv) or first record (jsonl) only."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        if fmt == "csv":
+            header = next(csv.reader(fh), [])
+            _check_header(header, path)
+            return set(header)
+        lines = ((n, line) for n, line in enumerate(fh, 1) if line.strip())
+        first = next(lines, None)
+        if first is None:
+            return set()
+        return _record_columns(next(_jsonl_records(first[1], path)), path, first[0])
 
 
 def _record_columns(record: _Record | None, path: Path, line: int | None = None) -> set[str]:

@@ -21,7 +21,7 @@ from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["MAX_CHARS", "MAX_RANGE", "MAX_STEPS", "TIME_BUDGET_S", "BoundedSandbox", "Budget", "bound_ast"]
+__all__ = ["PrintError", "MAX_CHARS", "MAX_RANGE", "MAX_STEPS", "TIME_BUDGET_S", "BoundedSandbox", "Budget", "bound_ast"]
 
 MAX_CHARS = 10_000_000  # largest string/list one operation may build, and the largest rendered output
 MAX_RANGE = 100_000  # most items of one range(), as in Jinja's sandbox
@@ -32,6 +32,21 @@ _CHECK_EVERY = 1024  # steps between deadline checks
 _FORMAT_NUMBER = re.compile(r"\d+")
 _LOOP_FILTER = "_fteval_loop"
 _CONCAT_FILTER = "_fteval_concat"
+
+
+class PrintError(Exception):
+    """``{{ value }}`` would print a null, a list or a mapping as Python text."""
+
+
+def _finalize(value: Any) -> Any:
+    """Refuse to print a null, list or mapping: it would reach the prompt or the gold as Python repr."""
+    if value is None or isinstance(value, list | tuple | dict):
+        kind = "null (None)" if value is None else type(value).__name__
+        raise PrintError(
+            f"{{{{ ... }}}} prints a {kind} value as Python text; index or join it instead "
+            "(e.g. {{ items|join(', ') }}, {{ obj.key }}), or use |tojson"
+        )
+    return value
 
 
 @dataclass
@@ -113,7 +128,7 @@ class BoundedSandbox(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self) -> None:
-        super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize)
         self.globals["range"] = _range
         self.filters[_LOOP_FILTER] = _loop
         self.filters[_CONCAT_FILTER] = _concat

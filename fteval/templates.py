@@ -15,7 +15,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from fteval.errors import TemplateError
-from fteval.sandbox import CURRENT, MAX_CHARS, BoundedSandbox, Budget, bound_ast
+from fteval.sandbox import CURRENT, MAX_CHARS, BoundedSandbox, Budget, PrintError, bound_ast
 
 __all__ = ["environment", "check_template", "render"]
 
@@ -100,6 +100,8 @@ def render(source: str, row: Mapping[str, Any], *, where: str = "template") -> s
         raise TemplateError(f"{where}: {exc.message}") from None
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
+    except PrintError as exc:
+        raise TemplateError(f"{where}: {exc}") from None
     except RecursionError:
         raise TemplateError(f"{where}: recursion too deep (a macro that calls itself without end?)") from None
     except MemoryError:
