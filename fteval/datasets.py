@@ -16,7 +16,7 @@ from fteval.errors import DatasetError
 from fteval.spec import Source
 from fteval.textfile import TextFileError, decode_utf8, position
 
-__all__ = ["Rows", "load_rows", "header_columns", "file_format", "file_digest"]
+__all__ = ["Rows", "file_digest", "file_format", "header_columns", "load_rows"]
 
 Row = dict[str, Any]
 
@@ -202,7 +202,7 @@ def _collect(records: Iterable[_Record], where: str, on_bad_row: str) -> Rows:
 def _read_hf(source: Source) -> Rows:
     assert source.hf is not None
     try:
-        import datasets  # noqa: PLC0415 - optional extra, imported only when used
+        import datasets
     except ImportError:
         raise DatasetError("hf datasets need the optional extra: pip install 'fteval[datasets]'") from None
     # Fail fast instead of hanging when the hub cannot be reached.

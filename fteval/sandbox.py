@@ -21,7 +21,7 @@ from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["PrintError", "MAX_CHARS", "MAX_RANGE", "MAX_STEPS", "TIME_BUDGET_S", "BoundedSandbox", "Budget", "bound_ast"]
+__all__ = ["MAX_CHARS", "MAX_RANGE", "MAX_STEPS", "TIME_BUDGET_S", "BoundedSandbox", "Budget", "PrintError", "bound_ast"]
 
 MAX_CHARS = 10_000_000  # largest string/list one operation may build, and the largest rendered output
 MAX_RANGE = 100_000  # most items of one range(), as in Jinja's sandbox
@@ -147,16 +147,18 @@ class BoundedSandbox(SandboxedEnvironment):
         elif operator == "%" and isinstance(left, str):
             _check_format(left, "% formatting")
             _check_ints(right if isinstance(right, tuple) else (right,), "% formatting")
-        elif operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
-            if right * math.log2(abs(left)) > MAX_POW_BITS:
-                raise SecurityError(f"power: the result would have more than {MAX_POW_BITS} bits")
+        elif (
+            operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0
+            and right * math.log2(abs(left)) > MAX_POW_BITS
+        ):
+            raise SecurityError(f"power: the result would have more than {MAX_POW_BITS} bits")
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         """Spend a step per call (macros included) and bound the str methods that grow text."""
         _spend()
         # The sandbox hands out str.format wrapped; the wrapper keeps the bound method as __wrapped__.
-        bound = getattr(__obj, "__wrapped__", __obj)
+        bound = getattr(obj, "__wrapped__", obj)
         owner, name = getattr(bound, "__self__", None), getattr(bound, "__name__", "")
         if isinstance(owner, str) and name == "join" and args:
             items = list(args[0])
@@ -164,7 +166,7 @@ class BoundedSandbox(SandboxedEnvironment):
             args = (items, *args[1:])
         elif isinstance(owner, str):
             _check_str_method(name, owner, args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+        return super().call(context, obj, *args, **kwargs)
 
 
 def _range(*args: int) -> range:

@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from fteval.errors import TemplateError
 from fteval.sandbox import CURRENT, MAX_CHARS, BoundedSandbox, Budget, PrintError, bound_ast
 
-__all__ = ["environment", "check_template", "render"]
+__all__ = ["check_template", "environment", "render"]
 
 
 @lru_cache(maxsize=1)
@@ -106,7 +106,7 @@ def render(source: str, row: Mapping[str, Any], *, where: str = "template") -> s
         raise TemplateError(f"{where}: recursion too deep (a macro that calls itself without end?)") from None
     except MemoryError:
         raise TemplateError(f"{where}: out of memory while rendering") from None
-    except Exception as exc:  # any other error of the template's own code (1/0, a bad filter argument)
+    except Exception as exc:  # noqa: BLE001 - any other error of the template's own code (1/0, a bad filter argument)
         raise TemplateError(f"{where}: the template failed: {type(exc).__name__}: {exc}") from None
     finally:
         CURRENT.reset(token)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["TextFileError", "read_capped", "decode_utf8", "position"]
+__all__ = ["TextFileError", "decode_utf8", "position", "read_capped"]
 
 
 class TextFileError(ValueError):

@@ -42,7 +42,10 @@ def _re2_compile(pattern: str) -> Any:
     Raises:
         ValueError: syntax RE2 does not support (backreferences, lookaround) or an invalid pattern.
     """
-    import re2  # noqa: PLC0415 - imported where used; a core dependency (google-re2)
+    try:
+        import re2
+    except ImportError:  # a stale environment: reported as a spec error on the pattern, with the fix
+        raise ValueError("the regex parser needs google-re2: pip install google-re2") from None
 
     options = re2.Options()
     options.log_errors = False  # the error comes back as a message, not as a line on stderr
