@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -16,7 +15,7 @@ from fteval.errors import DatasetError
 from fteval.spec import Source
 from fteval.textfile import TextFileError, decode_utf8, position
 
-__all__ = ["Rows", "file_digest", "file_format", "header_columns", "load_rows"]
+__all__ = ["Rows", "file_format", "header_columns", "load_rows"]
 
 Row = dict[str, Any]
 
@@ -317,11 +316,3 @@ def _record_columns(record: _Record | None, path: Path, line: int | None = None)
         raise DatasetError(f"{path}:{line or at}: data row 1: {value}")
     return set(value)
 
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a data file, for provenance and run identity."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

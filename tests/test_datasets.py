@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from fteval.datasets import file_digest, header_columns, load_rows
+from fteval.datasets import header_columns, load_rows
+from fteval.identity import file_digest
 from fteval.errors import DatasetError
 from fteval.spec import Source
 

@@ -6,6 +6,8 @@ real ``load_rows``); see issue 11, "Data".
 
 from __future__ import annotations
 
+import sqlite3
+
 import unicodedata
 from pathlib import Path
 
@@ -118,6 +120,9 @@ def test_on_bad_row_skip_runs_end_to_end(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, eval_text=HEADER + "Is a cat a mammal?,yes\nbroken\n", eval_extra=", on_bad_row: skip")
     out = run_cli("run", str(spec), tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
+    assert "1 bad eval rows were skipped" in out.stdout
+    with sqlite3.connect(next(tmp_path.rglob("*.db"))) as con:
+        assert con.execute("SELECT n_examples, skipped_rows FROM runs").fetchall() == [(1, 1)]
 
 
 def test_nfd_and_nfc_forms_of_a_label_compare_equal() -> None:
