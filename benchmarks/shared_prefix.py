@@ -149,7 +149,7 @@ def bench_generation(
     outputs = {}
     for mode in ("off", "on"):
         with clocks[mode]:
-            outputs[mode] = generate(model, prompts, share_prefix=mode, **kwargs)
+            outputs[mode] = generate(model, prompts, shared_prefix=mode, **kwargs)
     with clocks["single"], torch.inference_mode():
         for p in prompts[:per_example]:
             model.generate(
