@@ -7,10 +7,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 __all__ = ["console", "progress_bar", "progress_interval"]
 
@@ -83,7 +90,7 @@ class _PlainBar:
         while not self._stop.wait(self.interval):
             self._print()
 
-    def __enter__(self) -> _PlainBar:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

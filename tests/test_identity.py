@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fteval_testutil import SPECS
 
 from fteval.identity import api_model_identity, digest_cache_path, directory_digest, job_key
 from fteval.loader import load_spec
-from fteval_testutil import SPECS
 
 
 def _model_dir(path: Path, weights: bytes) -> Path:

@@ -44,7 +44,7 @@ def hub_identity(repo_id: str, revision: str | None) -> str:
     if not constants.HF_HUB_OFFLINE:
         try:
             commit = HfApi().model_info(repo_id, revision=revision, timeout=10).sha
-        except Exception:  # no network, no access: fall back to the cache
+        except Exception:  # noqa: BLE001 - no network, no access, hub errors: fall back to the cache
             commit = None
     commit = commit or _cached_commit(repo_id, revision)
     return f"hub:{repo_id}@{commit or revision or 'main'}"

@@ -87,7 +87,7 @@ def test_evaluator_only_dir_replaced_in_place_gives_new_calls_and_new_numbers(
     (tmp_path / "fresh").mkdir()
     fresh, run_c = _run(_spec(tmp_path / "fresh", new, "evaluator_only: true"), tmp_path / "fresh" / "runs.db", tmp_path / "fresh")
     assert _outputs(second, run_b) == _outputs(fresh, run_c) != _outputs(first, run_a)
-    agg = lambda e, r: [(a.metric, a.value) for a in e.store.aggregates(r)]  # noqa: E731
+    agg = lambda e, r: [(a.metric, a.value) for a in e.store.aggregates(r)]
     assert agg(second, run_b) == agg(fresh, run_c)
     a, b = second.store.get_run(run_a), second.store.get_run(run_b)
     assert a.model_identity.startswith("dir-sha256:") and a.model_identity != b.model_identity
