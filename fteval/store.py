@@ -18,14 +18,7 @@ from typing import Any
 
 from fteval.errors import StoreError
 from fteval.plugin import Generation, ModelHandle
-from fteval.records import (
-    AggregateRecord,
-    CurvePoint,
-    ExampleRecord,
-    JobRecord,
-    RunRecord,
-    RunTotals,
-)
+from fteval.records import AggregateRecord, CurvePoint, ExampleRecord, JobRecord, RunRecord, RunTotals
 
 __all__ = ["SCHEMA_VERSION", "ExampleRecord", "Store"]
 
