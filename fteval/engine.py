@@ -10,7 +10,7 @@ from typing import Any
 
 from fteval import registry
 from fteval.datasets import load_rows
-from fteval.errors import FtevalError, StoreError
+from fteval.errors import FtevalError, PluginError, StoreError
 from fteval.identity import cache_key, canonical_hash, job_key, redact, run_config
 from fteval.loader import LoadedSpec, ResolvedTarget
 from fteval.plugin import (
@@ -101,6 +101,7 @@ class Engine:
         self.loaded, self.store, self.home = loaded, store, home
         self.spec = loaded.spec
         self.model_calls = 0
+        self._identities: dict[str, str | None] = {}
 
     def target(self, name: str) -> ResolvedTarget:
         """A resolved target by name."""
@@ -108,9 +109,17 @@ class Engine:
 
     # ------------------------------------------------------------ training
 
+    def model_identity(self, target: str) -> str | None:
+        """The trainer's ``model_identity`` for a target, computed once per engine (it may hash files or ask the hub)."""
+        if target not in self._identities:
+            resolved = self.target(target)
+            with registry.install_hint("trainer", resolved.spec.trainer):
+                self._identities[target] = resolved.trainer(resolved.config).model_identity()
+        return self._identities[target]
+
     def job_key(self, target: str) -> str:
         """Identity of a target's training (see ``fteval.identity.job_key``)."""
-        return job_key(self.spec, target)
+        return job_key(self.spec, target, self.model_identity(target))
 
     def train(self, target: str) -> tuple[str, ModelHandle]:
         """Train a target, or reuse / resume its job. Returns (job id, model handle)."""
@@ -132,6 +141,12 @@ class Engine:
             with registry.install_hint("trainer", t.trainer):
                 if t.evaluator_only:
                     handle = trainer.base_model(ctx)
+                    identity = self.model_identity(target)
+                    if identity is not None and identity not in handle.fingerprint:
+                        raise PluginError(
+                            f"trainer {t.trainer!r}: base_model's fingerprint {handle.fingerprint!r} does not contain"
+                            f" its model_identity {identity!r} (see docs/plugins.md)"
+                        )
                 else:
                     ctx.train = render_examples(self.loaded, "train")
                     if not ctx.train:
@@ -140,8 +155,8 @@ class Engine:
                     skipped = {f"skipped_{n}_rows": s.skipped for n, s in (("train", ctx.train), ("valid", ctx.valid))}
                     self.store.update_job_stats(job_id, {k: v for k, v in skipped.items() if v})
                     handle = trainer.fit(ctx)
-        except BaseException:
-            self.store.finish_job(job_id, "failed", None)
+        except BaseException as exc:
+            self.store.finish_job(job_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", None)
             raise
         self.store.finish_job(job_id, "done", _handle_dict(handle))
         return job_id, handle
@@ -170,7 +185,10 @@ class Engine:
         """Everything that determines a run's results (see ``fteval.identity.run_config``)."""
         resolved = self.target(target)
         metric_configs = {n: m.config for n, m in self.loaded.metrics.items()}
-        return run_config(self.spec, target, metric_configs, handle.fingerprint, resolved.generator_name, resolved.settings)
+        return run_config(
+            self.spec, target, metric_configs, handle.fingerprint, resolved.generator_name, resolved.settings,
+            self.model_identity(target),
+        )
 
     def _versions(self, resolved: ResolvedTarget) -> dict[str, object]:
         plugins: dict[str, Any] = dict(resolved.plugins())
@@ -196,15 +214,21 @@ class Engine:
                 model_fingerprint=handle.fingerprint, generation_json=resolved.settings.model_dump(), config_json=config,
                 versions_json=self._versions(resolved), seed=self.spec.seed, n_examples=len(examples),
                 skipped_rows=examples.skipped,
+                model_location=handle.location, model_identity=self.model_identity(target),
             )
         else:
             run_id = existing.id
+            self.store.claim_run(run_id)
         done = self.store.done_indexes(run_id)
         pending = [e for e in examples if e.index not in done]
         parser, metrics = self._evaluators()
         try:
             self._evaluate_pending(run_id, resolved, handle, pending, parser, metrics)
             self._finish(run_id, metrics)
+        except BaseException:
+            # Ctrl-C or a crash: the stored examples stay; the same command resumes after them.
+            self.store.interrupt_run(run_id)
+            raise
         finally:
             for metric in metrics.values():
                 metric.close()

@@ -6,9 +6,13 @@ answer from the response cache) goes through this module, so the rules are state
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
+import os
 import re
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +21,12 @@ from fteval.spec import Source, Spec
 
 __all__ = [
     "REDACTED",
+    "api_model_identity",
     "cache_key",
     "canonical_hash",
     "canonical_json",
+    "digest_cache_path",
+    "directory_digest",
     "file_digest",
     "job_key",
     "run_config",
@@ -63,6 +70,88 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def digest_cache_path() -> Path:
+    """Where file digests are cached: ``$FTEVAL_CACHE_DIR`` or ``$XDG_CACHE_HOME/fteval`` (``~/.cache/fteval``)."""
+    root = os.environ.get("FTEVAL_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fteval"
+    return Path(root) / "file-digests.json"
+
+
+def _stat_key(path: Path) -> str:
+    # size + mtime + ctime + inode: a file replaced or rewritten in place changes at least one
+    # (ctime cannot be set back by a copy tool), so a cached digest is never stale.
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def _load_digest_cache(path: Path) -> dict[str, list[str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # missing or corrupt: it is only a cache
+    return data if isinstance(data, dict) else {}
+
+
+def _save_digest_cache(path: Path, data: dict[str, list[str]]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".digests-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the new cache
+    except OSError:
+        pass  # an unwritable cache only costs re-hashing next time
+
+
+def directory_digest(folder: str | Path, patterns: Sequence[str] | None = None) -> str:
+    """Content hash of a directory: the relative names and bytes of its files.
+
+    Each file's sha256 is cached (see ``digest_cache_path``) under its absolute path, keyed by size,
+    mtime, ctime and inode, so hashing a multi-gigabyte model again costs only ``stat`` calls.
+
+    Args:
+        folder: the directory.
+        patterns: ``fnmatch`` patterns on file names (e.g. ``*.safetensors``); files matching none
+            are left out. ``None`` takes every file. Hidden files and directories are always left out.
+
+    Returns:
+        A sha256 hex digest.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a directory.
+    """
+    root = Path(folder).resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"not a directory: {folder}")
+    files = sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and (patterns is None or any(fnmatch.fnmatch(p.name, pat) for pat in patterns))
+    )
+    cache_path = digest_cache_path()
+    cache = _load_digest_cache(cache_path)
+    changed = False
+    digest = hashlib.sha256()
+    for path in files:
+        stat_key = _stat_key(path)
+        entry = cache.get(str(path))
+        if not (isinstance(entry, list) and len(entry) == 2 and entry[0] == stat_key):
+            entry = [stat_key, file_digest(path)]
+            cache[str(path)], changed = entry, True
+        digest.update(f"{path.relative_to(root).as_posix()}\0{entry[1]}\n".encode())
+    if changed:
+        _save_digest_cache(cache_path, cache)
+    return digest.hexdigest()
+
+
+def api_model_identity(name: str, snapshot: str | None = None) -> str:
+    """Identity of a model behind an API: its name, plus the dated snapshot the API reports when it does.
+
+    The hook for API trainers' ``model_identity``: pass the snapshot (e.g. the ``model`` field an
+    API echoes, ``gpt-4o-2024-08-06``) once the plugin can learn it without a paid call.
+    """
+    return f"api:{name}" + (f"@{snapshot}" if snapshot else "")
+
+
 def source_identity(source: Source | None) -> Any:
     """A dataset split's identity: its selection options and the sha256 of its file's bytes."""
     if source is None:
@@ -75,28 +164,40 @@ def source_identity(source: Source | None) -> Any:
     return data
 
 
-def job_key(spec: Spec, target: str) -> str:
-    """Identity of a target's training: training data, prompts, the target's sections and the seed."""
+def job_key(spec: Spec, target: str, model_identity: str | None = None) -> str:
+    """Identity of a target's training: training data, prompts, the target's sections, the seed and
+    the identity of the (base) model the target names (``Trainer.model_identity``; left out when None,
+    so keys of targets without an outside model stay as they were)."""
     t = spec.targets[target]
-    return canonical_hash({
+    data = {
         "train": source_identity(spec.dataset.train), "valid": source_identity(spec.dataset.valid),
         "prompt": spec.prompt.model_dump(), "target": redact(t.model_dump(exclude={"generation", "generator"})),
         "seed": spec.seed,
-    })
+    }
+    if model_identity is not None:
+        data["model_identity"] = model_identity
+    return canonical_hash(data)
 
 
 def run_config(
-    spec: Spec, target: str, metrics: dict[str, PluginConfig], model_identity: str, generator: str,
-    settings: GenerationSettings,
+    spec: Spec, target: str, metrics: dict[str, PluginConfig], fingerprint: str, generator: str,
+    settings: GenerationSettings, base_identity: str | None = None,
 ) -> dict[str, Any]:
-    """Everything that determines a run's results; its ``canonical_hash`` is the run's key."""
+    """Everything that determines a run's results; its ``canonical_hash`` is the run's key.
+
+    ``fingerprint`` is the evaluated model's (``ModelHandle.fingerprint``); ``base_identity`` the
+    trainer's ``model_identity`` (left out when None, so existing run keys stay as they were).
+    """
     t = spec.targets[target]
-    return {
+    config = {
         "spec": spec.name, "eval": source_identity(spec.dataset.eval), "prompt": spec.prompt.model_dump(),
         "parser": spec.parser.model_dump(), "metrics": {n: c.model_dump() for n, c in metrics.items()},
         "target": target, "target_config": redact(t.model_dump(exclude={"generation"})), "generator": generator,
-        "fingerprint": model_identity, "generation": settings.model_dump(exclude={"batch_size"}), "seed": spec.seed,
+        "fingerprint": fingerprint, "generation": settings.model_dump(exclude={"batch_size"}), "seed": spec.seed,
     }
+    if base_identity is not None:
+        config["model_identity"] = base_identity
+    return config
 
 
 def cache_key(model_identity: str, generator: str, prompt: Prompt, settings: GenerationSettings) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,16 +312,40 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
                 issues.add(("prompt", key), f"template variable {var!r} is not a dataset column{hint}; columns: {listed}")
 
 
-def load_spec(file: str | Path) -> LoadedSpec:
+def _apply_overrides(data: dict[str, Any], source: SourceMap, overrides: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Merge ``overrides`` (a partial spec, e.g. from ``--model``) over ``data``; errors in the values they set name ``where``."""
+
+    def mark(value: Any, prefix: KeyPath) -> None:
+        if isinstance(value, Mapping):
+            for key, sub in value.items():
+                mark(sub, (*prefix, key))
+        else:  # only the values set: errors elsewhere in a merged mapping keep the file's position
+            source.positions[prefix] = (where, None, None)  # type: ignore[assignment]
+
+    for key, value in overrides.items():
+        mark(value, (key,))
+    merged: dict[str, Any] = deep_merge(data, dict(overrides))
+    return merged
+
+
+def load_spec(file: str | Path, overrides: Mapping[str, Any] | None = None, overrides_from: str = "<command line>") -> LoadedSpec:
     """Load, merge, validate and check a spec without running anything heavy.
 
+    Args:
+        file: the spec file.
+        overrides: a partial spec merged over the file's (after ``extends``), validated like the
+            rest; e.g. ``{"targets": {"t": {"model": {"id": "./new"}}}}`` for ``--model``.
+        overrides_from: how errors in ``overrides`` name their origin (e.g. ``--model``).
+
     Raises:
-        SpecError: with every issue found in the file and the files it extends.
+        SpecError: with every issue found in the file, the files it extends and the overrides.
     """
     path = Path(file).resolve()
     files: list[Path] = []
     data, source = _resolve(path, (path,), files)
     source.positions.setdefault((), (path, 1, 1))
+    if overrides:
+        data = _apply_overrides(data, source, overrides, overrides_from)
     issues = _Issues(source, path)
     try:
         spec = Spec.model_validate(data)

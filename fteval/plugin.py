@@ -41,7 +41,7 @@ __all__ = [
     "nfc",
 ]
 
-CONTRACT_VERSION = 2
+CONTRACT_VERSION = 3
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -227,7 +227,21 @@ class Trainer(_Plugin):
 
     @abstractmethod
     def base_model(self, ctx: TrainContext) -> ModelHandle:
-        """The untrained model, for ``evaluator_only`` targets."""
+        """The untrained model, for ``evaluator_only`` targets.
+
+        When ``model_identity`` returns a value, the handle's ``fingerprint`` must contain it.
+        """
+
+    def model_identity(self) -> str | None:
+        """Identity of the model the target's config names (the base of ``fit``, the model of ``base_model``).
+
+        What the config's text cannot tell: a content hash of a local directory
+        (``fteval.identity.directory_digest``), the commit a hub revision resolves to, an API
+        model's name and snapshot (``fteval.identity.api_model_identity``). The engine adds it to
+        the training job key and the run key, so a model replaced under the same name retrains and
+        re-evaluates. ``None`` (the default): the config alone identifies the model.
+        """
+        return None
 
 
 class LoadedModel(ABC):

@@ -39,6 +39,10 @@ class RunRecord:
     finished_at: float | None
     n_done: int = 0
     skipped_rows: int = 0
+    model_location: str | None = None
+    model_identity: str | None = None
+    pid: int | None = None
+    host: str | None = None
 
     @property
     def display_target(self) -> str:

@@ -7,6 +7,8 @@ are append-only migrations recorded in the ``migrations`` table.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 import uuid
@@ -65,8 +67,19 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN skipped_rows INTEGER NOT NULL DEFAULT 0
     """,
+    # 3: where the evaluated model is and the identity of the model the target names
+    """
+    ALTER TABLE runs ADD COLUMN model_location TEXT;
+    ALTER TABLE runs ADD COLUMN model_identity TEXT
+    """,
+    # 4: the process running a run, so a run whose process died reads 'interrupted'
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN host TEXT
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+HOST = socket.gethostname()
 
 
 def _dumps(value: Any) -> str:
@@ -77,6 +90,28 @@ def _loads(text: str | None, default: Any = None) -> Any:
     return json.loads(text) if text else default
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _status(row: sqlite3.Row) -> str:
+    """The stored status, except that a 'running' run whose process is gone from this host is 'interrupted'.
+
+    A run started on another host keeps 'running': its process cannot be checked from here.
+    """
+    status: str = row["status"]
+    if status == "running" and row["pid"] is not None and row["host"] == HOST and not _alive(row["pid"]):
+        return "interrupted"
+    return status
+
+
 def _run(row: sqlite3.Row, n_done: int = 0) -> RunRecord:
     return RunRecord(
         id=row["id"], run_key=row["run_key"], spec_name=row["spec_name"], spec_hash=row["spec_hash"],
@@ -84,7 +119,8 @@ def _run(row: sqlite3.Row, n_done: int = 0) -> RunRecord:
         is_baseline=bool(row["is_baseline"]), job_id=row["job_id"], model_fingerprint=row["model_fingerprint"],
         generation=_loads(row["generation_json"], {}), config=_loads(row["config_json"], {}),
         versions=_loads(row["versions_json"], {}), seed=row["seed"], n_examples=row["n_examples"],
-        status=row["status"], started_at=row["started_at"], finished_at=row["finished_at"], n_done=n_done,
+        status=_status(row), started_at=row["started_at"], finished_at=row["finished_at"], n_done=n_done,
+        model_location=row["model_location"], model_identity=row["model_identity"], pid=row["pid"], host=row["host"],
         skipped_rows=row["skipped_rows"],
     )
 
@@ -199,10 +235,18 @@ class Store:
         """Insert a run in status 'running'; JSON-valued fields end in ``_json``."""
         run_id = f"{fields['spec_name']}-{fields['target']}-{uuid.uuid4().hex[:8]}"
         values = {k: _dumps(v) if k.endswith("_json") else v for k, v in fields.items()}
-        values.update(id=run_id, status="running", started_at=time.time())
+        values.update(id=run_id, status="running", started_at=time.time(), pid=os.getpid(), host=HOST)
         cols = ", ".join(values)
         self.db.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
         return run_id
+
+    def claim_run(self, run_id: str) -> None:
+        """Mark a run resumed by this process: status 'running', this pid and host."""
+        self.db.execute("UPDATE runs SET status = 'running', pid = ?, host = ? WHERE id = ?", (os.getpid(), HOST, run_id))
+
+    def interrupt_run(self, run_id: str) -> None:
+        """Mark an unfinished run 'interrupted' (Ctrl-C or a crash); its stored examples stay."""
+        self.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status != 'complete'", (run_id,))
 
     def get_run(self, ref: str) -> RunRecord:
         """A run by id or unique id prefix; ``latest`` is the newest run.
@@ -221,13 +265,15 @@ class Store:
             raise StoreError(f"run id {ref!r} is ambiguous: {', '.join(r['id'] for r in rows[:5])}")
         return self._with_progress(exact[0] if exact else rows[0])
 
-    def list_runs(self, spec_name: str | None = None) -> list[RunRecord]:
-        """Runs, newest first."""
-        if spec_name:
-            rows = self.db.execute("SELECT * FROM runs WHERE spec_name = ? ORDER BY started_at DESC", (spec_name,))
-        else:
-            rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC")
-        return [self._with_progress(r) for r in rows.fetchall()]
+    def list_runs(self, spec_name: str | None = None, target: str | None = None) -> list[RunRecord]:
+        """Runs, newest first, optionally of one spec name and/or target."""
+        where, args = [], []
+        for column, value in (("spec_name", spec_name), ("target", target)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started_at DESC"
+        return [self._with_progress(r) for r in self.db.execute(sql, args).fetchall()]
 
     def done_indexes(self, run_id: str) -> set[int]:
         """Indexes of examples already stored for a run."""

@@ -3,16 +3,48 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from fteval.records import RunRecord
+from fteval.records import AggregateRecord, RunRecord
 from fteval.store import Store
+
+
+def metric_order(run: RunRecord, aggregates: list[AggregateRecord] | None = None) -> list[str]:
+    """A run's metric names in the spec's order (``metrics:``), else sorted stored aggregate names."""
+    listed = run.spec.get("metrics") if isinstance(run.spec, dict) else None
+    names = [m if isinstance(m, str) else m.get("name") for m in listed or [] if isinstance(m, str | dict)]
+    if names:
+        return [n for n in names if n]
+    return sorted(a.metric for a in aggregates or [])
+
+
+def model_name(run: RunRecord) -> str:
+    """What a run evaluated, briefly: the target's ``model.id`` (or trainer) and a short identity."""
+    target = run.config.get("target_config") or {}
+    model = target.get("model") if isinstance(target, dict) else None
+    name = str(model.get("id")) if isinstance(model, dict) and model.get("id") else run.trainer
+    if isinstance(target, dict) and not target.get("evaluator_only", False):
+        name += " (trained)"
+    identity = run.model_identity or ""
+    short = identity.split(":", 1)[-1].rsplit("@", 1)[-1][:12]
+    return f"{name} @{short}" if short else name
+
+
+def model_line(run: RunRecord) -> str:
+    """Where the evaluated model is and what identifies it (location, identity of the named model, fingerprint)."""
+    parts = [f"model {run.model_location or '-'}"]
+    if run.model_identity:
+        parts.append(f"identity {run.model_identity}")
+    parts.append(f"fingerprint {run.model_fingerprint}")
+    return "  ".join(parts)
 
 
 def run_table(store: Store, run: RunRecord) -> Table:
     """Metrics of one run with 95% CIs, n, and the per-question cost and latency."""
     label = " (baseline)" if run.is_baseline else ""
-    table = Table(title=f"{run.id}{label}  [{run.status}]", title_justify="left")
+    # escaped: "[complete]" would otherwise be read as a markup tag and vanish
+    table = Table(title=escape(f"{run.id}{label}  [{run.status}]"), title_justify="left")
     for col in ("metric", "value", "95% CI", "n", "CI method"):
         table.add_column(col, justify="right" if col != "metric" else "left")
     for agg in store.aggregates(run.id):
@@ -53,6 +85,5 @@ def print_run(console: Console, store: Store, run: RunRecord) -> None:
         console.print(line)
     if run.skipped_rows:
         console.print(f"[yellow]{run.skipped_rows} bad eval rows were skipped (on_bad_row: skip)[/yellow]")
-    console.print(
-        f"spec {run.spec_name} sha256:{run.spec_hash[:12]}  model {run.model_fingerprint}  seed {run.seed}  {version_line(run)}"
-    )
+    console.print(model_line(run), soft_wrap=True)
+    console.print(f"spec {run.spec_name} sha256:{run.spec_hash[:12]}  seed {run.seed}  {version_line(run)}", soft_wrap=True)

@@ -8,6 +8,14 @@ import pytest
 from fteval_testutil import EXTERNAL_PLUGIN
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _digest_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the file-digest cache (and everything else fteval caches) out of the user's home."""
+    import os
+
+    os.environ["FTEVAL_CACHE_DIR"] = str(tmp_path_factory.mktemp("fteval-cache"))
+
+
 @pytest.fixture
 def external_plugin_path(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Put the external test plugin (with its own dist-info) on sys.path for this test."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import datetime, timezone
+from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fteval.cli import main
+from fteval.records import ExampleRecord, RunRecord
 
 
 def _open(ctx: click.Context):  # noqa: ANN202
@@ -17,35 +22,111 @@ def _open(ctx: click.Context):  # noqa: ANN202
     return Store(ctx.obj["store"])
 
 
+def _console() -> Console:
+    """stdout; when it is not a terminal (a pipe, a CI log) nothing is cut or wrapped to a guessed width."""
+    console = Console()
+    return console if console.is_terminal else Console(width=100_000)
+
+
+def _json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=1, default=str))
+
+
+def _run_json(run: RunRecord, aggregates: list[Any]) -> dict[str, Any]:
+    from fteval.summary import metric_order  # noqa: PLC0415
+
+    by_name = {a.metric: dataclasses.asdict(a) for a in aggregates}
+    return {
+        "id": run.id, "spec": run.spec_name, "target": run.target, "status": run.status,
+        "is_baseline": run.is_baseline, "n_done": run.n_done, "n_examples": run.n_examples,
+        "model_location": run.model_location, "model_identity": run.model_identity,
+        "model_fingerprint": run.model_fingerprint, "trainer": run.trainer, "generator": run.generator,
+        "metrics": {name: by_name[name] for name in metric_order(run, aggregates) if name in by_name},
+        "started_at": run.started_at, "finished_at": run.finished_at,
+    }
+
+
 @main.command()
 @click.option("--spec", "spec_name", help="Only runs of this spec name.")
+@click.option("--target", help="Only runs of this target.")
+@click.option("--metrics", "n_metrics", default=3, show_default=True, help="How many of the spec's metrics to show as columns.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON (every metric).")
 @click.pass_context
-def runs(ctx: click.Context, spec_name: str | None) -> None:
-    """List runs, newest first."""
+def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metrics: int, as_json: bool) -> None:
+    """List runs, newest first, one table per spec with its first metrics as columns."""
+    from fteval.summary import metric_order, model_name  # noqa: PLC0415
+
     store = _open(ctx)
-    table = Table("run", "spec", "target", "status", "examples", "model", "started (UTC)")
-    for r in store.list_runs(spec_name):
-        started = datetime.fromtimestamp(r.started_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-        table.add_row(r.id, r.spec_name, r.display_target, r.status, f"{r.n_done}/{r.n_examples}", r.model_fingerprint[:24], started)
-    Console().print(table)
+    listed = store.list_runs(spec_name, target)
+    if as_json:
+        _json([_run_json(r, store.aggregates(r.id)) for r in listed])
+        return
+    console = _console()
+    if not listed:
+        console.print("no runs" + (" matching the filters" if spec_name or target else "") + f" in {store.path}")
+        return
+    by_spec: dict[str, list[RunRecord]] = {}
+    for r in listed:
+        by_spec.setdefault(r.spec_name, []).append(r)
+    for spec, spec_runs in by_spec.items():
+        values = {r.id: {a.metric: a.value for a in store.aggregates(r.id)} for r in spec_runs}
+        # the newest run's metric order names the columns; older runs line up under the same names
+        columns = metric_order(spec_runs[0], store.aggregates(spec_runs[0].id))[:n_metrics]
+        table = Table(title=f"spec {spec}", title_justify="left")
+        table.add_column("run", no_wrap=True)
+        for name in ("target", "status", "examples", *columns):
+            table.add_column(name, justify="right" if name in columns or name == "examples" else "left")
+        table.add_column("model")
+        table.add_column("started (UTC)", no_wrap=True)
+        for r in spec_runs:
+            started = datetime.fromtimestamp(r.started_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+            metric_cells = [f"{values[r.id][m]:.3f}" if m in values[r.id] else "-" for m in columns]
+            table.add_row(r.id, r.display_target, r.status, f"{r.n_done}/{r.n_examples}", *metric_cells, model_name(r), started)
+        console.print(table)
+
+
+def _first_metric_wrong(example: ExampleRecord, first: str | None) -> bool:
+    """Parsed, but not fully right on the run's first metric."""
+    return example.parse_ok and first is not None and first in example.scores and example.scores[first][0] < 1.0
 
 
 @main.command()
 @click.argument("run_id")
-@click.option("--examples", "-n", default=5, show_default=True, help="How many examples to print.")
+@click.option("--examples", "-n", type=int, default=None, help="How many examples to print [default: 5; with --json: all].")
 @click.option("--failures", is_flag=True, help="Only examples that failed to parse.")
+@click.option("--wrong", is_flag=True, help="Only examples that parsed but are wrong on the run's first metric.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run, its job, aggregates, totals and examples as JSON.")
 @click.pass_context
-def show(ctx: click.Context, run_id: str, examples: int, failures: bool) -> None:
-    """Show one run (id, unique prefix, or 'latest'): metrics, provenance, examples."""
-    from fteval.summary import print_run  # noqa: PLC0415
+def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, wrong: bool, as_json: bool) -> None:
+    """Show one run (id, unique prefix, or 'latest'): metrics, model, provenance, examples."""
+    from fteval.summary import metric_order, print_run  # noqa: PLC0415
 
     store = _open(ctx)
     run = store.get_run(run_id)
-    console = Console()
+    aggregates = store.aggregates(run.id)
+    order = metric_order(run, aggregates)
+    first = order[0] if order else None
+    rows = store.examples(run.id)
+    if failures or wrong:
+        rows = [r for r in rows if (failures and not r.parse_ok) or (wrong and _first_metric_wrong(r, first))]
+    limit = examples if examples is not None else (None if as_json else 5)
+    rows = rows[:limit] if limit is not None else rows
+    if as_json:
+        job = store.job_by_id(run.job_id) if run.job_id else None
+        _json({
+            "run": dataclasses.asdict(run), "job": dataclasses.asdict(job) if job else None,
+            "aggregates": [dataclasses.asdict(a) for a in aggregates], "metric_order": order,
+            "totals": dataclasses.asdict(store.run_totals(run.id)), "examples": [dataclasses.asdict(r) for r in rows],
+        })
+        return
+    console = _console()
     print_run(console, store, run)
-    rows = [r for r in store.examples(run.id) if not failures or not r.parse_ok][:examples]
     for r in rows:
-        console.print(f"\n[bold]#{r.idx}[/bold] {r.prompt.get('user', '')[:200]!r}")
-        console.print(f"  gold:   {r.gold!r}\n  output: {r.output!r}")
+        # model text may hold [brackets]: escaped, never read as markup
+        console.print(f"\n[bold]#{r.idx}[/bold] {escape(repr(r.prompt.get('user', '')[:200]))}", soft_wrap=True)
+        console.print(f"  gold:   {r.gold!r}\n  output: {r.output!r}", soft_wrap=True, markup=False)
         if not r.parse_ok:
-            console.print(f"  parse failure: {r.parse_error}")
+            console.print(f"  parse failure: {r.parse_error}", soft_wrap=True, markup=False)
+        elif first is not None and first in r.scores:
+            value, detail, _ = r.scores[first]
+            console.print(f"  {first}: {value:.3g}" + (f" ({detail})" if detail else ""), soft_wrap=True, markup=False)

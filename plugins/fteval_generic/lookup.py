@@ -79,6 +79,10 @@ class LookupTrainer(Trainer):
     def base_model(self, ctx: TrainContext) -> ModelHandle:
         return self._save(ctx, {}, "")
 
+    def model_identity(self) -> str | None:
+        """None: the table is built from the spec's data and options alone."""
+        return None
+
 
 class LookupLoaded(LoadedModel):
     """A loaded lookup table."""

@@ -34,7 +34,7 @@ def _scratch(
 
 
 def _model_and_tokenizer(
-    config: HFConfig, train: list[Example], workdir: Path, device: str, seed: int
+    config: HFConfig, train: list[Example], workdir: Path, device: str, seed: int, identity: str | None
 ) -> tuple[Any, Any, dict[str, Any]]:
     """The starting model on ``device``, its tokenizer, and how to find the base model again."""
     from fteval_hf.loading import load_pretrained, load_tokenizer
@@ -47,6 +47,7 @@ def _model_and_tokenizer(
             {
                 "id": spec.id,
                 "revision": spec.revision,
+                "identity": identity,  # in the saved model's fingerprint: a new base, a new model
             },
         )
     init = workdir / "init"
@@ -60,12 +61,13 @@ def _record(ctx: TrainContext, stats: dict[str, Any]) -> None:
     ctx.record(**{k: v for k, v in stats.items() if v is not None})
 
 
-def fit(config: HFConfig, ctx: TrainContext) -> ModelHandle:
+def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> ModelHandle:
     """Train the target (resuming from ``ctx.workdir``) and save it so it reloads like a hub model.
 
     Args:
         config: the validated target config.
         ctx: the engine's training context.
+        identity: the base model's identity (``HFTrainer.model_identity``), recorded in the manifest.
 
     Returns:
         A handle: ``location`` = the saved model folder, ``fingerprint`` = hash of its files.
@@ -90,7 +92,9 @@ def fit(config: HFConfig, ctx: TrainContext) -> ModelHandle:
     seed = train_cfg.seed if train_cfg.seed is not None else ctx.seed
     if not ranks.main:
         barrier(ranks)  # rank 0 trains and saves a scratch tokenizer first; the others load it
-    model, tokenizer, base = _model_and_tokenizer(config, list(ctx.train), workdir, device, seed)
+    model, tokenizer, base = _model_and_tokenizer(
+        config, list(ctx.train), workdir, device, seed, identity
+    )
     if ranks.main:
         barrier(ranks)
     fmt = train_cfg.prompt_format
@@ -157,14 +161,26 @@ def fit(config: HFConfig, ctx: TrainContext) -> ModelHandle:
     return saved_handle(out)
 
 
-def base_handle(config: HFConfig, ctx: TrainContext) -> ModelHandle:
-    """The untrained model as a handle (evaluator_only); a scratch model is saved at its init."""
+def _load_options(spec: HubModel) -> str:
+    """How the weights are loaded, when not as saved: it changes outputs, so it is in the fingerprint."""
+    options = [f"dtype={spec.dtype}"] if spec.dtype != "auto" else []
+    options += ["8bit"] * spec.load_in_8bit + ["4bit"] * spec.load_in_4bit
+    return "".join(f";{o}" for o in options)
+
+
+def base_handle(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> ModelHandle:
+    """The untrained model as a handle (evaluator_only); a scratch model is saved at its init.
+
+    A hub or local model's fingerprint is its ``identity`` (content hash of a local directory, or
+    the resolved hub commit) plus non-default load options.
+    """
     spec = config.model
     if isinstance(spec, HubModel):
-        base = {"id": spec.id, "revision": spec.revision}
+        identity = identity or f"hub:{spec.id}@{spec.revision or 'main'}"
+        base = {"id": spec.id, "revision": spec.revision, "identity": identity}
         return ModelHandle(
             trainer="hf",
-            fingerprint=f"hub:{spec.id}@{spec.revision or 'main'}",
+            fingerprint=identity + _load_options(spec),
             location=spec.id,
             meta={"method": "base", "base": base, "prompt_format": config.train.prompt_format},
         )

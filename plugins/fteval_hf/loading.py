@@ -1,12 +1,61 @@
-"""Loading pretrained causal LMs and tokenizers (hub id or local directory, dtype, 8/4-bit)."""
+"""Loading pretrained causal LMs and tokenizers (hub id or local directory, dtype, 8/4-bit), and their identity."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
+from fteval.identity import directory_digest
 from fteval_hf.config import HubModel
 
-__all__ = ["load_pretrained", "load_tokenizer"]
+__all__ = ["MODEL_FILES", "hub_identity", "load_pretrained", "load_tokenizer", "model_identity"]
+
+# The files of a model directory that decide its outputs: weights, configs, tokenizer, remote code.
+MODEL_FILES = (
+    "*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf", "*.json", "*.model", "*.txt", "*.tiktoken", "*.py",
+    "*.jinja",
+)
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def _cached_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit of the cached snapshot that ``revision`` points to, read from the local hub cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", revision=revision or "main")
+    if isinstance(found, str):
+        commit = Path(found).parent.name  # <cache>/models--org--name/snapshots/<commit>/config.json
+        return commit if _COMMIT.fullmatch(commit) else None
+    return None
+
+
+def hub_identity(repo_id: str, revision: str | None) -> str:
+    """``hub:<id>@<commit>``: the commit ``revision`` resolves to on the hub, or offline in the local cache.
+
+    A pinned commit is used as is. When neither the hub nor the cache can tell, the identity is
+    ``hub:<id>@<revision>`` (the name only: outputs of a moving branch are then not told apart).
+    """
+    if revision and _COMMIT.fullmatch(revision):
+        return f"hub:{repo_id}@{revision}"
+    from huggingface_hub import HfApi, constants
+
+    commit = None
+    if not constants.HF_HUB_OFFLINE:
+        try:
+            commit = HfApi().model_info(repo_id, revision=revision, timeout=10).sha
+        except Exception:  # noqa: BLE001 - no network, no access, hub errors: fall back to the cache
+            commit = None
+    commit = commit or _cached_commit(repo_id, revision)
+    return f"hub:{repo_id}@{commit or revision or 'main'}"
+
+
+def model_identity(spec: HubModel) -> str:
+    """A local directory's content hash (``dir-sha256:...``) or a hub model's resolved commit."""
+    local = Path(spec.id).expanduser()
+    if local.is_dir():
+        return f"dir-sha256:{directory_digest(local, MODEL_FILES)}"
+    return hub_identity(spec.id, spec.revision)
 
 
 def _dtype(name: str, device: str) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from fteval.plugin import ModelHandle, TrainContext, Trainer
-from fteval_hf.config import HFConfig
+from fteval_hf.config import HFConfig, HubModel
 
 __all__ = ["HFTrainer"]
 
@@ -26,10 +26,20 @@ class HFTrainer(Trainer):
         """Train (resuming from the latest checkpoint in ``ctx.workdir``) and save the model."""
         from fteval_hf.fit import fit
 
-        return fit(self.config, ctx)
+        return fit(self.config, ctx, self.model_identity())
 
     def base_model(self, ctx: TrainContext) -> ModelHandle:
         """The untrained model (a hub id, or a scratch model at its random init)."""
         from fteval_hf.fit import base_handle
 
-        return base_handle(self.config, ctx)
+        return base_handle(self.config, ctx, self.model_identity())
+
+    def model_identity(self) -> str | None:
+        """A local model directory's content hash or a hub model's commit; None for a scratch model."""
+        if not isinstance(self.config.model, HubModel):
+            return None  # a scratch model is made from the config and the seed alone
+        if not hasattr(self, "_identity"):  # hashing or a hub lookup: once per trainer
+            from fteval_hf.loading import model_identity
+
+            self._identity = model_identity(self.config.model)
+        return self._identity

@@ -1,0 +1,163 @@
+"""Reading runs from the CLI (runs, show) and the run lifecycle (--model, Ctrl-C, dead processes, CI progress)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, fteval_cli
+
+LONG = "a-rather-long-spec-name-that-a-narrow-table-would-cut"
+
+
+def _long_spec(tmp_path: Path) -> Path:
+    spec = tmp_path / "long.yaml"
+    spec.write_text(f"extends: {SPECS / 'yesno.yaml'}\nname: {LONG}\nmetrics: [format_rate, accuracy]\n")
+    return spec
+
+
+def _delayed_spec(tmp_path: Path, rows: int, delay: float) -> Path:
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(
+        f"""fteval: 1
+name: slow
+dataset:
+  train: {{path: {SPECS / 'data/viggo/train.csv'}}}
+  eval: {{path: {SPECS / 'data/viggo/test.csv'}, limit: {rows}}}
+prompt: {{user: "{{{{ ref }}}}", target: "{{{{ mr }}}}"}}
+parser: text
+metrics: [exact_match, char_exact]
+generation: {{batch_size: 4}}
+targets:
+  slow: {{trainer: delayed_lookup, model: {{delay_s: {delay}}}}}
+"""
+    )
+    return spec
+
+
+def _runs_json(store: Path, *args: str) -> list[dict]:
+    out = fteval_cli("runs", "--json", *args, store=store)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_runs_lists_first_metrics_per_spec_filters_and_json(tmp_path: Path) -> None:
+    store = tmp_path / "r.db"
+    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    assert fteval_cli("run", str(_long_spec(tmp_path)), store=store).returncode == 0
+    listed = fteval_cli("runs", store=store)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    # one table per spec, its metrics as columns in the spec's order
+    long_header = next(line for line in lines if "format_rate" in line and "accuracy" in line and "target" in line)
+    assert long_header.index("format_rate") < long_header.index("accuracy")
+    runs = _runs_json(store)
+    assert {r["spec"] for r in runs} == {"yesno", LONG}
+    long_run = next(r for r in runs if r["spec"] == LONG)
+    assert list(long_run["metrics"]) == ["format_rate", "accuracy"] and long_run["status"] == "complete"
+    # output to a pipe: full ids, never cut
+    assert long_run["id"].startswith(LONG) and any(long_run["id"] in line for line in lines)
+    value = f"{long_run['metrics']['accuracy']['value']:.3f}"
+    assert any(long_run["id"] in line and value in line for line in lines)
+    assert [r["spec"] for r in _runs_json(store, "--spec", "yesno")] == ["yesno"]
+    assert _runs_json(store, "--target", "nope") == []
+
+
+def test_show_json_wrong_and_failures(tmp_path: Path) -> None:
+    store = tmp_path / "r.db"
+    spec = tmp_path / "first.yaml"
+    # eval = memorised train rows (answered 'yes' or 'no') + unseen ones (answered 'yes', the majority);
+    # a choice parser that knows only 'yes': 'no' outputs fail to parse, 'yes' for a 'no' question is wrong
+    train = (SPECS / "data/yesno/train.csv").read_text().splitlines()
+    test = (SPECS / "data/yesno/test.csv").read_text().splitlines()
+    (tmp_path / "eval.csv").write_text("\n".join(train[:11] + test[1:]) + "\n")
+    spec.write_text(
+        f"extends: {SPECS / 'yesno.yaml'}\nname: strict\ndataset: {{eval: {{path: eval.csv}}}}\n"
+        "parser: {name: choice, labels: ['yes']}\nmetrics: [exact_match, format_rate]\n"
+    )
+    assert fteval_cli("run", str(spec), store=store).returncode == 0
+    full = json.loads(fteval_cli("show", "latest", "--json", store=store).stdout)
+    assert full["run"]["spec_name"] == "strict" and full["metric_order"] == ["exact_match", "format_rate"]
+    examples = full["examples"]
+    assert len(examples) == full["run"]["n_examples"] == 30  # --json: every example unless -n
+    wrong = json.loads(fteval_cli("show", "latest", "--json", "--wrong", store=store).stdout)["examples"]
+    failures = json.loads(fteval_cli("show", "latest", "--json", "--failures", store=store).stdout)["examples"]
+    assert wrong == [e for e in examples if e["parse_ok"] and e["scores"]["exact_match"][0] < 1]
+    assert failures == [e for e in examples if not e["parse_ok"]]
+    assert wrong and failures
+    text = fteval_cli("show", "latest", "--failures", "-n", "1", store=store).stdout
+    assert text.count("parse failure:") == min(1, len(failures)) and "fingerprint lookup-" in text
+
+
+def test_model_override_needs_one_target_and_a_model_id_key(tmp_path: Path) -> None:
+    store = tmp_path / "r.db"
+    no_target = fteval_cli("run", str(SPECS / "yesno.yaml"), "--model", "./x", store=store)
+    assert no_target.returncode == 2 and "exactly one target" in no_target.stderr
+    wrong_kind = fteval_cli("run", str(SPECS / "yesno.yaml"), "-t", "lookup", "--model", "./x", store=store)
+    assert wrong_kind.returncode == 2 and "--model: targets.lookup.model.id: unknown key 'id'" in wrong_kind.stderr
+
+
+def _stored(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM examples").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _start_and_stop(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Popen, Path, Path, int]:
+    spec, db, rows = _delayed_spec(tmp_path, 80, 0.02), tmp_path / "runs.db", 80
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [*FTEVAL, "--store", str(db), "run", str(spec)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=ROOT,
+    )
+    deadline = time.time() + 60
+    while _stored(db) < 8 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    return proc, spec, db, rows
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(tmp_path: Path) -> None:
+    proc, spec, db, rows = _start_and_stop(tmp_path, signal.SIGINT)
+    stderr = proc.stderr.read()
+    assert proc.returncode == 130, stderr
+    assert "run the same command to resume" in stderr and f"run {spec}" in stderr and "Traceback" not in stderr
+    (run,) = _runs_json(db)
+    before = _stored(db)
+    assert run["status"] == "interrupted" and 0 < before < rows
+    with sqlite3.connect(db) as con:  # stored as such, not only inferred from a dead process
+        assert con.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+    done = fteval_cli("run", str(spec), store=db, extra_path=EXTERNAL_PLUGIN)
+    assert done.returncode == 0 and f"model calls this invocation: {rows - before}" in done.stdout
+    assert [r["status"] for r in _runs_json(db)] == ["complete"]
+
+
+def test_killed_process_is_listed_as_interrupted(tmp_path: Path) -> None:
+    _, _, db, _ = _start_and_stop(tmp_path, signal.SIGKILL)
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT status FROM runs").fetchone()[0] == "running"  # nobody could update it
+    assert [r["status"] for r in _runs_json(db)] == ["interrupted"]
+    assert "interrupted" in fteval_cli("show", "latest", store=db).stdout
+
+
+def test_progress_lines_when_output_is_not_a_terminal(tmp_path: Path) -> None:
+    spec, db = _delayed_spec(tmp_path, 40, 0.03), tmp_path / "runs.db"
+    env = {**os.environ, "FTEVAL_PROGRESS_SECONDS": "0.25"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), env.get("PYTHONPATH")]))
+    done = subprocess.run([*FTEVAL, "--store", str(db), "run", str(spec)], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    counts = [int(m) for m in re.findall(r"^slow: evaluating: (\d+)/40 ", done.stderr, re.MULTILINE)]
+    assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] == 40, done.stderr
+    assert "elapsed" in done.stderr and "\x1b[" not in done.stderr  # plain text, no terminal codes
+    # a quick run prints no progress lines
+    quick = subprocess.run([*FTEVAL, "--store", str(db), "run", str(SPECS / "yesno.yaml")], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert quick.returncode == 0 and "evaluating:" not in quick.stderr
