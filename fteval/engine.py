@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from fteval.datasets import load_rows
 from fteval.errors import FtevalError, StoreError
 from fteval.identity import cache_key, canonical_hash, job_key, redact, redact_text, run_config
 from fteval.loader import LoadedSpec, ResolvedTarget
+from fteval.output_caps import cut_generation, over_limit
 from fteval.plugin import (
     Example,
     Generation,
@@ -27,7 +28,6 @@ from fteval.plugin import (
     Score,
     ScoreItem,
 )
-from fteval.output_caps import cut_generation, over_limit
 from fteval.progress import progress_bar
 from fteval.records import ExampleRecord
 from fteval.spec import Source

@@ -24,11 +24,11 @@ __all__ = [
     "canonical_hash",
     "canonical_json",
     "file_digest",
-    "job_key",
-    "run_config",
     "is_secret_key",
+    "job_key",
     "redact",
     "redact_text",
+    "run_config",
     "secret_values",
 ]
 
