@@ -42,8 +42,12 @@ _SECRET_WORDS = (
 _SECRET_KEY = re.compile(rf"(^|[_-]){_SECRET_WORDS}$", re.IGNORECASE)
 # Tokenizer settings that end in "_token" but hold vocabulary items, not credentials.
 _NOT_SECRET_KEY = re.compile(r"^(pad|eos|bos|unk|sep|cls|mask|start|end|im_start|im_end)[_-]token$", re.IGNORECASE)
-# Credentials inside URLs: scheme://user:password@host
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<pw>[^/\s@]+)@", re.IGNORECASE)
+# Credentials inside URLs: scheme://user:password@host. The scheme starts at a boundary and every
+# part is bounded, so a long run of letters costs linear time, not quadratic.
+_URL_CREDENTIALS = re.compile(
+    r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^/\s:@]{0,256}):(?P<pw>[^/\s@]{1,1024})@",
+    re.IGNORECASE,
+)
 # "key=value" / "key: value" inside text (query strings, DSNs, header lines); the key decides.
 _KEY_VALUE = re.compile(
     rf"(?<![A-Za-z0-9_-])(?P<key>(?:[A-Za-z0-9]+[_-])*{_SECRET_WORDS})(?P<sep>\s*[=:]\s*)"

@@ -176,3 +176,12 @@ def test_a_secret_named_by_an_environment_variable_is_used_and_never_stored(tmp_
     assert "warning" not in checked.stderr + ran.stderr  # a variable's name is not a secret
     everything = _everything(store, checked, ran, shown)
     assert ENV_API_KEY not in everything and "FTEVAL_TEST_API_KEY" in everything
+
+
+@pytest.mark.parametrize("text", ["x" * 1_000_000, "a-" * 500_000 + "token", "a://" + "b" * 1_000_000, "token: " * 150_000])
+def test_redaction_takes_linear_time_on_long_text(text: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - start < 3  # was quadratic: 130 s for 100,000 letters
