@@ -11,11 +11,13 @@ from typing import Any
 
 from fteval.plugin import Example, Prompt
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "specs" / "data"
+REFERENCE = ROOT / "tests" / "data" / "reference"
 # The reference experiment's ViGGO instruction (the system message of its OpenAI fine-tuning file).
-VIGGO_SYSTEM = json.loads((DATA / "openai-format" / "viggo_validation.jsonl").open().readline())[
-    "messages"
-][0]["content"]
+VIGGO_SYSTEM = json.loads((REFERENCE / "viggo_validation.jsonl").open().readline())["messages"][0][
+    "content"
+]
 
 
 def viggo_examples(split: str, prompt: str, limit: int | None = None) -> list[Example]:

@@ -24,7 +24,7 @@ from fteval_sql.metrics import ExecutionAccuracy
 from fteval_sql.parser import SqlParser
 from fteval_sql.schema import parse_schema
 
-VAL = Path(__file__).resolve().parents[1].parent / "shared/data/sql-create-context-spider/val.json"
+VAL = Path(__file__).resolve().parents[1] / "specs" / "data" / "sql" / "val.json"
 
 
 def naive(rows: list[dict], settings: ExecSettings) -> tuple[float, float]:

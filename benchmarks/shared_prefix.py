@@ -15,10 +15,10 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Self
 
 import torch
+from _hf_common import DATA, VIGGO_SYSTEM
 from fteval_hf.batching import plan_batches
 from fteval_hf.decode import generate
 from fteval_hf.formatting import encode_example, prompt_text
@@ -27,10 +27,6 @@ from fteval_hf.scratch import build_scratch_model, train_tokenizer
 
 from fteval.plugin import Prompt
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-VIGGO_SYSTEM = json.loads((DATA / "openai-format" / "viggo_validation.jsonl").open().readline())[
-    "messages"
-][0]["content"]
 SQL_SYSTEM = (
     "You are a powerful text-to-SQL model. Your job is to answer questions about a database. You are "
     "given a question and context regarding one or more tables.\n\nYou must output the SQL query that "
@@ -46,7 +42,7 @@ def viggo_rows(split: str) -> list[tuple[Prompt, str]]:
 
 def sql_rows() -> list[tuple[Prompt, str]]:
     """(prompt, target) pairs with the reference text-to-SQL prompt (as in specs/base/sql.yaml)."""
-    rows = json.loads((DATA / "sql-create-context-spider" / "train.json").read_text())
+    rows = json.loads((DATA / "sql" / "train.json").read_text())
     return [(Prompt(SQL_SYSTEM + r["context"], r["question"]), r["answer"]) for r in rows]
 
 
@@ -153,7 +149,7 @@ def bench_generation(
     outputs = {}
     for mode in ("off", "on"):
         with clocks[mode]:
-            outputs[mode] = generate(model, prompts, share_prefix=mode, **kwargs)
+            outputs[mode] = generate(model, prompts, shared_prefix=mode, **kwargs)
     with clocks["single"], torch.inference_mode():
         for p in prompts[:per_example]:
             model.generate(

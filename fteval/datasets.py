@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import csv
-import hashlib
+import io
 import json
 import os
 import random
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from fteval.errors import DatasetError
 from fteval.spec import Source
+from fteval.textfile import TextFileError, decode_utf8, position
 
-__all__ = ["load_rows", "header_columns", "file_format", "file_digest"]
+__all__ = ["Rows", "file_format", "header_columns", "load_rows"]
 
 Row = dict[str, Any]
 
@@ -28,29 +30,178 @@ def file_format(source: Source, path: Path) -> str:
     return suffix
 
 
-def _read_file(path: Path, fmt: str) -> list[Row]:
-    try:
-        if fmt == "csv":
-            with path.open(newline="", encoding="utf-8-sig") as fh:
-                return list(csv.DictReader(fh))
-        if fmt == "jsonl":
-            with path.open(encoding="utf-8") as fh:
-                rows = [json.loads(line) for line in fh if line.strip()]
+class Rows(list[Row]):
+    """The rows of a split, plus how many bad rows ``on_bad_row: skip`` dropped (and why, the first few)."""
+
+    def __init__(self, rows: Iterable[Row] = (), skipped: int = 0, skip_reasons: Sequence[str] = ()) -> None:
+        super().__init__(rows)
+        self.skipped, self.skip_reasons = skipped, list(skip_reasons)
+
+
+class _Bad(Exception):
+    """One bad data row: ``line`` is the physical line where it starts, ``row`` its 1-based data-row number."""
+
+    def __init__(self, row: int, line: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.row, self.line, self.reason = row, line, reason
+
+    def located(self, path: str) -> str:
+        where = f"{path}:{self.line}" if self.line is not None else path
+        return f"{where}: data row {self.row}: {self.reason}"
+
+
+# A record is (1-based data row, physical line or None, the row, or the reason it is bad).
+_Record = tuple[int, int | None, "Row | str"]
+
+
+def _csv_records(text: str, path: Path) -> Iterator[_Record]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise DatasetError(f"{path}: empty file; expected a header line with the column names")
+    _check_header(header, path)
+    number, start = 0, reader.line_num + 1
+    for cells in reader:
+        line, start = start, reader.line_num + 1
+        if not cells:  # a blank line
+            continue
+        number += 1
+        if len(cells) != len(header):
+            yield number, line, f"has {len(cells)} cells; the header has {len(header)}"
         else:
-            rows = json.loads(path.read_text(encoding="utf-8"))
+            yield number, line, dict(zip(header, cells, strict=True))
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(header):
+        if name in seen:
+            raise DatasetError(f"{path}:1: duplicate column name {name!r} (column {i + 1}); column names must be unique")
+        seen.add(name)
+
+
+def _jsonl_records(text: str, path: Path) -> Iterator[_Record]:
+    number = 0
+    for line_no, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, line_no, f"not valid JSON: {exc.msg} (column {exc.colno})"
+            continue
+        yield number, line_no, value if isinstance(value, dict) else f"expected a JSON object, found {_kind(value)}"
+
+
+def _json_records(text: str, path: Path) -> Iterator[_Record]:
+    """Elements of a top-level JSON list, each with the line where it starts."""
+    decoder = json.JSONDecoder()
+    at = _skip_ws(text, 0)
+    if text[at : at + 1] != "[":
+        try:
+            found = _kind(json.loads(text)) if text.strip() else "an empty file"
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}: not valid json: {exc}") from None
+        raise DatasetError(f"{path}: expected a JSON list of objects, found {found}; or use format: jsonl")
+    at = _skip_ws(text, at + 1)
+    number = 0
+    while text[at : at + 1] != "]":
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}: not valid json: {exc}") from None
+        number += 1
+        line = text.count("\n", 0, at) + 1
+        yield number, line, value if isinstance(value, dict) else f"expected a JSON object, found {_kind(value)}"
+        at = _skip_ws(text, end)
+        if text[at : at + 1] == ",":
+            at = _skip_ws(text, at + 1)
+        elif text[at : at + 1] != "]":
+            line, col = position(text, at)
+            raise DatasetError(f"{path}:{line}: not valid json: expected ',' or ']' at line {line}, column {col}")
+
+
+def _skip_ws(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _row_problem(row: Row) -> str | None:
+    """Why a row's values cannot be used: a missing (null) value, or text that cannot be stored."""
+    for key, value in row.items():
+        if value is None:
+            return f"column {key!r} is null (a missing value)"
+        bad = _lone_surrogate(key) or _lone_surrogate(value)
+        if bad:
+            return f"column {key!r} holds a lone surrogate {bad} (not valid Unicode text)"
+    return None
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"U+{ord(value[exc.start]):04X}"
+        return None
+    if isinstance(value, dict):
+        return next(filter(None, (_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())), None)
+    if isinstance(value, list):
+        return next(filter(None, map(_lone_surrogate, value)), None)
+    return None
+
+
+_READERS = {"csv": _csv_records, "jsonl": _jsonl_records, "json": _json_records}
+_MAX_REASONS = 5
+
+
+def _read_file(path: Path, fmt: str, on_bad_row: str) -> Rows:
+    try:
+        text = decode_utf8(path.read_bytes())
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path}: not valid {fmt}: {exc}") from None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise DatasetError(f"{path}: expected a list of objects")
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a directory, not a data file") from None
+    except TextFileError as exc:
+        raise DatasetError(f"{path}:{exc.line}: not valid {fmt}: {exc.message}") from None
+    try:
+        return _collect(_READERS[fmt](text, path), str(path), on_bad_row)
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: not valid csv: {exc}") from None
+
+
+def _collect(records: Iterable[_Record], where: str, on_bad_row: str) -> Rows:
+    """Keep the good rows; raise on bad ones (``on_bad_row: error``) or count and drop them (``skip``)."""
+    rows, bad = Rows(), []
+    for number, line, record in records:
+        problem = record if isinstance(record, str) else _row_problem(record)
+        if problem is None:
+            rows.append(record)  # type: ignore[arg-type]
+        else:
+            bad.append(_Bad(number, line, problem))
+    if bad and on_bad_row == "error":
+        shown = "\n".join(b.located(where) for b in bad[:_MAX_REASONS])
+        more = f"\n... and {len(bad) - _MAX_REASONS} more" if len(bad) > _MAX_REASONS else ""
+        hint = "\n(fix the rows, or set on_bad_row: skip on this dataset split to drop and count them)"
+        raise DatasetError(f"{where}: {len(bad)} bad data row(s):\n{shown}{more}{hint}")
+    rows.skipped, rows.skip_reasons = len(bad), [b.located(where) for b in bad[:_MAX_REASONS]]
+    if not rows:
+        skipped = f" ({len(bad)} bad rows skipped)" if bad else ""
+        raise DatasetError(f"{where}: no data rows{skipped}; a split needs at least one row")
     return rows
 
 
-def _read_hf(source: Source) -> list[Row]:
+def _read_hf(source: Source) -> Rows:
     assert source.hf is not None
     try:
-        import datasets  # noqa: PLC0415 - optional extra, imported only when used
+        import datasets
     except ImportError:
         raise DatasetError("hf datasets need the optional extra: pip install 'fteval[datasets]'") from None
     # Fail fast instead of hanging when the hub cannot be reached.
@@ -64,17 +215,16 @@ def _read_hf(source: Source) -> list[Row]:
             f"could not load hub dataset {hf.path!r} (split {hf.split!r}): {type(exc).__name__}: {exc}. "
             "Offline? Download it once with network access, or point 'path' at a local file."
         ) from None
-    return [dict(r) for r in ds]
+    return _collect(((i + 1, None, dict(r)) for i, r in enumerate(ds)), hf.path, source.on_bad_row)
 
 
-def _rename(rows: list[Row], columns: dict[str, str], where: str) -> list[Row]:
+def _rename(rows: Rows, columns: dict[str, str], where: str) -> Rows:
     if not columns:
         return rows
-    if rows:
-        missing = [old for old in columns.values() if old not in rows[0]]
-        if missing:
-            raise DatasetError(f"{where}: columns {missing} not found; have {sorted(rows[0])}")
-    out = []
+    missing = [old for old in columns.values() if old not in rows[0]]
+    if missing:
+        raise DatasetError(f"{where}: columns {missing} not found; have {sorted(rows[0])}")
+    out = Rows(skipped=rows.skipped, skip_reasons=rows.skip_reasons)
     for i, row in enumerate(rows):
         missing = [old for old in columns.values() if old not in row]
         if missing:
@@ -86,45 +236,83 @@ def _rename(rows: list[Row], columns: dict[str, str], where: str) -> list[Row]:
     return out
 
 
-def load_rows(source: Source) -> list[Row]:
-    """Read a split: load, rename columns, shuffle with its seed, apply its limit.
+def load_rows(source: Source) -> Rows:
+    """Read a split: load, check each row, rename columns, shuffle with its seed, apply its limit.
+
+    A bad row (a CSV row with too few or too many cells, a JSON line that is not an object, a null
+    value, text with a lone surrogate) is an error naming the file, the physical line and the
+    1-based data row; with ``on_bad_row: skip`` it is dropped and counted instead.
+
+    Returns:
+        The rows, as a list whose ``skipped`` attribute counts the dropped rows (``skip_reasons``
+        describes the first few).
 
     Raises:
-        DatasetError: the file is missing or malformed, or the hub dataset cannot be loaded.
+        DatasetError: the file is missing or malformed, has bad rows (``on_bad_row: error``) or no
+            rows at all, or the hub dataset cannot be loaded.
     """
     if source.hf is not None:
         rows, where = _read_hf(source), source.hf.path
     else:
         path = Path(source.path or "")
-        rows, where = _read_file(path, file_format(source, path)), str(path)
+        rows, where = _read_file(path, file_format(source, path), source.on_bad_row), str(path)
     rows = _rename(rows, source.columns, where)
     if source.shuffle:
         random.Random(source.seed).shuffle(rows)
-    return rows[: source.limit] if source.limit else rows
+    return Rows(rows[: source.limit], rows.skipped, rows.skip_reasons) if source.limit else rows
 
 
 def header_columns(source: Source) -> set[str] | None:
-    """Column names of a file source, reading as little as possible; None when unknown (hub)."""
+    """Column names of a file source, reading as little as possible; None when unknown (hub).
+
+    Raises:
+        DatasetError: duplicate column names, or a first record that is not a JSON object.
+    """
     if source.path is None:
         return None
     path = Path(source.path)
     fmt = file_format(source, path)
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        if fmt == "csv":
-            names = set(next(csv.reader(fh), []))
-        elif fmt == "jsonl":
-            first = next((line for line in fh if line.strip()), "{}")
-            names = set(json.loads(first))
-        else:
-            rows = json.load(fh)
-            names = set(rows[0]) if rows else set()
+    if fmt == "json":
+        try:
+            text = decode_utf8(path.read_bytes())
+        except TextFileError as exc:
+            raise DatasetError(f"{path}:{exc.line}: not valid json: {exc.message}") from None
+        first = next(_json_records(text, path), None)
+        names = _record_columns(first, path)
+    else:
+        try:
+            names = _head_columns(path, fmt)
+        except UnicodeDecodeError:
+            # Text mode decodes a whole buffer; find the first bad byte's line and column for the message.
+            with path.open("rb") as fh:
+                head = fh.read(1 << 20)
+            try:
+                decode_utf8(head)
+            except TextFileError as exc:
+                raise DatasetError(f"{path}:{exc.line}: not valid {fmt}: {exc.message}") from None
+            raise DatasetError(f"{path}: not valid {fmt}: not valid UTF-8") from None
     return names | set(source.columns)
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 of a data file, for provenance and run identity."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _head_columns(path: Path, fmt: str) -> set[str]:
+    """Column names from the first line (csv) or first record (jsonl) only."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        if fmt == "csv":
+            header = next(csv.reader(fh), [])
+            _check_header(header, path)
+            return set(header)
+        lines = ((n, line) for n, line in enumerate(fh, 1) if line.strip())
+        first = next(lines, None)
+        if first is None:
+            return set()
+        return _record_columns(next(_jsonl_records(first[1], path)), path, first[0])
+
+
+def _record_columns(record: _Record | None, path: Path, line: int | None = None) -> set[str]:
+    if record is None:
+        return set()
+    _, at, value = record
+    if isinstance(value, str):
+        raise DatasetError(f"{path}:{line or at}: data row 1: {value}")
+    return set(value)
+

@@ -38,20 +38,30 @@ from fteval.versions import run_versions
 __all__ = ["Engine", "render_examples"]
 
 
-def render_examples(loaded: LoadedSpec, split: str) -> list[Example]:
+class SplitExamples(list[Example]):
+    """A split's rendered examples, plus the bad rows ``on_bad_row: skip`` dropped (count and first reasons)."""
+
+    def __init__(self, examples: list[Example], skipped: int = 0, skip_reasons: list[str] | None = None) -> None:
+        super().__init__(examples)
+        self.skipped, self.skip_reasons = skipped, skip_reasons or []
+
+
+def render_examples(loaded: LoadedSpec, split: str) -> SplitExamples:
     """Load a split's rows and render prompt and target for each."""
     source: Source | None = getattr(loaded.spec.dataset, split)
     if source is None:
-        return []
+        return SplitExamples([])
     prompt = loaded.spec.prompt
     examples = []
-    for index, row in enumerate(load_rows(source)):
-        where = f"{split} row {index}"
+    rows = load_rows(source)
+    origin = source.path or (source.hf.path if source.hf else split)
+    for index, row in enumerate(rows):
+        where = f"{split} split ({origin}) data row {index + 1}"
         system = render(prompt.system, row, where=f"{where}: prompt.system") if prompt.system else None
         user = render(prompt.user, row, where=f"{where}: prompt.user")
         target = render(prompt.target, row, where=f"{where}: prompt.target")
         examples.append(Example(index=index, row=row, prompt=Prompt(system, user), target=target))
-    return examples
+    return SplitExamples(examples, rows.skipped, rows.skip_reasons)
 
 
 @dataclass
@@ -133,6 +143,8 @@ class Engine:
                     if not ctx.train:
                         raise FtevalError(f"target {target!r} trains but the spec has no dataset.train")
                     ctx.valid = render_examples(self.loaded, "valid")
+                    skipped = {f"skipped_{n}_rows": s.skipped for n, s in (("train", ctx.train), ("valid", ctx.valid))}
+                    self.store.update_job_stats(job_id, {k: v for k, v in skipped.items() if v})
                     handle = trainer.fit(ctx)
         except BaseException:
             self.store.finish_job(job_id, "failed", None)
@@ -191,6 +203,7 @@ class Engine:
                 generator=resolved.generator_name, is_baseline=int(resolved.is_baseline), job_id=job_id,
                 model_fingerprint=handle.fingerprint, generation_json=resolved.settings.model_dump(), config_json=config,
                 versions_json=self._versions(resolved), seed=self.spec.seed, n_examples=len(examples),
+                skipped_rows=examples.skipped,
             )
         else:
             run_id = existing.id

@@ -87,6 +87,8 @@ def source_identity(source: Source | None) -> Any:
     if source is None:
         return None
     data = source.model_dump()
+    if data.get("on_bad_row") == "error":  # the default; left out so older runs keep their identity
+        del data["on_bad_row"]
     if source.path:
         data["path"] = f"sha256:{file_digest(source.path)}"
     return data

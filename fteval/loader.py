@@ -93,7 +93,8 @@ class LoadedSpec:
 
 class _Issues:
     def __init__(self, source: SourceMap, default_file: Path) -> None:
-        self.source, self.default_file, self.items = source, default_file, []
+        self.source, self.default_file = source, default_file
+        self.items: list[Issue] = []
         self.warnings: list[Issue] = []
 
     def add(self, path: KeyPath, message: str) -> None:
@@ -321,10 +322,14 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
         for problem in problems:
             issues.add(("prompt", key), problem)
         if columns is not None:
+            # reliability-input: list only names a template could use, so a file that is not a dataset
+            # (a spec pointing at /etc/passwd) never has its first line echoed.
+            usable = sorted(c for c in columns if c.isidentifier())
             for var in sorted(variables - columns):
-                close = difflib.get_close_matches(var, sorted(columns), n=1)
+                close = difflib.get_close_matches(var, usable, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                issues.add(("prompt", key), f"template variable {var!r} is not a dataset column{hint}; columns: {', '.join(sorted(columns))}")
+                listed = ", ".join(usable) if usable else "none usable as template variables"
+                issues.add(("prompt", key), f"template variable {var!r} is not a dataset column{hint}; columns: {listed}")
 
 
 def load_spec(file: str | Path) -> LoadedSpec:

@@ -8,6 +8,7 @@ docs/plugins.md for the full contract. This module imports nothing heavy.
 from __future__ import annotations
 
 import math
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -37,6 +38,7 @@ __all__ = [
     "ScoreItem",
     "TrainContext",
     "Trainer",
+    "nfc",
 ]
 
 CONTRACT_VERSION = 2
@@ -293,3 +295,14 @@ class Metric(_Plugin):
 
     def close(self) -> None:
         """Release pools or caches."""
+
+
+# ---------------------------------------------------------------- text helpers (reliability-input)
+
+
+def nfc(text: str) -> str:
+    """``text`` in Unicode NFC, so that composed and decomposed forms of a label compare equal.
+
+    Parsers apply it to model output and gold text before comparing (see docs/plugins.md).
+    """
+    return unicodedata.normalize("NFC", text)

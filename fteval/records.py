@@ -38,6 +38,7 @@ class RunRecord:
     started_at: float
     finished_at: float | None
     n_done: int = 0
+    skipped_rows: int = 0
 
     @property
     def display_target(self) -> str:

@@ -36,6 +36,13 @@ class Source(_Strict):
     shuffle: bool = Field(False, description="Shuffle rows before applying the limit.")
     seed: int = Field(0, description="Seed of the shuffle.")
     columns: dict[str, str] = Field(default_factory=dict, description="Rename columns: {new_name: column_in_file}.")
+    on_bad_row: Literal["error", "skip"] = Field(
+        "error",
+        description=(
+            "A bad row (wrong number of CSV cells, a JSON line that is not an object, a null value, "
+            "invalid Unicode): stop with its file, line and row (error), or drop it and count it (skip)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> Source:

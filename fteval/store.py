@@ -61,6 +61,10 @@ MIGRATIONS: list[str] = [
         completion_tokens INTEGER, cost_usd REAL, created_at REAL NOT NULL
     );
     """,
+    # 2: bad data rows dropped by `on_bad_row: skip` when the run's eval split was loaded
+    """
+    ALTER TABLE runs ADD COLUMN skipped_rows INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -81,6 +85,7 @@ def _run(row: sqlite3.Row, n_done: int = 0) -> RunRecord:
         generation=_loads(row["generation_json"], {}), config=_loads(row["config_json"], {}),
         versions=_loads(row["versions_json"], {}), seed=row["seed"], n_examples=row["n_examples"],
         status=row["status"], started_at=row["started_at"], finished_at=row["finished_at"], n_done=n_done,
+        skipped_rows=row["skipped_rows"],
     )
 
 

@@ -51,6 +51,8 @@ def print_run(console: Console, store: Store, run: RunRecord) -> None:
     console.print(run_table(store, run))
     for line in job_lines(store, run):
         console.print(line)
+    if run.skipped_rows:
+        console.print(f"[yellow]{run.skipped_rows} bad eval rows were skipped (on_bad_row: skip)[/yellow]")
     console.print(
         f"spec {run.spec_name} sha256:{run.spec_hash[:12]}  model {run.model_fingerprint}  seed {run.seed}  {version_line(run)}"
     )

@@ -1,4 +1,8 @@
-"""Sandboxed Jinja prompt templates: strict about undefined names, closed to Python internals."""
+"""Sandboxed Jinja prompt templates: strict about undefined names, closed to Python internals, bounded in cost.
+
+The cost limits (output size, steps, time) live in ``fteval.sandbox``; a template is self-contained:
+``{% include %}``, ``{% extends %}`` and ``{% import %}`` are refused when the spec is validated.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,28 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from fteval.errors import TemplateError
+from fteval.sandbox import CURRENT, MAX_CHARS, BoundedSandbox, Budget, PrintError, bound_ast
 
-__all__ = ["environment", "check_template", "render"]
+__all__ = ["check_template", "environment", "render"]
 
 
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
     """The one Jinja environment fteval renders prompts with."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return BoundedSandbox()
+
+
+_NOT_SELF_CONTAINED = {
+    nodes.Include: "include",
+    nodes.Extends: "extends",
+    nodes.Import: "import",
+    nodes.FromImport: "from ... import",
+}
 
 
 def check_template(source: str) -> tuple[set[str], list[str]]:
@@ -48,12 +61,22 @@ def check_template(source: str) -> tuple[set[str], list[str]]:
         if node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const)
         and str(node.args[0].value).startswith("_")
     ]
+    problems += [
+        f"template uses {{% {tag} %}} on template line {node.lineno}; prompt templates must be "
+        "self-contained (no include, extends or import)"
+        for kind, tag in _NOT_SELF_CONTAINED.items()
+        for node in ast.find_all(kind)
+    ]
     return meta.find_undeclared_variables(ast), problems
 
 
 @lru_cache(maxsize=64)
 def _compiled(source: str) -> Any:
-    return environment().from_string(source)
+    env = environment()
+    ast = env.parse(source)
+    if any(True for kind in _NOT_SELF_CONTAINED for _ in ast.find_all(kind)):
+        raise SecurityError("include, extends and import are not allowed; templates must be self-contained")
+    return env.from_string(bound_ast(ast))
 
 
 def render(source: str, row: Mapping[str, Any], *, where: str = "template") -> str:
@@ -62,11 +85,28 @@ def render(source: str, row: Mapping[str, Any], *, where: str = "template") -> s
     Raises:
         TemplateError: an undefined variable or a sandbox violation, naming ``where``.
     """
+    token = CURRENT.set(Budget.start())
     try:
-        return _compiled(source).render(**row)
+        out, size = [], 0
+        for piece in _compiled(source).generate(**row):
+            size += len(piece)
+            if size > MAX_CHARS:
+                raise SecurityError(f"the rendered text is longer than {MAX_CHARS:,} characters")
+            out.append(piece)
+        return "".join(out)
     except SecurityError as exc:
         raise TemplateError(f"{where}: blocked by the sandbox: {exc}") from None
     except UndefinedError as exc:
         raise TemplateError(f"{where}: {exc.message}") from None
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
+    except PrintError as exc:
+        raise TemplateError(f"{where}: {exc}") from None
+    except RecursionError:
+        raise TemplateError(f"{where}: recursion too deep (a macro that calls itself without end?)") from None
+    except MemoryError:
+        raise TemplateError(f"{where}: out of memory while rendering") from None
+    except Exception as exc:  # noqa: BLE001 - any other error of the template's own code (1/0, a bad filter argument)
+        raise TemplateError(f"{where}: the template failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        CURRENT.reset(token)

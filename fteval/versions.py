@@ -19,7 +19,9 @@ def run_versions(plugins: Mapping[str, type[_Plugin]]) -> dict[str, object]:
     except PackageNotFoundError:
         fteval_version = "unknown"
     out: dict[str, object] = {"python": platform.python_version(), "fteval": fteval_version}
-    out["plugins"] = {
-        key: registry.provenance(*key.split(".", 1), cls) for key, cls in sorted(plugins.items())
-    }
+    found: dict[str, object] = {}
+    for key, cls in sorted(plugins.items()):
+        kind, _, name = key.partition(".")
+        found[key] = registry.provenance(kind, name, cls)
+    out["plugins"] = found
     return out

@@ -14,8 +14,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from fteval.errors import Issue, SpecError
+from fteval.textfile import TextFileError, decode_utf8, position, read_capped
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
@@ -156,12 +158,11 @@ def load_yaml(file: Path) -> tuple[Any, SourceMap]:
         SpecError: unreadable, too large, a syntax error, a disallowed tag, or an alias bomb.
     """
     try:
-        size = file.stat().st_size
+        text = decode_utf8(read_capped(file, MAX_FILE_BYTES))
     except OSError as exc:
         raise SpecError([Issue(file, None, None, "", f"cannot read spec: {exc.strerror}")]) from None
-    if size > MAX_FILE_BYTES:
-        raise SpecError([Issue(file, None, None, "", f"spec is {size} bytes; the limit is {MAX_FILE_BYTES}")])
-    text = file.read_text(encoding="utf-8", errors="replace")
+    except TextFileError as exc:
+        raise SpecError([Issue(file, exc.line, exc.col, "", f"the spec is {exc.message}")]) from None
     yaml = YAML(typ="safe", pure=True)
     source = SourceMap()
     try:
@@ -171,6 +172,15 @@ def load_yaml(file: Path) -> tuple[Any, SourceMap]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise SpecError([Issue(file, line, col, "", f"YAML syntax error: {problem}")]) from None
+    except ReaderError as exc:
+        # A control character: ruamel reports a character offset and no line; say where and what.
+        line, col = position(text, exc.position) if isinstance(exc.position, int) else (None, None)
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        raise SpecError([Issue(
+            file, line, col, "",
+            f"control character U+{code:04X} is not allowed in YAML; remove it, or write it as \\x{code:02x} "
+            "inside a double-quoted string",
+        )]) from None
     except RecursionError:
         raise SpecError([Issue(file, None, None, "", f"YAML nesting is deeper than {MAX_DEPTH} levels")]) from None
     if node is None:

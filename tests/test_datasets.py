@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from fteval.datasets import file_digest, header_columns, load_rows
+from fteval.datasets import header_columns, load_rows
+from fteval.identity import file_digest
 from fteval.errors import DatasetError
 from fteval.spec import Source
 
@@ -117,10 +118,10 @@ def test_csv_with_a_byte_order_mark_has_clean_column_names(tmp_path: Path) -> No
     ("name", "content", "message"),
     [
         ("bad.json", b'[{"a": 1},', "not valid json"),
-        ("bad.jsonl", b'{"a": 1}\n{"a": \n', "not valid jsonl"),
-        ("dict.json", b'{"a": 1}', "expected a list of objects"),
-        ("scalars.json", b"[1, 2]", "expected a list of objects"),
-        ("scalars.jsonl", b'{"a": 1}\n"text"\n', "expected a list of objects"),
+        ("bad.jsonl", b'{"a": 1}\n{"a": \n', "bad.jsonl:2: data row 2: not valid JSON"),
+        ("dict.json", b'{"a": 1}', "expected a JSON list of objects, found an object"),
+        ("scalars.json", b"[1, 2]", "scalars.json:1: data row 1: expected a JSON object, found a number"),
+        ("scalars.jsonl", b'{"a": 1}\n"text"\n', "scalars.jsonl:2: data row 2: expected a JSON object, found a string"),
         ("latin1.csv", "q,a\ncaf\xe9,1\n".encode("latin-1"), "not valid csv"),
     ],
 )

@@ -16,8 +16,8 @@ from pathlib import Path
 from pydantic import Field
 
 from fteval.plugin import (
-    GenerationSettings,
     Generation,
+    GenerationSettings,
     Generator,
     LoadedModel,
     ModelHandle,

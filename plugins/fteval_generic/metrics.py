@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fteval.plugin import Metric, Score, ScoreItem
+from fteval.plugin import Metric, Score, ScoreItem, nfc
 
 
 class ExactMatch(Metric):
@@ -21,10 +21,10 @@ class Accuracy(ExactMatch):
 
 
 class CharExact(Metric):
-    """1 when the raw output equals the rendered target after stripping whitespace (no parsing)."""
+    """1 when the raw output equals the rendered target after stripping whitespace and NFC (no parsing)."""
 
     def score(self, item: ScoreItem) -> Score:
-        return Score(float(item.output.strip() == item.example.target.strip()))
+        return Score(float(nfc(item.output).strip() == nfc(item.example.target).strip()))
 
 
 class FormatRate(Metric):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fteval.plugin import Parsed, Parser, PluginConfig
+from fteval.plugin import Parsed, Parser, PluginConfig, nfc
 
 
 class TextConfig(PluginConfig):
@@ -25,7 +25,7 @@ class TextParser(Parser):
     default_metrics = ("exact_match", "format_rate")
 
     def parse(self, text: str) -> Parsed:
-        value = text.strip()
+        value = nfc(text).strip()
         if self.config.mode == "first_line":
             value = next((line.strip() for line in value.splitlines() if line.strip()), "")
         if not value:
@@ -33,45 +33,66 @@ class TextParser(Parser):
         return Parsed(ok=True, value=value.lower() if self.config.lowercase else value)
 
 
+_INLINE_FLAGS = {"IGNORECASE": "i", "MULTILINE": "m", "DOTALL": "s"}
+
+
+def _re2_compile(pattern: str) -> Any:
+    """Compile with RE2 (linear-time matching, no catastrophic backtracking).
+
+    Raises:
+        ValueError: syntax RE2 does not support (backreferences, lookaround) or an invalid pattern.
+    """
+    try:
+        import re2
+    except ImportError:  # a stale environment: reported as a spec error on the pattern, with the fix
+        raise ValueError("the regex parser needs google-re2: pip install google-re2") from None
+
+    options = re2.Options()
+    options.log_errors = False  # the error comes back as a message, not as a line on stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(
+            f"invalid regular expression: {reason} (patterns use RE2 syntax, which runs in "
+            "linear time: no backreferences or lookaround)"
+        ) from None
+
+
 class RegexConfig(PluginConfig):
     """Options of the ``regex`` parser."""
 
-    pattern: str = Field(description="Python regular expression searched in the output.")
+    pattern: str = Field(description="Regular expression (RE2 syntax, linear-time) searched in the output.")
     group: str | int = Field("answer", description="Named (or numbered) group to keep; 0 = whole match.")
     flags: list[Literal["IGNORECASE", "MULTILINE", "DOTALL"]] = Field(default_factory=list, description="re flags.")
 
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
+        _re2_compile(value)
         return value
 
     @model_validator(mode="after")
     def _group_exists(self) -> RegexConfig:
-        groups = re.compile(self.pattern).groupindex
+        groups = _re2_compile(self.pattern).groupindex
         if isinstance(self.group, str) and self.group not in groups:
             raise ValueError(f"pattern has no group named {self.group!r}; named groups: {sorted(groups) or 'none'}")
         return self
 
 
 class RegexParser(Parser):
-    """The first match of a pattern, keeping one group."""
+    """The first match of a pattern, keeping one group; RE2 matches in time linear in the output."""
 
     Config = RegexConfig
     default_metrics = ("exact_match", "format_rate")
 
     def __init__(self, config: RegexConfig | None = None) -> None:
         super().__init__(config)
-        flags = 0
-        for name in self.config.flags:
-            flags |= getattr(re, name)
-        self._regex = re.compile(self.config.pattern, flags)
+        inline = "".join(_INLINE_FLAGS[name] for name in self.config.flags)
+        self._regex = _re2_compile(f"(?{inline})" + self.config.pattern if inline else self.config.pattern)
 
     def parse(self, text: str) -> Parsed:
-        match = self._regex.search(text)
+        match = self._regex.search(nfc(text))
         if match is None:
             return Parsed.fail("pattern not found")
         value = match.group(self.config.group)
@@ -91,9 +112,9 @@ class ChoiceParser(Parser):
     default_metrics = ("accuracy", "format_rate")
 
     def parse(self, text: str) -> Parsed:
-        cleaned = text.strip().strip(".!\"'` \n").casefold()
+        cleaned = nfc(text).strip().strip(".!\"'` \n").casefold()
         for label in self.config.labels:
-            if cleaned == label.casefold():
+            if cleaned == nfc(label).casefold():
                 return Parsed(ok=True, value=label)
         return Parsed.fail(f"not one of {self.config.labels}: {text.strip()[:40]!r}")
 
@@ -105,6 +126,7 @@ class JsonParser(Parser):
     _fence = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
     def parse(self, text: str) -> Parsed:
+        text = nfc(text)
         match = self._fence.search(text)
         body = (match.group(1) if match else text).strip()
         if not body:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 __all__ = ["BatchPlan", "common_prefix_length", "plan_batches", "plan_cost"]
 
 # Rows whose prompts share at least this many tokens beyond the data set's common prefix are worth
-# keeping in one batch (measured threshold of the shared-prefix path; see loss.MIN_SHARED_PREFIX).
+# keeping in one batch (measured threshold of the shared-prefix path; see prefix_cache.MIN_SHARED_PREFIX).
 MIN_GROUP_EXTRA_PREFIX = 16
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import torch
 
 from .batching import common_prefix_length, plan_batches
-from .loss import (
+from .prefix_cache import (
     MIN_SHARED_PREFIX,
     SharedPrefix,
-    _base_model,
+    base_model,
     expand_cache,
     last_logit_kwargs,
     supports_shared_prefix,
@@ -38,7 +38,7 @@ class _PrefixMemo:
         """A batch-1 cache holding ``prefix``, computing only the part the memo lacks."""
         from transformers import DynamicCache
 
-        config = _base_model(model).config
+        config = base_model(model).config
         reuse = common_prefix_length([self.ids, prefix])
         if reuse:
             data = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in self.layers]
@@ -134,7 +134,7 @@ def _prefill(
         expand_cache(cache, len(prompts))
         mask = torch.cat([torch.ones_like(mask[:, :1]).expand(-1, prefix), mask], dim=1)
     else:
-        cache = DynamicCache(config=_base_model(model).config)
+        cache = DynamicCache(config=base_model(model).config)
     out = model(
         input_ids=ids,
         attention_mask=mask,
@@ -234,7 +234,7 @@ def generate(
     top_p: float = 1.0,
     seed: int = 0,
     stop_sequences: Sequence[Sequence[int]] | None = None,
-    share_prefix: SharedPrefix = "off",
+    shared_prefix: SharedPrefix = "off",
     batch_size: int | None = None,
     min_prefix: int = MIN_SHARED_PREFIX,
 ) -> list[list[int]]:
@@ -250,7 +250,7 @@ def generate(
         top_p: Nucleus sampling mass.
         seed: Sampling seed; outputs are deterministic for a fixed seed, prompts and batch size.
         stop_sequences: Token sequences that end an output (not included in it).
-        share_prefix: ``on``/``auto`` prefill the prompts' common prefix once per batch (``auto``
+        shared_prefix: ``on``/``auto`` prefill the prompts' common prefix once per batch (``auto``
             only when at least ``min_prefix`` tokens are shared and the model supports it).
         batch_size: Prompts per forward batch (length-sorted); ``None`` runs all at once.
         min_prefix: Shortest shared prefix that ``auto`` uses.
@@ -260,12 +260,12 @@ def generate(
     """
     if not prompt_ids:
         return []
-    if share_prefix not in ("auto", "on", "off"):
-        raise ValueError(f"share_prefix must be auto, on or off, not {share_prefix!r}")
-    sharing = share_prefix != "off" and supports_shared_prefix(model)
-    if share_prefix == "on" and not sharing:
+    if shared_prefix not in ("auto", "on", "off"):
+        raise ValueError(f"shared_prefix must be auto, on or off, not {shared_prefix!r}")
+    sharing = shared_prefix != "off" and supports_shared_prefix(model)
+    if shared_prefix == "on" and not sharing:
         raise ValueError(
-            "share_prefix: on needs a decoder-only model with a DynamicCache; use auto or off"
+            "shared_prefix: on needs a decoder-only model with a DynamicCache; use auto or off"
         )
     eos = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
     size = batch_size or len(prompt_ids)
@@ -282,7 +282,7 @@ def generate(
                 prefix = 0
                 if sharing:
                     prefix = common_prefix_length(prompts, limit=min(len(p) for p in prompts) - 1)
-                    if share_prefix == "auto" and prefix < min_prefix:
+                    if shared_prefix == "auto" and prefix < min_prefix:
                         prefix = 0
                 outs = _generate_batch(
                     model,

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from fteval.plugin import Example, ModelHandle, TrainContext
 from fteval_hf.config import HFConfig, HubModel, ScratchModel
+from fteval_hf.manifest import is_saved, save_model, saved_handle
 
-__all__ = ["MANIFEST", "base_handle", "fit"]
-
-MANIFEST = "fteval_hf.json"  # written last into a saved model folder: its presence means "complete"
+__all__ = ["base_handle", "fit"]
 
 
 def _scratch(
@@ -59,28 +56,6 @@ def _model_and_tokenizer(
     return model.to(device), tokenizer, {"dir": str(init)}
 
 
-def _save(model: Any, tokenizer: Any, out: Path, manifest: dict[str, Any]) -> str:
-    """Save model (or adapter) + tokenizer, then the manifest; return the fingerprint."""
-    from fteval_hf.checkpoint import fingerprint_dir
-
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    fingerprint = fingerprint_dir(tmp, json.dumps(manifest["base"], sort_keys=True))
-    (tmp / MANIFEST).write_text(json.dumps({**manifest, "fingerprint": fingerprint}, indent=1))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return fingerprint
-
-
-def _handle(out: Path) -> ModelHandle:
-    manifest = json.loads((out / MANIFEST).read_text())
-    return ModelHandle(
-        trainer="hf", fingerprint=manifest["fingerprint"], location=str(out), meta=manifest
-    )
-
-
 def _record(ctx: TrainContext, stats: dict[str, Any]) -> None:
     ctx.record(**{k: v for k, v in stats.items() if v is not None})
 
@@ -103,8 +78,8 @@ def fit(config: HFConfig, ctx: TrainContext) -> ModelHandle:
 
     workdir = Path(ctx.workdir)
     out = workdir / "model"
-    if (out / MANIFEST).exists():
-        handle = _handle(out)
+    if is_saved(out):
+        handle = saved_handle(out)
         _record(ctx, handle.meta.get("stats", {}))
         return handle
     workdir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +146,7 @@ def fit(config: HFConfig, ctx: TrainContext) -> ModelHandle:
         "prompt_tokens": prompt_total,
     }
     if ranks.main:
-        _save(
+        save_model(
             model,
             tokenizer,
             out,
@@ -179,7 +154,7 @@ def fit(config: HFConfig, ctx: TrainContext) -> ModelHandle:
         )
         _record(ctx, stats)
     barrier(ranks)
-    return _handle(out)
+    return saved_handle(out)
 
 
 def base_handle(config: HFConfig, ctx: TrainContext) -> ModelHandle:
@@ -194,8 +169,8 @@ def base_handle(config: HFConfig, ctx: TrainContext) -> ModelHandle:
             meta={"method": "base", "base": base, "prompt_format": config.train.prompt_format},
         )
     out = Path(ctx.workdir) / "base-model"
-    if (out / MANIFEST).exists():
-        return _handle(out)
+    if is_saved(out):
+        return saved_handle(out)
     seed = config.train.seed if config.train.seed is not None else ctx.seed
     model, tokenizer = _scratch(
         spec, list(ctx.train), Path(ctx.workdir) / "init", config.train.max_seq_len, seed
@@ -205,7 +180,7 @@ def base_handle(config: HFConfig, ctx: TrainContext) -> ModelHandle:
         "base": {"dir": str(out)},
         "prompt_format": config.train.prompt_format,
     }
-    fingerprint = _save(model, tokenizer, out, manifest)
+    fingerprint = save_model(model, tokenizer, out, manifest)
     return ModelHandle(
         trainer="hf",
         fingerprint=fingerprint,

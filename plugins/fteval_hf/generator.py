@@ -5,7 +5,6 @@ Importing this module loads no torch/transformers; :meth:`HFGenerator.load` does
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,11 +54,11 @@ class HFLoadedModel(LoadedModel):
         settings: GenerationSettings,
         *,
         prompt_format: str,
-        share_prefix: str,
+        shared_prefix: str,
         device: str,
     ) -> None:
         self.model, self.tokenizer, self.settings = model, tokenizer, settings
-        self.prompt_format, self.share_prefix, self.device = prompt_format, share_prefix, device
+        self.prompt_format, self.shared_prefix, self.device = prompt_format, shared_prefix, device
         self._stop_ids = [
             tokenizer(s, add_special_tokens=False)["input_ids"] for s in settings.stop if s
         ]
@@ -84,7 +83,7 @@ class HFLoadedModel(LoadedModel):
             top_p=s.top_p,
             seed=s.seed,
             stop_sequences=self._stop_ids,
-            share_prefix=self.share_prefix,
+            shared_prefix=self.shared_prefix,
             batch_size=forward_batch_size([len(i) for i in ids], s.batch_size),
         )
         latency = (time.perf_counter() - started) / len(prompts)
@@ -105,15 +104,12 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
     """The model on ``device``, its tokenizer and prompt format, from a handle's manifest."""
     from transformers import AutoModelForCausalLM
 
-    from fteval_hf.fit import MANIFEST
     from fteval_hf.loading import hub_token, load_pretrained, load_tokenizer
     from fteval_hf.lora import load_adapter
+    from fteval_hf.manifest import read_manifest
 
     location = handle.location or ""
-    manifest_path = Path(location) / MANIFEST
-    manifest = (
-        json.loads(manifest_path.read_text()) if manifest_path.exists() else dict(handle.meta)
-    )
+    manifest = read_manifest(Path(location)) or dict(handle.meta)
     method = manifest.get("method", "base")
     fmt = manifest.get("prompt_format", config.train.prompt_format)
     hub = config.model if isinstance(config.model, HubModel) else None
@@ -178,6 +174,6 @@ class HFGenerator(Generator):
             tokenizer,
             settings,
             prompt_format=fmt,
-            share_prefix=target_config.train.shared_prefix,
+            shared_prefix=target_config.train.shared_prefix,
             device=device,
         )

@@ -9,8 +9,6 @@ all rows instead of one per row: the same expected loss, not the same random dra
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,24 +16,19 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-__all__ = [
-    "IGNORE_INDEX",
-    "MIN_SHARED_PREFIX",
-    "LossResult",
-    "causal_lm_loss",
-    "collate",
-    "expand_cache",
-    "last_logit_kwargs",
-    "shared_prefix_length",
-    "supports_shared_prefix",
-]
+from fteval_hf.prefix_cache import (
+    MIN_SHARED_PREFIX,
+    SharedPrefix,
+    accepts,
+    base_model,
+    expand_cache,
+    last_logit_kwargs,
+    supports_shared_prefix,
+)
+
+__all__ = ["IGNORE_INDEX", "LossResult", "causal_lm_loss", "collate", "shared_prefix_length"]
 
 IGNORE_INDEX = -100
-SharedPrefix = Literal["auto", "on", "off"]
-# Below this many shared tokens `auto` keeps the plain path: the extra forward call costs about what
-# it saves. Measured with `benchmarks/shared_prefix.py --threshold` (tiny preset, 32 rows of 60 own
-# tokens, 2 CPU threads): 2 shared tokens 0.98x, 4: 1.03x, 8: 1.10x, 16: 1.17x, 64: 1.91x.
-MIN_SHARED_PREFIX = 8
 
 
 @dataclass(frozen=True)
@@ -101,54 +94,6 @@ def collate(
     }
 
 
-def _base_model(model: Any) -> Any:
-    """The transformers model under a peft wrapper (or the model itself)."""
-    get_base = getattr(model, "get_base_model", None)
-    return get_base() if callable(get_base) else model
-
-
-def _accepts(model: Any, name: str) -> bool:
-    """Whether the underlying model's forward takes keyword ``name``."""
-    return name in _forward_params(type(_base_model(model)))
-
-
-@functools.cache
-def _forward_params(cls: type) -> frozenset[str]:
-    """Keyword names of a model class's forward."""
-    return frozenset(inspect.signature(cls.forward).parameters)
-
-
-def supports_shared_prefix(model: Any) -> bool:
-    """Whether a model can run a batch as one cached prefix plus per-row suffixes.
-
-    Needs a decoder-only model whose forward takes a ``cache`` and whose cache is a plain
-    full-attention ``DynamicCache``; gradient checkpointing (which re-runs layers and would append
-    to the cache twice) and prompt-learning peft adapters are excluded.
-    """
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
-
-    base = _base_model(model)
-    config = getattr(base, "config", None)
-    if config is None or getattr(config, "is_encoder_decoder", False):
-        return False
-    checkpointing = getattr(type(base), "is_activation_checkpointing", None)
-    if checkpointing is not None and base.is_activation_checkpointing:
-        return False
-    if checkpointing is None and getattr(base, "is_gradient_checkpointing", False):
-        return False
-    peft_config = getattr(model, "active_peft_config", None)
-    if peft_config is not None and getattr(peft_config, "is_prompt_learning", False):
-        return False
-    if not _accepts(model, "cache"):
-        return False
-    try:
-        layers = DynamicCache(config=config).layers
-    except Exception:  # noqa: BLE001 - an unknown config layout simply means "not supported"
-        return False
-    return all(type(layer) is DynamicLayer for layer in layers)
-
-
 def shared_prefix_length(input_ids: torch.Tensor, prompt_lengths: torch.Tensor) -> int:
     """Longest token prefix common to all rows, inside the shortest prompt and before the last column.
 
@@ -193,18 +138,6 @@ def _decide(
     return n
 
 
-def expand_cache(cache: Any, rows: int) -> None:
-    """Make a batch-1 DynamicCache serve ``rows`` rows as a broadcast view (no copy; grads sum back).
-
-    Unlike ``batch_repeat_interleave`` this copies nothing: the first ``update`` concatenates the
-    rows' own keys onto the view, which is the only copy of the prefix that is made.
-    """
-    for layer in cache.layers:
-        if getattr(layer, "is_initialized", False) and layer.keys.numel():
-            layer.keys = layer.keys.expand(rows, -1, -1, -1)
-            layer.values = layer.values.expand(rows, -1, -1, -1)
-
-
 def _keep_mask(labels: torch.Tensor) -> torch.Tensor:
     """[B, T] bool: positions whose next token carries a label (the only logits the loss needs)."""
     keep = torch.zeros_like(labels, dtype=torch.bool)
@@ -214,7 +147,7 @@ def _keep_mask(labels: torch.Tensor) -> torch.Tensor:
 
 def _logits_at(model: Any, keep: torch.Tensor, **kwargs: Any) -> tuple[torch.Tensor, Any]:
     """Run the model and return the logits of the ``keep`` positions ([N, V]) and its output."""
-    if _accepts(model, "logits_to_keep"):
+    if accepts(model, "logits_to_keep"):
         out = model(logits_to_keep=keep, **kwargs)
         return out.logits, out
     out = model(**kwargs)
@@ -243,7 +176,7 @@ def _shared(model: Any, batch: Mapping[str, torch.Tensor], prefix: int) -> torch
     ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
     rows, width = ids.shape
     keep = _keep_mask(labels)
-    cache = DynamicCache(config=_base_model(model).config)
+    cache = DynamicCache(config=base_model(model).config)
     total = torch.zeros((), dtype=torch.float32, device=ids.device)
     head_keep = keep[:, :prefix]
     if head_keep.any():
@@ -278,11 +211,6 @@ def _shared(model: Any, batch: Mapping[str, torch.Tensor], prefix: int) -> torch
     )
     targets = labels[:, prefix + 1 :][tail_keep[:, :-1]]
     return total + F.cross_entropy(logits.float(), targets, reduction="sum")
-
-
-def last_logit_kwargs(model: Any) -> dict[str, int]:
-    """Forward kwargs that skip the vocabulary projection of all but one position, when supported."""
-    return {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
 
 
 def causal_lm_loss(

@@ -4,9 +4,11 @@ Two queries are ``normalized_match``-equal when their canonical texts are identi
 normalised (each step is meaning-preserving in SQLite):
 - keyword case, whitespace, comments, optional ``AS``, ``<>`` vs ``!=``, ``INNER JOIN`` vs
   ``JOIN``, an explicit ``ASC``, a trailing semicolon;
-- identifier case and quoting (SQLite identifiers are case-insensitive) -- only when the schema
-  is known, so that a double-quoted string such as ``"France"`` (SQLite reads an unknown quoted
-  name as a string) can first be told apart from a column and kept case-sensitive;
+- identifier case and quoting (SQLite identifiers are case-insensitive, quoted or not:
+  ``"Name"``, `` `name` ``, ``[name]`` and ``name`` are one column; a name is quoted only when it
+  needs quotes) -- only when the schema is known, so that a double-quoted string such as
+  ``"France"`` (SQLite reads an unknown quoted name as a string) can first be told apart from a
+  column and kept case-sensitive; a single-quoted ``'name'`` is always a string;
 - table aliases: with the schema, every column is qualified and every table instance gets a
   positional alias (sqlglot's scope-aware ``canonicalize_table_aliases``), so ``T1.name`` with
   ``singer AS T1`` equals ``name`` with ``singer``; output-column aliases that nothing refers to;
@@ -19,6 +21,7 @@ is left as written: such pairs are "not equal" here and left to execution accura
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import sqlglot
@@ -29,6 +32,8 @@ from sqlglot.optimizer.qualify import qualify
 from fteval_sql.schema import Schema
 
 _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
+# A name that needs no quotes to be read back as one identifier (keywords aside).
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class NormalizeError(ValueError):
@@ -71,6 +76,7 @@ def normalize(sql: str, schema: Schema | None = None, dialect: str = "sqlite") -
                 )
             except (sqlglot.errors.SqlglotError, KeyError, ValueError):
                 pass  # unqualifiable: compare the identifiers as written (lower-cased)
+            tree = _unquote_identifiers(tree, dialect)
         tree = _drop_unused_aliases(tree)
         text = tree.sql(dialect=dialect)
         for _ in range(8):  # sort keys depend on canonical children: repeat to a fixed point
@@ -92,6 +98,20 @@ def _strings_for_unknown_names(tree: exp.Expression, schema: Schema) -> exp.Expr
     for col in list(tree.find_all(exp.Column)):
         if not col.table and col.this.args.get("quoted") and col.name.lower() not in known:
             col.replace(exp.Literal.string(col.name))
+    return tree
+
+
+def _unquote_identifiers(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """Quote a name only when it needs quotes, so ``"name"``, `` `name` ``, ``[name]`` = ``name``.
+
+    Run after ``_strings_for_unknown_names``: every quoted name left is a real identifier. A name
+    that is a keyword (``"null"``, ``"select"``) keeps its quotes, so it never prints as one.
+    """
+    keywords = sqlglot.Dialect.get_or_raise(dialect).tokenizer_class.KEYWORDS
+    for ident in tree.find_all(exp.Identifier):
+        name = ident.name
+        if ident.quoted and _PLAIN_NAME.fullmatch(name) and name.upper() not in keywords:
+            ident.set("quoted", False)
     return tree
 
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from fteval.plugin import Parsed, Parser, PluginConfig
+from fteval.plugin import Parsed, Parser, PluginConfig, nfc
 from fteval_sql.extract import extract_sql
 
 
@@ -35,7 +35,7 @@ class SqlParser(Parser):
     def parse(self, text: str) -> Parsed:
         """Extract the statement; empty output is a parse failure."""
         try:
-            sql = extract_sql(text or "")
+            sql = extract_sql(nfc(text or ""))
         except Exception as err:  # never raise on model output
             return Parsed.fail(f"cannot read output: {err}")
         if sql is None:

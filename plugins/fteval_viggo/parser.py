@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from fteval.plugin import Parsed, Parser, PluginConfig
+from fteval.plugin import Parsed, Parser, PluginConfig, nfc
 from fteval_viggo.mr import MRSyntaxError, canonical, find_mr, scan_mr, snippet, starts_like_mr
 
 __all__ = ["ViggoParser", "ViggoParserConfig"]
@@ -48,6 +48,7 @@ class ViggoParser(Parser):
         Returns:
             ``Parsed`` whose value is ``{"function": ..., "slots": {...}}`` (see README.md).
         """
+        text = nfc(text)
         if not text.strip():
             return Parsed.fail("empty output")
         try:

@@ -68,8 +68,8 @@ def test_prefix_sharing_is_token_identical_on_viggo(viggo_prompts, batch_size):
         "pad_token_id": PAD,
         "batch_size": batch_size,
     }
-    plain = generate(model, viggo_prompts, share_prefix="off", **kwargs)
-    shared = generate(model, viggo_prompts, share_prefix="on", **kwargs)
+    plain = generate(model, viggo_prompts, shared_prefix="off", **kwargs)
+    shared = generate(model, viggo_prompts, shared_prefix="on", **kwargs)
     assert shared == plain
     assert len({tuple(o) for o in plain}) > 10  # outputs depend on the prompt
 
@@ -85,7 +85,7 @@ def test_prefix_sharing_through_lora(viggo_prompts):
             torch.nn.init.normal_(param, std=0.1)
     kwargs = {"max_new_tokens": 5, "eos_token_id": EOS, "pad_token_id": PAD, "batch_size": 20}
     prompts = viggo_prompts[:40]
-    assert generate(model, prompts, share_prefix="on", **kwargs) == generate(
+    assert generate(model, prompts, shared_prefix="on", **kwargs) == generate(
         model, prompts, **kwargs
     )
 
@@ -125,10 +125,10 @@ def test_sampling_is_deterministic_per_seed():
 def test_rejects_unknown_mode_and_keeps_training_flag():
     model = tiny_llama(vocab=60).train()
     generate(
-        model, [[3, 4]], max_new_tokens=2, eos_token_id=EOS, pad_token_id=PAD, share_prefix="auto"
+        model, [[3, 4]], max_new_tokens=2, eos_token_id=EOS, pad_token_id=PAD, shared_prefix="auto"
     )
     assert model.training
     with pytest.raises(ValueError, match="auto, on or off"):
         generate(
-            model, [[3]], max_new_tokens=1, eos_token_id=EOS, pad_token_id=PAD, share_prefix="y"
+            model, [[3]], max_new_tokens=1, eos_token_id=EOS, pad_token_id=PAD, shared_prefix="y"
         )

@@ -12,7 +12,7 @@ from fteval.plugin import Example, Prompt, ScoreItem
 from fteval_sql.parser import SqlParser
 
 ROOT = Path(__file__).resolve().parents[3]
-VAL = ROOT.parent / "shared" / "data" / "sql-create-context-spider" / "val.json"
+VAL = ROOT / "specs" / "data" / "sql" / "val.json"
 PAIRS = ROOT / "tests" / "data" / "sql_equivalence.jsonl"
 
 

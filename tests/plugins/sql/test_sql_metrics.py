@@ -86,6 +86,9 @@ def test_normalized_match_and_valid_sql(make_item) -> None:
     nm, valid = NormalizedMatch(), ValidSqlRate()
     good = make_item(ROW, 'select NAME from singer where country = "France";')
     assert nm.score(good).value == 1.0 and valid.score(good).value == 1.0
+    quoted = make_item(ROW, "SELECT [name] FROM \"singer\" WHERE `country` = 'France'")
+    assert nm.score(quoted).value == 1.0
+    assert nm.score(make_item(ROW, "SELECT 'name' FROM singer WHERE country = 'France'")).value == 0.0
     unknown_column = make_item(ROW, "SELECT nme FROM singer")
     assert valid.score(unknown_column).value == 0.0
     assert nm.score(make_item(ROW, "SELECT count(* FROM singer")).value == 0.0

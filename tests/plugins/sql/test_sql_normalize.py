@@ -55,6 +55,57 @@ def test_different_queries_stay_different(a: str, b: str) -> None:
     assert not same(a, b)
 
 
+QUOTED = parse_schema(
+    'CREATE TABLE singer (name VARCHAR, "a b" INTEGER, "null" INTEGER, country VARCHAR)'
+)
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        'SELECT "name" FROM singer',
+        "SELECT `name` FROM singer",
+        "SELECT [name] FROM singer",
+        'SELECT name FROM "singer"',
+        'SELECT "NAME" FROM [Singer]',
+        'SELECT "T1"."name" FROM "singer" AS "T1"',
+    ],
+)
+def test_identifier_quoting_is_normalised_with_the_schema(quoted: str) -> None:
+    assert same(quoted, "SELECT name FROM singer")
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ('SELECT "a b" FROM singer', "SELECT [a b] FROM singer"),
+        ('SELECT "null" FROM singer', "SELECT `NULL` FROM singer"),
+    ],
+)
+def test_names_that_need_quotes_match_across_quote_styles(a: str, b: str) -> None:
+    assert same(a, b, QUOTED)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        # A single-quoted 'name' is a string, never the column.
+        ("SELECT 'name' FROM singer", "SELECT name FROM singer"),
+        ("SELECT 'name' FROM singer", 'SELECT "name" FROM singer'),
+        # A name that needs quotes is not the literal NULL, nor a different column.
+        ('SELECT "null" FROM singer', "SELECT NULL FROM singer"),
+        ('SELECT "a b" FROM singer', "SELECT name FROM singer"),
+    ],
+)
+def test_quoting_normalisation_keeps_strings_and_names_apart(a: str, b: str) -> None:
+    assert not same(a, b, QUOTED)
+
+
+def test_without_schema_quoting_is_kept() -> None:
+    # Unknown columns: "name" may be the string 'name' in SQLite.
+    assert normalize('SELECT "name" FROM singer') != normalize("SELECT name FROM singer")
+
+
 def test_correlated_aliases_are_not_merged() -> None:
     outer = "SELECT T1.name FROM singer AS T1 WHERE EXISTS (SELECT 1 FROM singer AS T2 WHERE T2.age > T1.age)"
     inner = "SELECT T1.name FROM singer AS T1 WHERE EXISTS (SELECT 1 FROM singer AS T2 WHERE T2.age > T2.age)"

@@ -1,4 +1,4 @@
-"""Helpers for the ViGGO plugin tests: the real data set in ../shared/data/viggo and ScoreItems."""
+"""Helpers for the ViGGO plugin tests: the real data set shipped in specs/data/viggo and ScoreItems."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from fteval.plugin import Example, Prompt, ScoreItem
 from fteval_viggo.parser import ViggoParser
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "viggo"
+DATA = Path(__file__).resolve().parents[3] / "specs" / "data" / "viggo"
 SPLITS = ("train", "valid", "test")
 
 
