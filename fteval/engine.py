@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -11,8 +12,9 @@ from typing import Any
 from fteval import registry
 from fteval.datasets import load_rows
 from fteval.errors import FtevalError, PluginError, StoreError
-from fteval.identity import cache_key, canonical_hash, job_key, redact, run_config
+from fteval.identity import cache_key, canonical_hash, job_key, redact, redact_text, run_config
 from fteval.loader import LoadedSpec, ResolvedTarget
+from fteval.output_caps import cut_generation, over_limit
 from fteval.plugin import (
     Example,
     Generation,
@@ -74,16 +76,17 @@ class _TrainContext:
     external_id: str | None
     store: Store
     job_id: str
+    secrets: frozenset[str] = frozenset()
 
     def log(self, step: int, **values: float) -> None:
         self.store.log_job_metrics(self.job_id, step, values)
 
     def set_external_id(self, external_id: str) -> None:
         self.external_id = external_id
-        self.store.set_job_external_id(self.job_id, external_id)
+        self.store.set_job_external_id(self.job_id, redact_text(external_id, self.secrets))
 
     def record(self, **stats: float | int | str) -> None:
-        self.store.update_job_stats(self.job_id, stats)
+        self.store.update_job_stats(self.job_id, redact(stats, self.secrets))
 
     def progress(self, total: int | None, description: str) -> AbstractContextManager[Progress]:
         return progress_bar(total, f"{self.target}: {description}")
@@ -102,6 +105,8 @@ class Engine:
         self.spec = loaded.spec
         self.model_calls = 0
         self._identities: dict[str, str | None] = {}
+        # Values of SecretStr config fields: redacted wherever they would be stored, whatever their key.
+        self.secrets = loaded.secrets
 
     def target(self, name: str) -> ResolvedTarget:
         """A resolved target by name."""
@@ -131,10 +136,11 @@ class Engine:
         t = resolved.spec
         workdir = self.home / "jobs" / key[:16]
         workdir.mkdir(parents=True, exist_ok=True)
-        job_id = self.store.start_job(key, self.spec.name, target, t.trainer, str(workdir), redact(t.model_dump()))
+        job_id = self.store.start_job(key, self.spec.name, target, t.trainer, str(workdir), redact(t.model_dump(), self.secrets))
         ctx = _TrainContext(
             target=target, train=[], valid=[], workdir=workdir, seed=self.spec.seed,
             external_id=job.external_id if job is not None else None, store=self.store, job_id=job_id,
+            secrets=self.secrets,
         )
         trainer = resolved.trainer(resolved.config)
         try:
@@ -158,7 +164,8 @@ class Engine:
         except BaseException as exc:
             self.store.finish_job(job_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", None)
             raise
-        self.store.finish_job(job_id, "done", _handle_dict(handle))
+        # Stored redacted: a handle must not carry credentials (see docs/plugins.md).
+        self.store.finish_job(job_id, "done", redact(_handle_dict(handle), self.secrets))
         return job_id, handle
 
     def trained(self, target: str) -> tuple[str, ModelHandle]:
@@ -185,10 +192,11 @@ class Engine:
         """Everything that determines a run's results (see ``fteval.identity.run_config``)."""
         resolved = self.target(target)
         metric_configs = {n: m.config for n, m in self.loaded.metrics.items()}
-        return run_config(
+        config = run_config(
             self.spec, target, metric_configs, handle.fingerprint, resolved.generator_name, resolved.settings,
             self.model_identity(target),
         )
+        return redact(config, self.secrets)
 
     def _versions(self, resolved: ResolvedTarget) -> dict[str, object]:
         plugins: dict[str, Any] = dict(resolved.plugins())
@@ -209,7 +217,7 @@ class Engine:
         if existing is None or existing.status == "complete":
             run_id = self.store.create_run(
                 run_key=run_key, spec_name=self.spec.name, spec_hash=self.loaded.hash,
-                spec_json=redact(self.loaded.resolved), target=target, trainer=resolved.spec.trainer,
+                spec_json=redact(self.loaded.resolved, self.secrets), target=target, trainer=resolved.spec.trainer,
                 generator=resolved.generator_name, is_baseline=int(resolved.is_baseline), job_id=job_id,
                 model_fingerprint=handle.fingerprint, generation_json=resolved.settings.model_dump(), config_json=config,
                 versions_json=self._versions(resolved), seed=self.spec.seed, n_examples=len(examples),
@@ -256,9 +264,15 @@ class Engine:
                             outputs = loaded_model.generate([batch[i].prompt for i in misses])
                         self.model_calls += len(misses)
                         fresh = dict(zip(misses, outputs, strict=True))
-                    generations = [fresh[i] if i in fresh else cached[keys[i]] for i in range(len(batch))]
-                    records = self._score(batch, generations, [i not in fresh for i in range(len(batch))], parser, metrics)
-                    self.store.save_examples(run_id, records, [(keys[i], g) for i, g in fresh.items()])
+                    # Cut over-long generations before anything else holds them; a cut one is not cached.
+                    bounded = [cut_generation(fresh[i] if i in fresh else cached[keys[i]], settings) for i in range(len(batch))]
+                    generations, cut = [g for g, _ in bounded], [why for _, why in bounded]
+                    records = self._score(
+                        batch, generations, [i not in fresh for i in range(len(batch))], parser, metrics, cut,
+                        self.spec.limits.max_output_chars,
+                    )
+                    to_cache = [(keys[i], generations[i]) for i in fresh if cut[i] is None]
+                    self.store.save_examples(run_id, [self._redacted(r) for r in records], to_cache)
                     bar.advance(len(batch))
         finally:
             if loaded_model is not None:
@@ -266,21 +280,36 @@ class Engine:
     @staticmethod
     def _score(
         batch: Sequence[Example], generations: list[Generation], cached: list[bool], parser: Parser,
-        metrics: dict[str, Metric],
+        metrics: dict[str, Metric], cut: list[str | None], limit: int,
     ) -> list[ExampleRecord]:
-        preds = [_safe_parse(parser, g.text) for g in generations]
-        golds = [_safe_parse(parser, e.target) for e in batch]
-        items = [ScoreItem(e, g.text, p, gold) for e, g, p, gold in zip(batch, generations, preds, golds, strict=True)]
-        per_metric = {name: metric.score_many(items) for name, metric in metrics.items()}
+        """Parse and score a batch; an output or gold over ``limit`` (or ``cut``) is never given to a plugin."""
+        too_long = [cut[i] or over_limit(g.text, limit) for i, g in enumerate(generations)]
+        gold_too_long = [over_limit(e.target, limit, "gold target") for e in batch]
+        preds = [Parsed.fail(why) if why else _safe_parse(parser, g.text) for g, why in zip(generations, too_long, strict=True)]
+        golds = [Parsed.fail(why) if why else _safe_parse(parser, e.target) for e, why in zip(batch, gold_too_long, strict=True)]
+        skipped = [a or b for a, b in zip(too_long, gold_too_long, strict=True)]
+        scorable = [i for i, why in enumerate(skipped) if why is None]
+        items = [ScoreItem(batch[i], generations[i].text, preds[i], golds[i]) for i in scorable]
+        per_metric = {name: dict(zip(scorable, metric.score_many(items), strict=True)) for name, metric in metrics.items()}
+        scores = {name: [s.get(i) or Score(0.0, skipped[i]) for i in range(len(batch))] for name, s in per_metric.items()}
         return [
             ExampleRecord(
-                idx=e.index, prompt={"system": e.prompt.system, "user": e.prompt.user}, gold=e.target, output=g.text,
-                parse_ok=p.ok, parsed=p.value, parse_error=p.error, latency_s=g.latency_s, prompt_tokens=g.prompt_tokens,
-                completion_tokens=g.completion_tokens, cost_usd=g.cost_usd, cached=c,
-                scores={name: (s[i].value, s[i].detail, dict(s[i].parts)) for name, s in per_metric.items()},
+                idx=e.index, prompt={"system": e.prompt.system, "user": e.prompt.user}, gold=e.target[:limit],
+                output=g.text[:limit], parse_ok=p.ok, parsed=p.value, parse_error=p.error, latency_s=g.latency_s,
+                prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens, cost_usd=g.cost_usd, cached=c,
+                scores={name: (s[i].value, s[i].detail, dict(s[i].parts)) for name, s in scores.items()},
             )
             for i, (e, g, p, c) in enumerate(zip(batch, generations, preds, cached, strict=True))
         ]
+
+    def _redacted(self, record: ExampleRecord) -> ExampleRecord:
+        """``record`` with credentials removed from its parse error and score details.
+
+        Prompts, gold and outputs are the user's data and are stored as they are.
+        """
+        scores = {m: (v, redact_text(d, self.secrets) if d else d, p) for m, (v, d, p) in record.scores.items()}
+        error = redact_text(record.parse_error, self.secrets) if record.parse_error else record.parse_error
+        return dataclasses.replace(record, parse_error=error, scores=scores)
 
     def _finish(self, run_id: str, metrics: dict[str, Metric]) -> None:
         stored = self.store.scores(run_id)

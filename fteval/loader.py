@@ -17,8 +17,9 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fteval import registry
+from fteval.credentials import inline_secrets
 from fteval.errors import Issue, PluginError, SpecError
-from fteval.identity import canonical_hash
+from fteval.identity import canonical_hash, is_secret_key, redact, secret_values
 from fteval.plugin import GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
 from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
@@ -76,21 +77,36 @@ class LoadedSpec:
     targets: dict[str, ResolvedTarget] = field(default_factory=dict)
     parser: ResolvedPlugin | None = None
     metrics: dict[str, ResolvedPlugin] = field(default_factory=dict)
+    #: Problems that do not stop a run (e.g. a secret written in the spec), as located issues.
+    warnings: list[Issue] = field(default_factory=list)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Values of the ``SecretStr`` fields of every resolved plugin config."""
+        plugins = [p for p in (self.parser, *self.metrics.values()) if p is not None]
+        return secret_values(*(t.config for t in self.targets.values()), *(p.config for p in plugins))
 
     @property
     def hash(self) -> str:
-        """sha256 of the resolved spec (canonical JSON)."""
-        return canonical_hash(self.resolved)
+        """sha256 of the resolved spec (canonical JSON), secrets redacted so the hash reveals none."""
+        return canonical_hash(redact(self.resolved, self.secrets))
 
 
 class _Issues:
     def __init__(self, source: SourceMap, default_file: Path) -> None:
         self.source, self.default_file = source, default_file
         self.items: list[Issue] = []
+        self.warnings: list[Issue] = []
 
     def add(self, path: KeyPath, message: str) -> None:
+        self.items.append(self._issue(path, message))
+
+    def warn(self, path: KeyPath, message: str) -> None:
+        self.warnings.append(self._issue(path, message))
+
+    def _issue(self, path: KeyPath, message: str) -> Issue:
         file, line, col = self.source.locate(path)
-        self.items.append(Issue(file or self.default_file, line, col, format_path(path), message))
+        return Issue(file or self.default_file, line, col, format_path(path), message)
 
 
 # ------------------------------------------------------------------ extends
@@ -181,6 +197,8 @@ def _report_validation(exc: ValidationError, model: type[BaseModel], prefix: Key
                 message += f"; allowed: {', '.join(allowed)}"
         elif err["type"] == "missing":
             message = f"missing required key {str(loc[-1])!r}"
+        elif any(is_secret_key(part) for part in loc):
+            pass  # never echo what was given for a secret
         elif "input" in err and err["type"] not in ("value_error",):
             message += f" (got {err['input']!r})" if not isinstance(err["input"], dict | list) else ""
         issues.add(prefix + loc, message)
@@ -189,17 +207,20 @@ def _report_validation(exc: ValidationError, model: type[BaseModel], prefix: Key
 def _plugin_config(
     kind: str, name: str, options: dict[str, Any], path: KeyPath, name_key: str, issues: _Issues
 ) -> tuple[type[_Plugin] | None, PluginConfig | None]:
-    """Load a plugin class and validate its options; problems go to ``issues``."""
+    """Load a plugin class and validate its options; problems go to ``issues``, inline secrets to its warnings."""
     try:
         cls = registry.load(kind, name)
     except PluginError as exc:
         issues.add(path + (name_key,), str(exc))
         return None, None
     try:
-        return cls, cls.Config.model_validate(options)
+        config = cls.Config.model_validate(options)
     except ValidationError as exc:
         _report_validation(exc, cls.Config, path, issues)
         return cls, None
+    for where, message in inline_secrets(options, config):
+        issues.warn(path + where, message)
+    return cls, config
 
 
 def _generator_for(
@@ -358,6 +379,7 @@ def load_spec(file: str | Path, overrides: Mapping[str, Any] | None = None, over
     _check_templates(spec, issues)
     if issues.items:
         raise SpecError(issues.items)
+    loaded.warnings = issues.warnings
     return loaded
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fteval.plugin import GenerationSettings
 
-__all__ = ["SPEC_VERSION", "Spec", "Source", "HFSource", "Splits", "PromptSpec", "PluginRef", "Target"]
+__all__ = ["SPEC_VERSION", "Spec", "Source", "HFSource", "Splits", "PromptSpec", "PluginRef", "Target", "Limits"]
 
 SPEC_VERSION = 1
 
@@ -100,6 +100,17 @@ class Target(_Strict):
         return {"model": self.model, "train": self.train, "cost": self.cost}
 
 
+class Limits(_Strict):
+    """Cost caps the engine applies before any parser or metric sees a text."""
+
+    max_output_chars: int = Field(
+        20_000,
+        ge=1,
+        description="Longest output (or gold target) parsed and scored; a longer one is a failure with"
+        " the reason and is stored truncated.",
+    )
+
+
 class Spec(_Strict):
     """A whole fteval spec (after ``extends`` is resolved)."""
 
@@ -112,6 +123,7 @@ class Spec(_Strict):
     parser: PluginRef = Field(description="Output parser plugin.")
     metrics: list[PluginRef] | None = Field(None, description="Metric plugins; default: the parser's own set.")
     generation: GenerationSettings = Field(default_factory=GenerationSettings, description="Decoding settings.")
+    limits: Limits = Field(default_factory=Limits, description="Cost caps on what parsers and metrics process.")
     targets: dict[str, Target] = Field(
         default_factory=dict, description="Models to train and evaluate, by name (a base spec may have none)."
     )

@@ -121,6 +121,7 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
     env_cmd = [*FTEVAL, "--store", str(db), "run", str(spec)]
     import os
 
+    # Keep the caller's PYTHONPATH: the tree under test may not be the installed one.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(env_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 60

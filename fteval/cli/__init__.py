@@ -10,6 +10,7 @@ import click
 
 from fteval import __version__
 from fteval.errors import FtevalError
+from fteval.identity import redact_text
 
 
 class _Group(click.Group):
@@ -19,8 +20,14 @@ class _Group(click.Group):
         except FtevalError as exc:
             if ctx.params.get("debug"):
                 raise
-            click.secho(str(exc), fg="red", err=True)
+            click.secho(redact_text(str(exc)), fg="red", err=True)  # a plugin's message may quote a URL
             sys.exit(exc.exit_code)
+
+
+def print_warnings(loaded: object) -> None:
+    """Print a loaded spec's warnings (e.g. a secret written in the spec) to stderr."""
+    for issue in getattr(loaded, "warnings", ()):
+        click.secho(f"warning: {issue}", fg="yellow", err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,4 +43,4 @@ def main(ctx: click.Context, store: Path, debug: bool) -> None:
 
 from fteval.cli import run_cmds, spec_cmds, store_cmds  # noqa: E402  (registers the commands)
 
-__all__ = ["main", "run_cmds", "spec_cmds", "store_cmds"]
+__all__ = ["main", "print_warnings", "run_cmds", "spec_cmds", "store_cmds"]

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from fteval.errors import FtevalError
+from fteval.identity import redact_text
 from fteval.loader import load_spec
 
 _spec = click.argument("spec", type=click.Path(path_type=Path))
@@ -55,6 +56,7 @@ def _engine(ctx: click.Context, spec: Path, overrides: dict[str, Any] | None = N
     from fteval.store import Store  # noqa: PLC0415
 
     loaded = load_spec(spec, overrides, overrides_from="--model")
+    print_warnings(loaded)
     store_path: Path = ctx.obj["store"]
     store = Store(store_path)
     return Engine(loaded, store, store_path.parent), store
@@ -70,7 +72,7 @@ def _targets(engine, chosen: tuple[str, ...]) -> list[str]:  # noqa: ANN001
     return list(chosen) or names
 
 
-from fteval.cli import main  # noqa: E402
+from fteval.cli import main, print_warnings  # noqa: E402
 
 
 @main.command()
@@ -83,7 +85,8 @@ def train(ctx: click.Context, spec: Path, targets: tuple[str, ...]) -> None:
     engine, _ = _engine(ctx, spec)
     for target in _targets(engine, targets):
         job_id, handle = engine.train(target)
-        click.echo(f"{target}: job {job_id} done, model {handle.fingerprint} at {handle.location}")
+        where = redact_text(str(handle.location), engine.secrets)
+        click.echo(f"{target}: job {job_id} done, model {redact_text(handle.fingerprint, engine.secrets)} at {where}")
 
 
 def _report(store, engine, run_ids: list[str]) -> None:  # noqa: ANN001

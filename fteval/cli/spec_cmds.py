@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from fteval import registry
-from fteval.cli import main
+from fteval.cli import main, print_warnings
 from fteval.errors import FtevalError, SpecError
 from fteval.loader import load_spec
 
@@ -27,6 +27,7 @@ def validate(specs: tuple[Path, ...]) -> None:
             for issue in exc.issues:
                 click.secho(str(issue), fg="red", err=True)
             continue
+        print_warnings(loaded)
         click.echo(f"{path}: ok ({len(loaded.spec.targets)} targets: {', '.join(loaded.spec.targets)})")
     if failed:
         sys.exit(2)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
+from fteval.credentials import EnvVarName
 from fteval.plugin import PluginConfig
 
 __all__ = [
@@ -31,6 +32,10 @@ class HubModel(PluginConfig):
         description="Hub model id (e.g. codellama/CodeLlama-7b-hf) or a local directory."
     )
     revision: str | None = Field(None, description="Hub branch, tag or commit to pin.")
+    token_env: EnvVarName | None = Field(
+        None,
+        description="Environment variable holding a hub token (gated or private models); never the token itself.",
+    )
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         "auto", description="Weight dtype; auto = the checkpoint's own (float32 on CPU)."
     )

@@ -37,13 +37,13 @@ def _model_and_tokenizer(
     config: HFConfig, train: list[Example], workdir: Path, device: str, seed: int, identity: str | None
 ) -> tuple[Any, Any, dict[str, Any]]:
     """The starting model on ``device``, its tokenizer, and how to find the base model again."""
-    from fteval_hf.loading import load_pretrained, load_tokenizer
+    from fteval_hf.loading import hub_token, load_pretrained, load_tokenizer
 
     spec = config.model
     if isinstance(spec, HubModel):
         return (
             load_pretrained(spec, device),
-            load_tokenizer(spec.id, spec.revision),
+            load_tokenizer(spec.id, spec.revision, hub_token(spec)),
             {
                 "id": spec.id,
                 "revision": spec.revision,

@@ -104,7 +104,7 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
     """The model on ``device``, its tokenizer and prompt format, from a handle's manifest."""
     from transformers import AutoModelForCausalLM
 
-    from fteval_hf.loading import load_pretrained, load_tokenizer
+    from fteval_hf.loading import hub_token, load_pretrained, load_tokenizer
     from fteval_hf.lora import load_adapter
     from fteval_hf.manifest import read_manifest
 
@@ -114,7 +114,7 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
     fmt = manifest.get("prompt_format", config.train.prompt_format)
     hub = config.model if isinstance(config.model, HubModel) else None
     if method == "base" and hub is not None:
-        return load_pretrained(hub, device), load_tokenizer(hub.id, hub.revision), fmt
+        return load_pretrained(hub, device), load_tokenizer(hub.id, hub.revision, hub_token(hub)), fmt
     tokenizer = load_tokenizer(location)
     if method == "lora":
         base_dir = manifest["base"].get("dir")

@@ -9,7 +9,7 @@ from typing import Any
 from fteval.identity import directory_digest
 from fteval_hf.config import HubModel
 
-__all__ = ["MODEL_FILES", "hub_identity", "load_pretrained", "load_tokenizer", "model_identity"]
+__all__ = ["MODEL_FILES", "hub_identity", "hub_token", "load_pretrained", "load_tokenizer", "model_identity"]
 
 # The files of a model directory that decide its outputs: weights, configs, tokenizer, remote code.
 MODEL_FILES = (
@@ -58,6 +58,17 @@ def model_identity(spec: HubModel) -> str:
     return hub_identity(spec.id, spec.revision)
 
 
+def hub_token(spec: HubModel) -> str | None:
+    """The hub token from the environment variable ``spec.token_env`` names (None: the hub's defaults).
+
+    Raises:
+        fteval.errors.PluginError: the variable is named but not set.
+    """
+    from fteval.credentials import secret_from_env
+
+    return secret_from_env(spec.token_env, "model.token_env")
+
+
 def _dtype(name: str, device: str) -> Any:
     import torch
 
@@ -92,11 +103,11 @@ def _quantization(spec: HubModel, device: str) -> Any:
     )
 
 
-def load_tokenizer(source: str, revision: str | None = None) -> Any:
-    """A tokenizer with a pad token (EOS when it has none)."""
+def load_tokenizer(source: str, revision: str | None = None, token: str | None = None) -> Any:
+    """A tokenizer with a pad token (EOS when it has none); ``token`` authenticates to the hub."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(source, revision=revision)
+    tok = AutoTokenizer.from_pretrained(source, revision=revision, token=token)
     if tok.eos_token_id is None:
         raise ValueError(f"the tokenizer of {source} has no EOS token; completions could not end")
     if tok.pad_token_id is None:
@@ -120,7 +131,7 @@ def load_pretrained(spec: HubModel, device: str) -> Any:
     from transformers import AutoModelForCausalLM
 
     quant = _quantization(spec, device)
-    kwargs: dict[str, Any] = {"revision": spec.revision, "dtype": _dtype(spec.dtype, device)}
+    kwargs: dict[str, Any] = {"revision": spec.revision, "dtype": _dtype(spec.dtype, device), "token": hub_token(spec)}
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": device})
     model = AutoModelForCausalLM.from_pretrained(spec.id, **kwargs)

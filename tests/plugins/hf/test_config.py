@@ -61,3 +61,30 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+def test_hub_token_is_named_by_an_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fteval.errors import PluginError
+    from fteval_hf.loading import hub_token
+
+    model = HFConfig.model_validate({"model": {"id": "org/gated", "token_env": "FTEVAL_TEST_HUB_TOKEN"}}).model
+    monkeypatch.setenv("FTEVAL_TEST_HUB_TOKEN", "hf_FromTheEnvironment0123")
+    assert hub_token(model) == "hf_FromTheEnvironment0123"
+    monkeypatch.delenv("FTEVAL_TEST_HUB_TOKEN")
+    with pytest.raises(PluginError, match="FTEVAL_TEST_HUB_TOKEN .*model.token_env.* is not set"):
+        hub_token(model)
+    assert hub_token(HubModel(id="org/open")) is None  # no variable named: the hub's own defaults
+
+
+@pytest.mark.parametrize(
+    ("model", "needle"),
+    [
+        ({"id": "x", "token_env": "hf_PastedTheTokenItself012"}, "looks like the secret itself"),
+        ({"id": "x", "token_env": "not a name"}, "should match pattern"),
+        ({"id": "x", "token": "hf_InlineTokenIsNotAnOption"}, "model.hub.token"),
+    ],
+)
+def test_a_hub_token_is_never_written_into_the_spec(model: dict, needle: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        HFConfig.model_validate({"model": model})
+    assert needle in str(info.value)
