@@ -38,6 +38,8 @@ class RunRecord:
     started_at: float
     finished_at: float | None
     n_done: int = 0
+    label: str | None = None
+    tags: tuple[str, ...] = ()
 
     @property
     def display_target(self) -> str:

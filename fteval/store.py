@@ -61,6 +61,14 @@ MIGRATIONS: list[str] = [
         completion_tokens INTEGER, cost_usd REAL, created_at REAL NOT NULL
     );
     """,
+    # 2 (compare): a run's label (`--label v2.1`) and named tags pointing at runs (`fteval tag`).
+    """
+    ALTER TABLE runs ADD COLUMN label TEXT;
+    CREATE TABLE tags (
+        name TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id), created_at REAL NOT NULL
+    );
+    CREATE INDEX tags_run ON tags(run_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -73,7 +81,7 @@ def _loads(text: str | None, default: Any = None) -> Any:
     return json.loads(text) if text else default
 
 
-def _run(row: sqlite3.Row, n_done: int = 0) -> RunRecord:
+def _run(row: sqlite3.Row, n_done: int = 0, tags: tuple[str, ...] = ()) -> RunRecord:
     return RunRecord(
         id=row["id"], run_key=row["run_key"], spec_name=row["spec_name"], spec_hash=row["spec_hash"],
         spec=_loads(row["spec_json"], {}), target=row["target"], trainer=row["trainer"], generator=row["generator"],
@@ -81,6 +89,7 @@ def _run(row: sqlite3.Row, n_done: int = 0) -> RunRecord:
         generation=_loads(row["generation_json"], {}), config=_loads(row["config_json"], {}),
         versions=_loads(row["versions_json"], {}), seed=row["seed"], n_examples=row["n_examples"],
         status=row["status"], started_at=row["started_at"], finished_at=row["finished_at"], n_done=n_done,
+        label=row["label"], tags=tags,
     )
 
 
@@ -188,7 +197,8 @@ class Store:
 
     def _with_progress(self, row: sqlite3.Row) -> RunRecord:
         n_done = self.db.execute("SELECT COUNT(*) FROM examples WHERE run_id = ?", (row["id"],)).fetchone()[0]
-        return _run(row, n_done)
+        tags = tuple(r[0] for r in self.db.execute("SELECT name FROM tags WHERE run_id = ? ORDER BY name", (row["id"],)))
+        return _run(row, n_done, tags)
 
     def create_run(self, **fields: Any) -> str:
         """Insert a run in status 'running'; JSON-valued fields end in ``_json``."""
@@ -200,11 +210,19 @@ class Store:
         return run_id
 
     def get_run(self, ref: str) -> RunRecord:
-        """A run by id or unique id prefix; ``latest`` is the newest run.
+        """A run by id, tag or unique id prefix; ``latest`` is the newest run.
+
+        An exact id wins over a tag, and a tag over an id prefix.
 
         Raises:
             StoreError: no run, or an ambiguous prefix.
         """
+        tagged = self.db.execute(
+            "SELECT runs.* FROM tags JOIN runs ON runs.id = tags.run_id WHERE tags.name = ?"
+            " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = ?)", (ref, ref),
+        ).fetchone()
+        if tagged is not None:
+            return self._with_progress(tagged)
         if ref == "latest":
             rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
         else:
@@ -223,6 +241,26 @@ class Store:
         else:
             rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC")
         return [self._with_progress(r) for r in rows.fetchall()]
+
+    def series(self, spec_name: str, target: str, status: str | None = "complete") -> list[RunRecord]:
+        """Runs of one spec and target (only those in ``status`` unless it is None), newest first."""
+        sql = "SELECT * FROM runs WHERE spec_name = ? AND target = ?" + (" AND status = ?" if status else "")
+        args = (spec_name, target, status) if status else (spec_name, target)
+        rows = self.db.execute(sql + " ORDER BY started_at DESC, rowid DESC", args).fetchall()
+        return [self._with_progress(r) for r in rows]
+
+    def set_label(self, run_id: str, label: str | None) -> None:
+        """Name a run (``--label v2.1``); None removes the label."""
+        self.db.execute("UPDATE runs SET label = ? WHERE id = ?", (label, run_id))
+
+    def tag_target(self, name: str) -> str | None:
+        """The id of the run a tag points at, if the tag exists."""
+        row = self.db.execute("SELECT run_id FROM tags WHERE name = ?", (name,)).fetchone()
+        return row[0] if row is not None else None
+
+    def set_tag(self, name: str, run_id: str) -> None:
+        """Point tag ``name`` at a run, creating or moving it (callers check before moving)."""
+        self.db.execute("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", (name, run_id, time.time()))
 
     def done_indexes(self, run_id: str) -> set[int]:
         """Indexes of examples already stored for a run."""

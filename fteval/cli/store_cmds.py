@@ -23,10 +23,11 @@ def _open(ctx: click.Context):  # noqa: ANN202
 def runs(ctx: click.Context, spec_name: str | None) -> None:
     """List runs, newest first."""
     store = _open(ctx)
-    table = Table("run", "spec", "target", "status", "examples", "model", "started (UTC)")
+    table = Table("run", "label / tags", "spec", "target", "status", "examples", "model", "started (UTC)")
     for r in store.list_runs(spec_name):
         started = datetime.fromtimestamp(r.started_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-        table.add_row(r.id, r.spec_name, r.display_target, r.status, f"{r.n_done}/{r.n_examples}", r.model_fingerprint[:24], started)
+        names = ", ".join(dict.fromkeys(n for n in (r.label, *r.tags) if n))
+        table.add_row(r.id, names, r.spec_name, r.display_target, r.status, f"{r.n_done}/{r.n_examples}", r.model_fingerprint[:24], started)
     Console().print(table)
 
 
