@@ -61,13 +61,17 @@ def _p(value: float) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
+def _p_clause(value: float) -> str:
+    return "p<0.0001" if value < 1e-4 else f"p={value:.4f}"
+
+
 def _gate_line(g) -> str:  # noqa: ANN001
     verdict = {"passed": "passed", "failed": "FAILED", "inconclusive": "inconclusive"}[g.status]
     how = f"B is worse by {g.drop:.4f}" if g.drop > 0 else f"B is not worse (change {-g.drop:+.4f})"
     why = {
         "passed": f"within the allowed drop {g.max_drop:g}" if g.drop > 0 else "",
-        "failed": f"more than {g.max_drop:g}, significant (p{_p(g.p_value).replace('<', '<', 1) if g.p_value < 1e-4 else '=' + _p(g.p_value)})",
-        "inconclusive": f"more than {g.max_drop:g}, but not significant (p={_p(g.p_value)})",
+        "failed": f"more than {g.max_drop:g}, significant ({_p_clause(g.p_value)})",
+        "inconclusive": f"more than {g.max_drop:g}, but not significant ({_p_clause(g.p_value)})",
     }[g.status]
     return f"{g.metric}: {verdict}: {how}{', ' + why if why else ''}"
 
