@@ -210,12 +210,12 @@ class Store:
         return run_id
 
     def get_run(self, ref: str) -> RunRecord:
-        """A run by id, tag or unique id prefix; ``latest`` is the newest run.
+        """A run by id, tag, label or unique id prefix; ``latest`` is the newest run.
 
-        An exact id wins over a tag, and a tag over an id prefix.
+        An exact id wins over a tag, a tag over a label, and a label over an id prefix.
 
         Raises:
-            StoreError: no run, or an ambiguous prefix.
+            StoreError: no run, an ambiguous prefix, or a label that several runs carry.
         """
         tagged = self.db.execute(
             "SELECT runs.* FROM tags JOIN runs ON runs.id = tags.run_id WHERE tags.name = ?"
@@ -223,6 +223,14 @@ class Store:
         ).fetchone()
         if tagged is not None:
             return self._with_progress(tagged)
+        labelled = self.db.execute(
+            "SELECT * FROM runs WHERE label = ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = ?)"
+            " ORDER BY started_at DESC", (ref, ref),
+        ).fetchall()
+        if len(labelled) > 1:
+            raise StoreError(f"label {ref!r} names {len(labelled)} runs ({', '.join(r['id'] for r in labelled[:5])}); use a run id or a tag")
+        if labelled:
+            return self._with_progress(labelled[0])
         if ref == "latest":
             rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
         else:
