@@ -192,3 +192,24 @@ def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[
     assert len(Store(db).list_runs()) == n_runs  # refused before any model ran
     no_baseline = fteval_cli("run", str(tenth), "--fail-if-worse", "exact_match", store=db)
     assert no_baseline.returncode == 2 and "need --baseline" in no_baseline.stderr
+
+
+def test_a_store_from_before_labels_and_tags_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from fteval.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0] + "; CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at REAL);"
+                      " INSERT INTO migrations VALUES (1, 0);")
+    old.execute("INSERT INTO runs VALUES ('r1', 'k', 's', 'h', '{}', 't', 'lookup', 'lookup', 1, NULL, 'fp', '{}',"
+                " '{}', '{}', 0, 0, 'complete', 1.0, 2.0)")
+    old.commit()
+    old.close()
+    store = Store(path)
+    run = store.get_run("r1")
+    assert (run.label, run.tags) == (None, ())
+    store.set_tag("keep", "r1")
+    store.set_label("r1", "v0")
+    assert store.get_run("keep").id == store.get_run("v0").id == "r1"
