@@ -7,7 +7,7 @@ computations; ``fteval.compare`` feeds it the scores of two runs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -55,7 +55,8 @@ def _summarise(diffs: np.ndarray, level: float = 0.95) -> BootstrapResult:
     return BootstrapResult(float(low), float(high), float(diffs.std(ddof=1)) if len(diffs) > 1 else 0.0, p)
 
 
-def _index_blocks(n: int, seed: int, samples: int):  # noqa: ANN202 - yields index matrices
+def _index_blocks(n: int, seed: int, samples: int) -> Iterator[np.ndarray]:
+    """Resample index matrices, ``_CHUNK`` rows at a time, from one seeded generator."""
     rng = np.random.default_rng(seed)
     for start in range(0, samples, _CHUNK):
         yield rng.integers(0, n, size=(min(_CHUNK, samples - start), n))
