@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FtevalError", "Issue", "SpecError", "DatasetError", "PluginError", "TemplateError", "StoreError"]
+__all__ = ["FtevalError", "Issue", "SpecError", "DatasetError", "PluginError", "TemplateError", "StoreError", "UsageError"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,9 @@ class TemplateError(FtevalError):
 
 class StoreError(FtevalError):
     """The run store is missing a run or is in an unexpected state."""
+
+
+class UsageError(FtevalError):
+    """A command was given something it cannot use: an unknown run, tag or metric, or runs that cannot be compared."""
+
+    exit_code = 2

@@ -292,6 +292,8 @@ class Metric(_Plugin):
     """Per-example scores plus an aggregate with a 95% confidence interval."""
 
     kind = "metric"
+    #: Whether a larger aggregate is better; ``fteval compare`` gates on drops in this direction.
+    higher_is_better: ClassVar[bool] = True
 
     @abstractmethod
     def score(self, item: ScoreItem) -> Score:

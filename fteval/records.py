@@ -43,6 +43,8 @@ class RunRecord:
     model_identity: str | None = None
     pid: int | None = None
     host: str | None = None
+    label: str | None = None
+    tags: tuple[str, ...] = ()
 
     @property
     def display_target(self) -> str:

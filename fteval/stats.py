@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -11,6 +13,22 @@ from fteval.plugin import Aggregate
 
 Z95 = 1.959963984540054
 BOOTSTRAP_SAMPLES = 2000
+# Set inside ``point_estimates()``: interval helpers skip resampling (see there).
+_POINT_ONLY: ContextVar[bool] = ContextVar("fteval_point_only", default=False)
+
+
+@contextmanager
+def point_estimates() -> Iterator[None]:
+    """Inside this block ``bootstrap_interval`` returns (nan, nan) without resampling.
+
+    A paired comparison calls a metric's own ``aggregate`` on thousands of resampled score lists and
+    keeps only the point value; the metric's inner bootstrap would cost thousands of times more.
+    """
+    token = _POINT_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _POINT_ONLY.reset(token)
 
 
 def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
@@ -33,6 +51,8 @@ def bootstrap_interval(
     """Percentile bootstrap CI of ``statistic(indices)`` over examples resampled with replacement."""
     if n == 0:
         return 0.0, 1.0
+    if _POINT_ONLY.get():
+        return math.nan, math.nan
     rng = np.random.default_rng(seed)
     stats = [statistic(rng.integers(0, n, size=n)) for _ in range(samples)]
     low, high = np.percentile(stats, [2.5, 97.5])

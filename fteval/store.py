@@ -77,6 +77,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN host TEXT
     """,
+    # 5: a run's label (`--label v2.1`) and named tags pointing at runs (`fteval tag`).
+    """
+    ALTER TABLE runs ADD COLUMN label TEXT;
+    CREATE TABLE tags (
+        name TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id), created_at REAL NOT NULL
+    );
+    CREATE INDEX tags_run ON tags(run_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 HOST = socket.gethostname()
@@ -112,7 +120,7 @@ def _status(row: sqlite3.Row) -> str:
     return status
 
 
-def _run(row: sqlite3.Row, n_done: int = 0) -> RunRecord:
+def _run(row: sqlite3.Row, n_done: int = 0, tags: tuple[str, ...] = ()) -> RunRecord:
     return RunRecord(
         id=row["id"], run_key=row["run_key"], spec_name=row["spec_name"], spec_hash=row["spec_hash"],
         spec=_loads(row["spec_json"], {}), target=row["target"], trainer=row["trainer"], generator=row["generator"],
@@ -122,6 +130,7 @@ def _run(row: sqlite3.Row, n_done: int = 0) -> RunRecord:
         status=_status(row), started_at=row["started_at"], finished_at=row["finished_at"], n_done=n_done,
         model_location=row["model_location"], model_identity=row["model_identity"], pid=row["pid"], host=row["host"],
         skipped_rows=row["skipped_rows"],
+        label=row["label"], tags=tags,
     )
 
 
@@ -229,7 +238,8 @@ class Store:
 
     def _with_progress(self, row: sqlite3.Row) -> RunRecord:
         n_done = self.db.execute("SELECT COUNT(*) FROM examples WHERE run_id = ?", (row["id"],)).fetchone()[0]
-        return _run(row, n_done)
+        tags = tuple(r[0] for r in self.db.execute("SELECT name FROM tags WHERE run_id = ? ORDER BY name", (row["id"],)))
+        return _run(row, n_done, tags)
 
     def create_run(self, **fields: Any) -> str:
         """Insert a run in status 'running'; JSON-valued fields end in ``_json``."""
@@ -249,11 +259,27 @@ class Store:
         self.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status != 'complete'", (run_id,))
 
     def get_run(self, ref: str) -> RunRecord:
-        """A run by id or unique id prefix; ``latest`` is the newest run.
+        """A run by id, tag, label or unique id prefix; ``latest`` is the newest run.
+
+        An exact id wins over a tag, a tag over a label, and a label over an id prefix.
 
         Raises:
-            StoreError: no run, or an ambiguous prefix.
+            StoreError: no run, an ambiguous prefix, or a label that several runs carry.
         """
+        tagged = self.db.execute(
+            "SELECT runs.* FROM tags JOIN runs ON runs.id = tags.run_id WHERE tags.name = ?"
+            " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = ?)", (ref, ref),
+        ).fetchone()
+        if tagged is not None:
+            return self._with_progress(tagged)
+        labelled = self.db.execute(
+            "SELECT * FROM runs WHERE label = ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = ?)"
+            " ORDER BY started_at DESC", (ref, ref),
+        ).fetchall()
+        if len(labelled) > 1:
+            raise StoreError(f"label {ref!r} names {len(labelled)} runs ({', '.join(r['id'] for r in labelled[:5])}); use a run id or a tag")
+        if labelled:
+            return self._with_progress(labelled[0])
         if ref == "latest":
             rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
         else:
@@ -274,6 +300,26 @@ class Store:
                 args.append(value)
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started_at DESC"
         return [self._with_progress(r) for r in self.db.execute(sql, args).fetchall()]
+
+    def series(self, spec_name: str, target: str, status: str | None = "complete") -> list[RunRecord]:
+        """Runs of one spec and target (only those in ``status`` unless it is None), newest first."""
+        sql = "SELECT * FROM runs WHERE spec_name = ? AND target = ?" + (" AND status = ?" if status else "")
+        args = (spec_name, target, status) if status else (spec_name, target)
+        rows = self.db.execute(sql + " ORDER BY started_at DESC, rowid DESC", args).fetchall()
+        return [self._with_progress(r) for r in rows]
+
+    def set_label(self, run_id: str, label: str | None) -> None:
+        """Name a run (``--label v2.1``); None removes the label."""
+        self.db.execute("UPDATE runs SET label = ? WHERE id = ?", (label, run_id))
+
+    def tag_target(self, name: str) -> str | None:
+        """The id of the run a tag points at, if the tag exists."""
+        row = self.db.execute("SELECT run_id FROM tags WHERE name = ?", (name,)).fetchone()
+        return row[0] if row is not None else None
+
+    def set_tag(self, name: str, run_id: str) -> None:
+        """Point tag ``name`` at a run, creating or moving it (callers check before moving)."""
+        self.db.execute("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", (name, run_id, time.time()))
 
     def done_indexes(self, run_id: str) -> set[int]:
         """Indexes of examples already stored for a run."""

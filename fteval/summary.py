@@ -43,8 +43,10 @@ def model_line(run: RunRecord) -> str:
 def run_table(store: Store, run: RunRecord) -> Table:
     """Metrics of one run with 95% CIs, n, and the per-question cost and latency."""
     label = " (baseline)" if run.is_baseline else ""
+    names = ", ".join(dict.fromkeys(n for n in (run.label, *run.tags) if n))
+    named = f"  {names}" if names else ""
     # escaped: "[complete]" would otherwise be read as a markup tag and vanish
-    table = Table(title=escape(f"{run.id}{label}  [{run.status}]"), title_justify="left")
+    table = Table(title=escape(f"{run.id}{label}{named}  [{run.status}]"), title_justify="left")
     for col in ("metric", "value", "95% CI", "n", "CI method"):
         table.add_column(col, justify="right" if col != "metric" else "left")
     for agg in store.aggregates(run.id):

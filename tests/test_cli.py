@@ -11,7 +11,7 @@ import pytest
 from fteval_testutil import EXTERNAL_PLUGIN, ROOT, SPECS, fteval_cli
 
 HEAVY = ("torch", "transformers", "peft", "openai", "datasets", "matplotlib", "tokenizers", "accelerate")
-COMMANDS = ("validate", "plugins", "schema", "train", "eval", "run", "runs", "show", "export")
+COMMANDS = ("validate", "plugins", "schema", "train", "eval", "run", "runs", "show", "export", "compare", "plan", "tag")
 
 
 def _imports_after(argv: list[str]) -> tuple[int, list[str]]:

@@ -17,6 +17,7 @@ from fteval.loader import load_spec
 
 _spec = click.argument("spec", type=click.Path(path_type=Path))
 _target = click.option("--target", "-t", "targets", multiple=True, help="Target name (repeatable); default: all.")
+
 _model = click.option(
     "--model", "model", default=None, metavar="ID_OR_PATH",
     help="Evaluate this model instead of the target's (its model.id: a hub id, local directory or API model); needs one -t.",
@@ -99,20 +100,32 @@ def _report(store, engine, run_ids: list[str]) -> None:  # noqa: ANN001
     console.print(f"model calls this invocation: {engine.model_calls}")
 
 
+_label = click.option("--label", help="Name the run(s), e.g. v2.1 (shown in runs, show and compare).")
+
+
+def _set_label(store, run_ids: list[str], label: str | None) -> None:  # noqa: ANN001
+    for run_id in run_ids if label else ():
+        store.set_label(run_id, label)
+
+
 @main.command(name="eval")
 @_spec
 @_target
 @click.option("--rerun", is_flag=True, help="Start a new run even if an identical one is complete (uses the cache).")
 @_model
+@_label
 @click.pass_context
 @_resumable
-def eval_(ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool, model: str | None) -> None:
+def eval_(
+    ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool, model: str | None, label: str | None
+) -> None:
     """Evaluate trained targets (an interrupted run resumes where it stopped)."""
     engine, store = _engine(ctx, spec, _model_overrides(model, targets))
     run_ids = []
     for target in _targets(engine, targets):
         job_id, handle = engine.trained(target)
         run_ids.append(engine.evaluate(target, job_id, handle, rerun=rerun))
+    _set_label(store, run_ids, label)
     _report(store, engine, run_ids)
 
 
@@ -121,10 +134,64 @@ def eval_(ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool,
 @_target
 @click.option("--rerun", is_flag=True, help="Start new runs even if identical ones are complete (uses the cache).")
 @_model
+@_label
+@click.option("--baseline", help="Compare each new run with this run or tag (latest/latest~K: of the same spec and target).")
+@click.option("--fail-if-worse", "gates", multiple=True, metavar="METRIC[=MAX_DROP]",
+              help="With --baseline: exit 1 if a run is significantly worse on METRIC by more than MAX_DROP. Repeatable.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+              help="With --baseline: significance level of the gate.")
+@click.option("--md", "md_file", type=click.Path(path_type=Path), help="With --baseline: write the Markdown comparison here.")
 @click.pass_context
 @_resumable
-def run(ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool, model: str | None) -> None:
-    """Train then evaluate targets; resumes whatever an earlier invocation left unfinished."""
+def run(
+    ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool, model: str | None, label: str | None,
+    baseline: str | None,
+    gates: tuple[str, ...], alpha: float, md_file: Path | None,
+) -> None:
+    """Train then evaluate targets; resumes whatever an earlier invocation left unfinished.
+
+    With --baseline, each new run is compared with the baseline as `fteval compare BASELINE RUN` does,
+    and --fail-if-worse gates on it (exit 1 on a significant regression).
+    """
+    from fteval.errors import UsageError  # noqa: PLC0415
+
+    if (gates or md_file) and not baseline:
+        raise UsageError("--fail-if-worse and --md need --baseline RUN|TAG")
     engine, store = _engine(ctx, spec, _model_overrides(model, targets))
-    run_ids = [engine.run(target, rerun=rerun) for target in _targets(engine, targets)]
+    chosen = _targets(engine, targets)
+    baselines = _baselines(engine, store, chosen, baseline, gates)
+    run_ids = [engine.run(target, rerun=rerun) for target in chosen]
+    _set_label(store, run_ids, label)
     _report(store, engine, run_ids)
+    if baseline:
+        sys.exit(_gate(store, baselines, run_ids, gates, alpha, md_file))
+
+
+def _baselines(engine, store, targets: list[str], ref: str | None, gates: tuple[str, ...]) -> list:  # noqa: ANN001
+    """Resolve the baseline of each target and check the gated metrics before any model runs."""
+    from fteval.compare import parse_gate  # noqa: PLC0415
+    from fteval.errors import UsageError  # noqa: PLC0415
+    from fteval.refs import resolve_run  # noqa: PLC0415
+
+    if ref is None:
+        return []
+    for gate in map(parse_gate, gates):
+        if gate.metric not in engine.loaded.metrics:
+            raise UsageError(f"--fail-if-worse {gate.metric!r}: the spec has no such metric; it has: {', '.join(engine.loaded.metrics)}")
+    return [resolve_run(store, ref, (engine.spec.name, target)) for target in targets]
+
+
+def _gate(store, baselines: list, run_ids: list[str], gates: tuple[str, ...], alpha: float, md_file: Path | None) -> int:  # noqa: ANN001
+    """Compare each new run with its baseline, print and write the summaries; 1 if a gate failed."""
+    from fteval.cli.compare_cmds import comparison_markdown, print_comparison  # noqa: PLC0415
+    from fteval.compare import compare_runs, parse_gate  # noqa: PLC0415
+
+    console = Console()
+    parsed = [parse_gate(g) for g in gates]
+    results = [compare_runs(store, base, store.get_run(run_id), gates=parsed, alpha=alpha) for base, run_id in zip(baselines, run_ids, strict=True)]
+    for cmp in results:
+        console.print(f"\n[bold]compared with baseline {cmp.a.name}[/bold]")
+        print_comparison(console, cmp)
+    if md_file is not None:
+        md_file.write_text("\n".join(comparison_markdown(c) for c in results), encoding="utf-8")
+    return 1 if any(c.failed for c in results) else 0

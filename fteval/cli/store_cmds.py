@@ -39,6 +39,7 @@ def _run_json(run: RunRecord, aggregates: list[Any]) -> dict[str, Any]:
     return {
         "id": run.id, "spec": run.spec_name, "target": run.target, "status": run.status,
         "is_baseline": run.is_baseline, "n_done": run.n_done, "n_examples": run.n_examples,
+        "label": run.label, "tags": list(run.tags),
         "model_location": run.model_location, "model_identity": run.model_identity,
         "model_fingerprint": run.model_fingerprint, "trainer": run.trainer, "generator": run.generator,
         "metrics": {name: by_name[name] for name in metric_order(run, aggregates) if name in by_name},
@@ -74,6 +75,7 @@ def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metric
         columns = metric_order(spec_runs[0], store.aggregates(spec_runs[0].id))[:n_metrics]
         table = Table(title=f"spec {spec}", title_justify="left")
         table.add_column("run", no_wrap=True)
+        table.add_column("label / tags")
         for name in ("target", "status", "examples", *columns):
             table.add_column(name, justify="right" if name in columns or name == "examples" else "left")
         table.add_column("model")
@@ -81,7 +83,8 @@ def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metric
         for r in spec_runs:
             started = datetime.fromtimestamp(r.started_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
             metric_cells = [f"{values[r.id][m]:.3f}" if m in values[r.id] else "-" for m in columns]
-            table.add_row(r.id, r.display_target, r.status, f"{r.n_done}/{r.n_examples}", *metric_cells, model_name(r), started)
+            names = ", ".join(dict.fromkeys(n for n in (r.label, *r.tags) if n))
+            table.add_row(r.id, names, r.display_target, r.status, f"{r.n_done}/{r.n_examples}", *metric_cells, model_name(r), started)
         console.print(table)
 
 

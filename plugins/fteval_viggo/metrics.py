@@ -146,6 +146,8 @@ class SlotF1(_SlotMetric):
 class OntologyViolations(Metric):
     """1 when a parsed output names a function or slot unknown to the ontology (lower is better)."""
 
+    higher_is_better = False
+
     def __init__(self, config: PluginConfig | None = None) -> None:
         super().__init__(config)
         self.ontology: Ontology = load_ontology()
