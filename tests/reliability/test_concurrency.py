@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -41,7 +42,7 @@ def _start(db: Path, *args: str) -> subprocess.Popen:
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db, timeout=10) as con:
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as con, con:
         return con.execute(sql).fetchall()
 
 
