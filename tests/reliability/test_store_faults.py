@@ -81,7 +81,7 @@ def _read_only_folder(folder: Path) -> Iterator[str]:
         return
     saved = folder.with_name(folder.name + "-saved")
     shutil.copytree(folder, saved)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True, check=False).returncode:
         pytest.skip("running as root and cannot mount a read-only file system here")
     try:
         shutil.copytree(saved, folder, dirs_exist_ok=True)
@@ -113,7 +113,7 @@ def test_a_full_disk_is_reported_and_the_run_resumes_once_there_is_space(tmp_pat
         pytest.skip("needs root to mount a small tmpfs (test_a_full_database_file_... covers SQLITE_FULL)")
     folder = tmp_path / "small"
     folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(folder)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(folder)], capture_output=True, check=False).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
         db = folder / "runs.db"
