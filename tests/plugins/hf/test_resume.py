@@ -125,7 +125,7 @@ class _Interrupted(Exception):
     pass
 
 
-def _stopped_at(step: int, ctx):  # noqa: ANN001, ANN202
+def _stopped_at(step: int, ctx):
     """Make ``ctx`` raise when the loop logs ``step`` (a crash after the checkpoints before it)."""
     log = ctx.log
 
