@@ -79,12 +79,12 @@ def test_identical_runs_started_together_give_one_run_and_no_traceback(tmp_path:
 
 
 def test_second_run_waits_for_the_first_then_reuses_its_run(tmp_path: Path) -> None:
-    db, spec = tmp_path / "runs.db", _spec(tmp_path, delay_s=0.05)
+    db, spec = tmp_path / "runs.db", _spec(tmp_path, delay_s=0.5)  # 10 s: the second starts well before the end
     first = _start(db, "run", str(spec))
     _wait_for_lease(db, "run:")
+    second = _start(db, "run", str(spec))
     readers = subprocess.run([*FTEVAL, "--store", str(db), "runs"], capture_output=True, text=True, timeout=60, check=False)
     assert readers.returncode == 0 and "running" in readers.stdout, "reading during a write works"
-    second = _start(db, "run", str(spec))
     out2, err2 = second.communicate(timeout=120)
     out1, err1 = first.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode == 0, err1 + err2
@@ -95,7 +95,7 @@ def test_second_run_waits_for_the_first_then_reuses_its_run(tmp_path: Path) -> N
 
 
 def test_two_trainings_of_one_job_train_once(tmp_path: Path) -> None:
-    db, spec = tmp_path / "runs.db", _spec(tmp_path, train_delay_s=2.0)
+    db, spec = tmp_path / "runs.db", _spec(tmp_path, train_delay_s=6.0)
     first = _start(db, "train", str(spec))
     _wait_for_lease(db, "job:")
     second = _start(db, "train", str(spec))
@@ -110,13 +110,13 @@ def test_two_trainings_of_one_job_train_once(tmp_path: Path) -> None:
 
 
 def test_a_killed_holder_is_noticed_at_once_and_the_waiter_resumes_its_run(tmp_path: Path) -> None:
-    db, spec = tmp_path / "runs.db", _spec(tmp_path, delay_s=0.2)
+    db, spec = tmp_path / "runs.db", _spec(tmp_path, delay_s=0.5)
     first = _start(db, "run", str(spec))
     _wait_for_lease(db, "run:")
     second = _start(db, "run", str(spec))
     while not _query(db, "SELECT COUNT(*) FROM examples")[0][0]:
         time.sleep(0.05)
-    time.sleep(0.5)  # the second process is waiting by now
+    time.sleep(2)  # the second process is waiting by now
     os.kill(first.pid, signal.SIGKILL)
     first.communicate()
     killed_at, kept = time.monotonic(), _query(db, "SELECT COUNT(*) FROM examples")[0][0]
