@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fteval import registry
+from fteval import leases, registry
 from fteval.datasets import load_rows
 from fteval.errors import FtevalError, PluginError, StoreError
 from fteval.identity import cache_key, canonical_hash, job_key, redact, redact_text, run_config
@@ -29,7 +30,7 @@ from fteval.plugin import (
     ScoreItem,
 )
 from fteval.progress import progress_bar
-from fteval.records import ExampleRecord
+from fteval.records import ExampleRecord, JobRecord
 from fteval.spec import Source
 from fteval.store import Store
 from fteval.templates import render
@@ -108,6 +109,14 @@ class Engine:
         # Values of SecretStr config fields: redacted wherever they would be stored, whatever their key.
         self.secrets = loaded.secrets
 
+    @staticmethod
+    def notify(message: str) -> None:
+        """Tell the user what the engine is waiting for or reusing (stderr, beside the progress bars)."""
+        print(message, file=sys.stderr, flush=True)
+
+    def _waiting(self, what: str) -> Any:
+        return lambda holder: self.notify(f"{what} is in progress in {holder.label}: waiting for it to finish")
+
     def target(self, name: str) -> ResolvedTarget:
         """A resolved target by name."""
         return self.loaded.targets[name]
@@ -127,15 +136,32 @@ class Engine:
         return job_key(self.spec, target, self.model_identity(target))
 
     def train(self, target: str) -> tuple[str, ModelHandle]:
-        """Train a target, or reuse / resume its job. Returns (job id, model handle)."""
+        """Train a target, or reuse / resume its job. Returns (job id, model handle).
+
+        One process at a time trains a job: another one waits for it, then reuses its result.
+        """
         key = self.job_key(target)
         job = self.store.job(key)
         if job is not None and job.status == "done" and job.handle is not None:
             return job.id, job.handle
+        with leases.hold(self.store.db, f"job:{key}", on_wait=self._waiting(f"training of {target!r}")) as waited:
+            job = self.store.job(key)  # re-read: the process we waited for may have finished it
+            if job is not None and job.status == "done" and job.handle is not None:
+                self.notify(f"{target}: reusing job {job.id}, trained meanwhile by another process")
+                return job.id, job.handle
+            if waited:
+                self.notify(f"{target}: the other process stopped before finishing; training here (resuming its work)")
+            return self._train_locked(target, key, job)
+
+    def _train_locked(self, target: str, key: str, job: JobRecord | None) -> tuple[str, ModelHandle]:
+        """Train while holding the job's lease."""
         resolved = self.target(target)
         t = resolved.spec
         workdir = self.home / "jobs" / key[:16]
-        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the job folder {workdir} ({exc.strerror}): pass --store on a writable disk") from exc
         job_id = self.store.start_job(key, self.spec.name, target, t.trainer, str(workdir), redact(t.model_dump(), self.secrets))
         ctx = _TrainContext(
             target=target, train=[], valid=[], workdir=workdir, seed=self.spec.seed,
@@ -206,13 +232,28 @@ class Engine:
         return run_versions(plugins)
 
     def evaluate(self, target: str, job_id: str, handle: ModelHandle, *, rerun: bool = False) -> str:
-        """Evaluate a trained target; resumes an interrupted run, reuses a complete one unless ``rerun``."""
-        resolved = self.target(target)
+        """Evaluate a trained target; resumes an interrupted run, reuses a complete one unless ``rerun``.
+
+        One process at a time evaluates a run: another one waits for it, then reuses the complete run.
+        """
         config = self.run_config(target, handle)
         run_key = canonical_hash(config)
         existing = self.store.find_run(run_key)
         if existing is not None and existing.status == "complete" and not rerun:
             return existing.id
+        with leases.hold(self.store.db, f"run:{run_key}", on_wait=self._waiting(f"evaluation of {target!r}")) as waited:
+            existing = self.store.find_run(run_key)  # re-read: the process we waited for may have completed it
+            if existing is not None and existing.status == "complete" and (waited or not rerun):
+                if waited:
+                    self.notify(f"{target}: reusing run {existing.id}, completed meanwhile by another process")
+                return existing.id
+            return self._evaluate_locked(target, job_id, handle, run_key, config, existing)
+
+    def _evaluate_locked(
+        self, target: str, job_id: str, handle: ModelHandle, run_key: str, config: dict[str, Any], existing: Any
+    ) -> str:
+        """Create or resume the run and evaluate what is missing, holding the run's lease."""
+        resolved = self.target(target)
         examples = render_examples(self.loaded, "eval")
         if existing is None or existing.status == "complete":
             run_id = self.store.create_run(

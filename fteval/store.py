@@ -19,6 +19,7 @@ from typing import Any
 from fteval.errors import StoreError
 from fteval.plugin import Generation, ModelHandle
 from fteval.records import AggregateRecord, CurvePoint, ExampleRecord, JobRecord, RunRecord, RunTotals
+from fteval.storedb import Connection, connect
 
 __all__ = ["SCHEMA_VERSION", "ExampleRecord", "Store"]
 
@@ -85,9 +86,30 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tags_run ON tags(run_id);
     """,
+    # 6: leases, so one process at a time trains a job or evaluates a run (fteval/leases.py)
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, token TEXT NOT NULL,
+        grp TEXT NOT NULL DEFAULT '', expires_at REAL NOT NULL, acquired_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 HOST = socket.gethostname()
+# Tables the read commands (runs, show, reports) read; a store lacking their columns cannot be read safely.
+_READ_TABLES = ("runs", "examples", "scores", "aggregates", "jobs", "job_metrics", "responses")
+
+
+def _columns(db: Connection | sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _expected_columns() -> dict[str, set[str]]:
+    """Columns of the read tables as this fteval's migrations make them."""
+    mem = sqlite3.connect(":memory:")
+    for script in MIGRATIONS:
+        mem.executescript(script)
+    return {t: _columns(mem, t) for t in _READ_TABLES}
 
 
 def _dumps(value: Any) -> str:
@@ -148,29 +170,63 @@ class Store:
     """Access to one run-store database file."""
 
     def __init__(self, path: str | Path) -> None:
+        """Open (or create) the store; read-only when it cannot be written or a newer fteval wrote it.
+
+        Raises:
+            StoreError: the file is damaged, not a store, a folder, or lacks columns this fteval reads.
+        """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        self.db = connect(self.path)
+        try:
+            self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
+
+    @property
+    def writable(self) -> bool:
+        """Whether this store accepts writes (otherwise they fail with a StoreError saying why)."""
+        return self.db.writable
 
     def _migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
+        """Apply pending migrations; refuse writes to a store of a newer schema."""
+        has_table = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone()
+        if has_table is None and self.db.writable:
+            self.db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
+        elif has_table is None:
+            raise StoreError(f"{self.path} is not an fteval store (it has no migrations table): pass --store with a store file")
         done = {r[0] for r in self.db.execute("SELECT version FROM migrations")}
+        newest = max(done, default=0)
+        if newest > SCHEMA_VERSION:
+            self._check_readable(f"a newer fteval (store schema version {newest})")
+            self.db.refuse_writes(
+                f"it was written by a newer fteval (store schema version {newest}; this fteval writes"
+                f" version {SCHEMA_VERSION}): upgrade fteval (pip install -U fteval) to run or train with it"
+            )
+            return
+        if not self.db.writable:
+            self._check_readable(f"an older fteval (store schema version {newest})")
+            return
         for version, script in enumerate(MIGRATIONS, start=1):
             if version in done:
                 continue
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            with self.db.transaction():
                 for statement in filter(str.strip, script.split(";")):
                     self.db.execute(statement)
                 self.db.execute("INSERT INTO migrations VALUES (?, ?)", (version, time.time()))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+
+    def _check_readable(self, writer: str) -> None:
+        """Refuse a store we cannot migrate whose tables lack columns this fteval reads."""
+        missing = [
+            f"{table}.{col}"
+            for table, cols in _expected_columns().items()
+            for col in sorted(cols - _columns(self.db, table))
+        ]
+        if missing:
+            raise StoreError(
+                f"{self.path} was written by {writer} and lacks columns this fteval reads ({', '.join(missing[:5])}):"
+                " use the fteval version that wrote it" + ("" if self.db.writable else ", or make the store writable so it can be migrated")
+            )
 
     def close(self) -> None:
         """Close the connection."""
@@ -327,8 +383,7 @@ class Store:
 
     def save_examples(self, run_id: str, records: Sequence[ExampleRecord], cache: Iterable[tuple[str, Any]]) -> None:
         """Write a batch of examples, their scores and new cache entries in one transaction."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.db.transaction():
             for r in records:
                 self.db.execute(
                     "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -344,10 +399,6 @@ class Store:
                     "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (key, gen.text, gen.latency_s, gen.prompt_tokens, gen.completion_tokens, gen.cost_usd, time.time()),
                 )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
 
     def cached_responses(self, keys: Sequence[str]) -> dict[str, Generation]:
         """Cached generations for the given keys."""
@@ -389,14 +440,13 @@ class Store:
 
     def finish_run(self, run_id: str, aggregates: dict[str, Any]) -> None:
         """Store aggregates and mark the run complete."""
-        self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute("DELETE FROM aggregates WHERE run_id = ?", (run_id,))
-        self.db.executemany(
-            "INSERT INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, m, a.value, a.ci_low, a.ci_high, a.n, a.method) for m, a in aggregates.items()],
-        )
-        self.db.execute("UPDATE runs SET status = 'complete', finished_at = ? WHERE id = ?", (time.time(), run_id))
-        self.db.execute("COMMIT")
+        with self.db.transaction():
+            self.db.execute("DELETE FROM aggregates WHERE run_id = ?", (run_id,))
+            self.db.executemany(
+                "INSERT INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, m, a.value, a.ci_low, a.ci_high, a.n, a.method) for m, a in aggregates.items()],
+            )
+            self.db.execute("UPDATE runs SET status = 'complete', finished_at = ? WHERE id = ?", (time.time(), run_id))
 
     def aggregates(self, run_id: str) -> list[AggregateRecord]:
         """Aggregate metrics of a run, by metric name."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ def test_a_failed_batch_writes_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
     run_id = _run(store)
     store.save_examples(run_id, [_record(0)], [("key0", Generation("o", 0.1))])
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError, match="UNIQUE constraint failed"):
         store.save_examples(run_id, [_record(1), _record(0)], [("key1", Generation("o", 0.1))])
     assert store.done_indexes(run_id) == {0}
     assert set(store.cached_responses(["key0", "key1"])) == {"key0"}

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,13 @@ __all__ = [
     "latest_checkpoint",
     "load_trainable",
     "restore",
+    "resume",
     "save_checkpoint",
     "save_trainable",
 ]
 
 LATEST = "latest"
+KEEP = 2  # the newest checkpoint and the one before, to fall back to if the newest is unreadable
 
 
 @dataclass
@@ -55,10 +58,14 @@ def save_trainable(model: Any, path: Path) -> None:
 
 def load_trainable(model: Any, path: Path) -> None:
     """Copy saved trainable parameters back into ``model`` (names must match)."""
-    import torch
     from safetensors.torch import load_file
 
-    saved = load_file(str(path))
+    _apply_trainable(model, load_file(str(path)), path)
+
+
+def _apply_trainable(model: Any, saved: dict[str, Any], path: Path) -> None:
+    import torch
+
     params = dict(model.named_parameters())
     missing = [n for n, p in params.items() if p.requires_grad and n not in saved]
     if missing:
@@ -103,9 +110,8 @@ def save_checkpoint(
     tmp = ckpt_root / (LATEST + ".tmp")
     tmp.write_text(folder.name)
     os.replace(tmp, ckpt_root / LATEST)  # the checkpoint counts only once complete
-    for old in ckpt_root.glob("step-*"):
-        if old != folder:
-            shutil.rmtree(old, ignore_errors=True)
+    for old in sorted(ckpt_root.glob("step-*"), reverse=True)[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
@@ -118,18 +124,67 @@ def latest_checkpoint(ckpt_root: Path) -> Path | None:
     return folder if (folder / "state.json").exists() else None
 
 
+def _read(folder: Path) -> tuple[dict[str, Any], dict[str, Any], LoopState]:
+    """Every part of a checkpoint, read and decoded (raises if any part is missing or damaged)."""
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(str(folder / "weights.safetensors"))
+    saved = torch.load(folder / "optim.pt", weights_only=False)
+    state = LoopState(**json.loads((folder / "state.json").read_text()))
+    return weights, saved, state
+
+
 def restore(folder: Path, model: Any, optimizer: Any, scheduler: Any) -> LoopState:
     """Load a checkpoint into model, optimizer and scheduler, restore RNG; return its loop state."""
+    weights, saved, state = _read(folder)
+    _apply(folder, weights, saved, model, optimizer, scheduler)
+    return state
+
+
+def _apply(
+    folder: Path, weights: dict[str, Any], saved: dict[str, Any], model: Any, optimizer: Any, scheduler: Any
+) -> None:
     import torch
 
-    load_trainable(model, folder / "weights.safetensors")
-    saved = torch.load(folder / "optim.pt", weights_only=False)
+    _apply_trainable(model, weights, folder / "weights.safetensors")
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     torch.set_rng_state(saved["rng"]["cpu"])
     if "cuda" in saved["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
-    return LoopState(**json.loads((folder / "state.json").read_text()))
+
+
+def resume(ckpt_root: Path, model: Any, optimizer: Any, scheduler: Any) -> LoopState:
+    """Restore the newest readable checkpoint; an unreadable one is skipped with a warning on stderr.
+
+    Falls back to the previous checkpoint, or to a fresh start when none is readable: a damaged
+    file must not fail every re-run. Nothing is applied to the model until a checkpoint read whole.
+
+    Returns:
+        The restored loop state, or a fresh one.
+    """
+    latest = latest_checkpoint(ckpt_root)
+    others = sorted((f for f in ckpt_root.glob("step-*") if f != latest), reverse=True)
+    candidates = ([latest] if latest else []) + others
+    for i, folder in enumerate(candidates):
+        try:
+            weights, saved, state = _read(folder)
+        except Exception as exc:  # noqa: BLE001 - any damage (truncated, garbage, missing) means unusable
+            fallback = (
+                f"falling back to {candidates[i + 1].name}"
+                if i + 1 < len(candidates)
+                else "restarting training from step 0"
+            )
+            print(
+                f"warning: checkpoint {folder} is unreadable ({type(exc).__name__}: {exc}); {fallback}",
+                file=sys.stderr,
+                flush=True,
+            )
+            continue
+        _apply(folder, weights, saved, model, optimizer, scheduler)
+        return state
+    return LoopState()
 
 
 def fingerprint_dir(folder: Path, extra: str = "") -> str:

@@ -15,9 +15,8 @@ from fteval.plugin import TrainContext
 from fteval_hf.batching import plan_batches
 from fteval_hf.checkpoint import (
     LoopState,
-    latest_checkpoint,
     load_trainable,
-    restore,
+    resume,
     save_checkpoint,
     save_trainable,
 )
@@ -170,9 +169,8 @@ def run_loop(
         num_training_steps=total,
     )
     ckpt_root, best_path = workdir / "checkpoints", workdir / "best.safetensors"
-    found = latest_checkpoint(ckpt_root)
     torch.manual_seed(seed + ranks.rank)
-    state = restore(found, model, optimizer, scheduler) if found else LoopState()
+    state = resume(ckpt_root, model, optimizer, scheduler)
     trainable = [p for p in model.parameters() if p.requires_grad]
     model.train()
     with ctx.progress(total, "train") if ranks.main else contextlib.nullcontext(_NoBar()) as bar:

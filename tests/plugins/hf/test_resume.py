@@ -116,3 +116,56 @@ def test_sigkill_then_resume_reaches_the_uninterrupted_loss(
     assert (
         json.loads((Path(handle.location) / "fteval_hf.json").read_text())["stats"]["steps"] == 12
     )
+
+
+CORRUPT_TRAIN = {"max_steps": 8, "save_every": 2, "batch_size": 4, "lr": 3e-3, "warmup_steps": 1}
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _stopped_at(step: int, ctx):
+    """Make ``ctx`` raise when the loop logs ``step`` (a crash after the checkpoints before it)."""
+    log = ctx.log
+
+    def stop(s: int, **values: float) -> None:
+        if s == step:
+            raise _Interrupted
+        log(s, **values)
+
+    ctx.log = stop
+    return ctx
+
+
+@pytest.mark.parametrize("damaged", ["latest", "all"])
+def test_a_damaged_checkpoint_falls_back_and_says_so(
+    tiny_hub_model, examples, make_ctx, tmp_path, capfd, damaged
+) -> None:
+    config = HFTrainer.Config.model_validate({"model": {"id": str(tiny_hub_model)}, "train": CORRUPT_TRAIN})
+    reference = make_ctx(examples, workdir=tmp_path / "straight")
+    HFTrainer(config).fit(reference)
+
+    workdir = tmp_path / "crashed"
+    with pytest.raises(_Interrupted):
+        HFTrainer(config).fit(_stopped_at(7, make_ctx(examples, workdir=workdir)))
+    ckpts = workdir / "checkpoints"
+    assert sorted(p.name for p in ckpts.glob("step-*")) == ["step-0000004", "step-0000006"]
+    for folder in [ckpts / "step-0000006"] + ([ckpts / "step-0000004"] if damaged == "all" else []):
+        for name in ("weights.safetensors", "optim.pt"):
+            with (folder / name).open("r+b") as f:
+                f.truncate(100)
+    capfd.readouterr()
+
+    resumed = make_ctx(examples, workdir=workdir)
+    HFTrainer(config).fit(resumed)
+    err = capfd.readouterr().err
+    assert f"warning: checkpoint {ckpts / 'step-0000006'} is unreadable" in err
+    if damaged == "latest":
+        assert "falling back to step-0000004" in err
+        assert [s for s, _ in resumed.curve("loss")] == [5, 6, 7, 8]
+    else:
+        assert f"checkpoint {ckpts / 'step-0000004'} is unreadable" in err
+        assert "restarting training from step 0" in err
+        assert [s for s, _ in resumed.curve("loss")] == list(range(1, 9))
+    assert resumed.stats["final_loss"] == pytest.approx(reference.stats["final_loss"], rel=1e-5)
