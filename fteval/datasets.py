@@ -201,7 +201,7 @@ def _collect(records: Iterable[_Record], where: str, on_bad_row: str) -> Rows:
 def _read_hf(source: Source) -> Rows:
     assert source.hf is not None
     try:
-        import datasets
+        import datasets  # type: ignore[import-untyped]
     except ImportError:
         raise DatasetError("hf datasets need the optional extra: pip install 'fteval[datasets]'") from None
     # Fail fast instead of hanging when the hub cannot be reached.

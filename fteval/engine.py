@@ -222,7 +222,8 @@ class Engine:
             self.spec, target, metric_configs, handle.fingerprint, resolved.generator_name, resolved.settings,
             self.model_identity(target),
         )
-        return redact(config, self.secrets)
+        redacted: dict[str, Any] = redact(config, self.secrets)
+        return redacted
 
     def _versions(self, resolved: ResolvedTarget) -> dict[str, object]:
         plugins: dict[str, Any] = dict(resolved.plugins())

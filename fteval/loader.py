@@ -390,7 +390,7 @@ def _valid_sections(data: Any) -> Spec:
     """
     fields = {}
     for name, info in Spec.model_fields.items():
-        if isinstance(data, dict) and name in data:
+        if isinstance(data, dict) and name in data and info.annotation is not None:
             try:
                 fields[name] = TypeAdapter(info.annotation).validate_python(data[name])
             except ValidationError:

@@ -108,7 +108,7 @@ def mcnemar_exact(b: int, c: int) -> float:
     for i in range(1, k + 1):
         term = term * (n - i + 1) // i
         tail += term
-    return min(1.0, 2 * tail / 2**n)
+    return float(min(1.0, 2 * tail / 2**n))
 
 
 def mcnemar_floor(alpha: float) -> int:

@@ -105,7 +105,7 @@ class _PlainBar:
 def progress_bar(total: int | None, description: str) -> Iterator[_Bar | _PlainBar]:
     """Progress on stderr: a rich bar on a terminal, else a plain line every ``progress_interval()`` seconds."""
     if not console.is_terminal:
-        with _PlainBar(total, description, console.file, progress_interval()) as plain:
+        with _PlainBar(total, description, console.file, progress_interval()) as plain:  # type: ignore[arg-type]
             yield plain
         return
     columns = (

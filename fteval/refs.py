@@ -58,7 +58,9 @@ def resolve_run(store: Store, ref: str, series: Series = (None, None)) -> RunRec
             return store.get_run(ref)
         except StoreError as exc:
             raise UsageError(f"{exc} (not a run id, unique id prefix or tag)") from exc
-    spec, target = series if None not in series else _newest_series(store, series)
+    spec, target = (
+        (series[0], series[1]) if series[0] is not None and series[1] is not None else _newest_series(store, series)
+    )
     back = int(match[1] or 0)
     runs = store.series(spec, target)
     if back >= len(runs):

@@ -81,6 +81,7 @@ def _expanded_size(node: Node, memo: dict[int, int], depth: int) -> int:
 
 def _check_expansion(root: Node, file: Path) -> None:
     """Refuse alias bombs, recursive aliases and deep nesting before building anything."""
+    entries: list[tuple[Any, Any, tuple[str | int, ...]]]
     if isinstance(root, MappingNode):
         entries = [(key, value, (str(key.value),)) for key, value in root.value]
     elif isinstance(root, SequenceNode):

@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,7 +15,8 @@ from fteval.cli import main
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from fteval.compare import Comparison, Gate
+    from fteval.compare import Comparison, Gate, GateResult
+    from fteval.store import Store
 
 _STATUS_STYLE = {"passed": "green", "failed": "bold red", "inconclusive": "yellow"}
 
@@ -41,7 +42,7 @@ is reported as inconclusive and exits 0. Exit 2: unknown run or metric, runs on 
 """
 
 
-def _store(ctx: click.Context):  # noqa: ANN202
+def _store(ctx: click.Context) -> Store:
     from fteval.store import Store  # noqa: PLC0415
 
     return Store(ctx.obj["store"])
@@ -65,7 +66,7 @@ def _p_clause(value: float) -> str:
     return "p<0.0001" if value < 1e-4 else f"p={value:.4f}"
 
 
-def _gate_line(g) -> str:  # noqa: ANN001
+def _gate_line(g: GateResult) -> str:
     verdict = {"passed": "passed", "failed": "FAILED", "inconclusive": "inconclusive"}[g.status]
     how = f"B is worse by {g.drop:.4f}" if g.drop > 0 else f"B is not worse (change {-g.drop:+.4f})"
     why = {
@@ -155,7 +156,7 @@ def comparison_markdown(cmp: Comparison) -> str:
     return "\n".join(lines)
 
 
-def comparison_json(cmp: Comparison) -> dict:
+def comparison_json(cmp: Comparison) -> dict[str, Any]:
     """The comparison as JSON-ready data (with ``failed`` added)."""
     return {**asdict(cmp), "failed": cmp.failed}
 

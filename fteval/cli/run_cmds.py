@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -14,6 +14,11 @@ from rich.console import Console
 from fteval.errors import FtevalError
 from fteval.identity import redact_text
 from fteval.loader import load_spec
+
+if TYPE_CHECKING:
+    from fteval.engine import Engine
+    from fteval.records import RunRecord
+    from fteval.store import Store
 
 _spec = click.argument("spec", type=click.Path(path_type=Path))
 _target = click.option("--target", "-t", "targets", multiple=True, help="Target name (repeatable); default: all.")
@@ -52,7 +57,7 @@ def _resumable(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _engine(ctx: click.Context, spec: Path, overrides: dict[str, Any] | None = None):  # noqa: ANN202 - returns (engine, store)
+def _engine(ctx: click.Context, spec: Path, overrides: dict[str, Any] | None = None) -> tuple[Engine, Store]:
     from fteval.engine import Engine  # noqa: PLC0415
     from fteval.store import Store  # noqa: PLC0415
 
@@ -63,7 +68,7 @@ def _engine(ctx: click.Context, spec: Path, overrides: dict[str, Any] | None = N
     return Engine(loaded, store, store_path.parent), store
 
 
-def _targets(engine, chosen: tuple[str, ...]) -> list[str]:  # noqa: ANN001
+def _targets(engine: Engine, chosen: tuple[str, ...]) -> list[str]:
     names = list(engine.spec.targets)
     if not names:
         raise FtevalError(f"{engine.loaded.file} has no targets; extend it and add some")
@@ -90,7 +95,7 @@ def train(ctx: click.Context, spec: Path, targets: tuple[str, ...]) -> None:
         click.echo(f"{target}: job {job_id} done, model {redact_text(handle.fingerprint, engine.secrets)} at {where}")
 
 
-def _report(store, engine, run_ids: list[str]) -> None:  # noqa: ANN001
+def _report(store: Store, engine: Engine, run_ids: list[str]) -> None:
     from fteval.summary import print_run  # noqa: PLC0415
 
     console = Console()
@@ -103,7 +108,7 @@ def _report(store, engine, run_ids: list[str]) -> None:  # noqa: ANN001
 _label = click.option("--label", help="Name the run(s), e.g. v2.1 (shown in runs, show and compare).")
 
 
-def _set_label(store, run_ids: list[str], label: str | None) -> None:  # noqa: ANN001
+def _set_label(store: Store, run_ids: list[str], label: str | None) -> None:
     for run_id in run_ids if label else ():
         store.set_label(run_id, label)
 
@@ -167,7 +172,9 @@ def run(
         sys.exit(_gate(store, baselines, run_ids, gates, alpha, md_file))
 
 
-def _baselines(engine, store, targets: list[str], ref: str | None, gates: tuple[str, ...]) -> list:  # noqa: ANN001
+def _baselines(
+    engine: Engine, store: Store, targets: list[str], ref: str | None, gates: tuple[str, ...]
+) -> list[RunRecord]:
     """Resolve the baseline of each target and check the gated metrics before any model runs."""
     from fteval.compare import parse_gate  # noqa: PLC0415
     from fteval.errors import UsageError  # noqa: PLC0415
@@ -181,7 +188,10 @@ def _baselines(engine, store, targets: list[str], ref: str | None, gates: tuple[
     return [resolve_run(store, ref, (engine.spec.name, target)) for target in targets]
 
 
-def _gate(store, baselines: list, run_ids: list[str], gates: tuple[str, ...], alpha: float, md_file: Path | None) -> int:  # noqa: ANN001
+def _gate(
+    store: Store, baselines: list[RunRecord], run_ids: list[str], gates: tuple[str, ...], alpha: float,
+    md_file: Path | None,
+) -> int:
     """Compare each new run with its baseline, print and write the summaries; 1 if a gate failed."""
     from fteval.cli.compare_cmds import comparison_markdown, print_comparison  # noqa: PLC0415
     from fteval.compare import compare_runs, parse_gate  # noqa: PLC0415

@@ -69,7 +69,7 @@ def export(spec: Path, split: str, fmt: str, output: Path | None) -> None:
     lines = []
     for e in examples:
         if fmt == "openai":
-            record = {"messages": [*e.prompt.messages(), {"role": "assistant", "content": e.target}]}
+            record: dict[str, object] = {"messages": [*e.prompt.messages(), {"role": "assistant", "content": e.target}]}
         else:
             record = {"prompt": e.prompt.messages(), "completion": e.target}
         lines.append(json.dumps(record, ensure_ascii=False))

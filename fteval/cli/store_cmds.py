@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -16,7 +16,11 @@ from fteval.cli import main
 from fteval.records import ExampleRecord, RunRecord
 
 
-def _open(ctx: click.Context):  # noqa: ANN202
+if TYPE_CHECKING:
+    from fteval.store import Store
+
+
+def _open(ctx: click.Context) -> Store:
     from fteval.store import Store  # noqa: PLC0415
 
     return Store(ctx.obj["store"])
