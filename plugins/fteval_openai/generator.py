@@ -28,6 +28,9 @@ class OpenAILoaded(LoadedModel):
         self.model_id, self.config, self.settings, self.prices = model_id, config, settings, prices
         self.policy = RetryPolicy(config.model.max_retries, config.model.backoff_s, random.Random(settings.seed))
         self.retries = 0  # retries made so far (for benchmarks and reports)
+        # One event loop and client for the model's lifetime: connections stay open between calls.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
 
     def _request(self, prompt: Prompt) -> dict[str, Any]:
         s = self.settings
@@ -67,12 +70,15 @@ class OpenAILoaded(LoadedModel):
     async def _all(self, prompts: Sequence[Prompt]) -> list[Generation]:
         from fteval_openai.client import async_client
 
+        if self._client is None:
+            self._client = async_client(self.config.model)
         gate = asyncio.Semaphore(self.config.model.max_concurrency)
-        client = async_client(self.config.model)
+        tasks = [asyncio.ensure_future(self._one(self._client, p, gate)) for p in prompts]
         try:
-            return list(await asyncio.gather(*(self._one(client, p, gate) for p in prompts)))
+            return list(await asyncio.gather(*tasks))
         finally:
-            await client.close()
+            for task in tasks:  # after a failure, stop the others' retries too
+                task.cancel()
 
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
         """One completion per prompt, in order.
@@ -84,8 +90,18 @@ class OpenAILoaded(LoadedModel):
 
         if not prompts:
             return []
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
         with api_errors(self.config.model, f"generating with {self.model_id} (after up to {self.policy.max_retries} retries)"):
-            return asyncio.run(self._all(prompts))
+            return self._loop.run_until_complete(self._all(prompts))
+
+    def close(self) -> None:
+        """Close the client's connections and the event loop."""
+        if self._loop is not None:
+            if self._client is not None:
+                self._loop.run_until_complete(self._client.close())
+            self._loop.close()
+            self._loop, self._client = None, None
 
 
 class OpenAIGenerator(Generator):

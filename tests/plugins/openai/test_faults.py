@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fteval_testutil import fteval_cli
 from openai_helpers import write_spec
-from served import Served
+from fteval_openai.server.launch import Served
 
 from fteval.store import Store
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fteval_testutil import FTEVAL, fteval_cli
 from openai_helpers import KEY, KEY_ENV, VIGGO, write_spec
-from served import Served
+from fteval_openai.server.launch import Served
 
 from fteval.identity import job_key
 from fteval.loader import load_spec

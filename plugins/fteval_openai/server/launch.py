@@ -1,4 +1,4 @@
-"""A real ``fteval serve`` subprocess on a free 127.0.0.1 port, for tests and benchmarks."""
+"""A real ``fteval serve`` subprocess on a free 127.0.0.1 port: the test double for tests, benchmarks and plugin authors."""
 
 from __future__ import annotations
 
