@@ -120,8 +120,11 @@ class OpenAITrainer(Trainer):
         from fteval_openai.identity import base_fingerprint, model_identity
 
         model = self.config.model
+        from fteval_openai.prices import rates
+
         with api_errors(model, f"looking up {model.name}"):
             snapshot = model_identity(sync_client(model), model)
+        ctx.record(model_snapshot=snapshot, price_date=rates(model.name, fine_tuned=False, date=self.config.cost.date).date)
         return ModelHandle(trainer="openai", fingerprint=base_fingerprint(model), location=model.name,
                            meta={"snapshot": snapshot, "endpoint": endpoint_host(model)})
 
