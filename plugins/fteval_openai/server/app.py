@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -55,7 +55,7 @@ def create_app(options: ServeOptions) -> FastAPI:
         return {"served": dict(served), "faults": dict(faults.counts), "jobs": len(state.jobs), "files": len(state.files)}
 
     @app.post("/v1/files")
-    async def upload(file: UploadFile = File(...), purpose: str = Form(...)) -> dict[str, Any]:
+    async def upload(file: Annotated[UploadFile, File()], purpose: Annotated[str, Form()]) -> dict[str, Any]:
         return state.add_file(file.filename or "upload.jsonl", purpose, await file.read())
 
     @app.get("/v1/files")

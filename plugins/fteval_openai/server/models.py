@@ -58,9 +58,10 @@ class Models:
         raise ModelNotFound(model_id)
 
     def _load(self, model_id: str) -> tuple[Any, threading.Lock]:
-        from fteval.plugin import GenerationSettings, ModelHandle
         from fteval_hf.config import HFConfig
         from fteval_hf.generator import HFGenerator
+
+        from fteval.plugin import GenerationSettings, ModelHandle
 
         with self._lock:
             if model_id not in self._loaded:
@@ -82,8 +83,9 @@ class Models:
         user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
         if model_id in self.options.base_models:
             return " ".join(str(user).split()[:max_tokens])
-        from fteval.plugin import GenerationSettings, Prompt
         from fteval_hf.generator import HFLoadedModel
+
+        from fteval.plugin import GenerationSettings, Prompt
 
         base, lock = self._load(model_id)
         settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed)

@@ -137,8 +137,8 @@ class Worker:
         self.state.update(job_id, status="running")
         self.state.event(job_id, "Fine-tuning job started")
         handle, ctx, epochs = self._train(job, train, valid)
-        from fteval_openai.tokens import count_messages
         from fteval_openai.datacheck import training_record
+        from fteval_openai.tokens import count_messages
 
         tokens = sum(count_messages(training_record(e)["messages"]) for e in train) * epochs
         name = f"ft:{job['model']}:{job.get('suffix') or 'fteval'}:{job_id.removeprefix('ftjob-')[:8]}"

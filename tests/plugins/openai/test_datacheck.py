@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from fteval.errors import FtevalError
 from fteval_openai.datacheck import check_records, default_epochs, fit_budget, format_errors
 from fteval_openai.prices import PRICES_DATE, context_limit, rates
+
+from fteval.errors import FtevalError
 
 pytest.importorskip("tiktoken")
 

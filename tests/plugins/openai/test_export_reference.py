@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from fteval_openai.datacheck import training_record
 from fteval_testutil import ROOT, SPECS, fteval_cli
 
 from fteval.engine import render_examples
 from fteval.loader import load_spec
-from fteval_openai.datacheck import training_record
 
 REFERENCE = ROOT / "tests" / "data" / "reference"  # byte-identical copies of the shared openai-format files
 CASES = [("base/viggo.yaml", "viggo_validation.jsonl"), ("base/sql.yaml", "sql_validation.jsonl")]

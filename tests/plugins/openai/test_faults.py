@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fteval_openai.server.launch import Served
 from fteval_testutil import fteval_cli
 from openai_helpers import write_spec
-from fteval_openai.server.launch import Served
 
 from fteval.store import Store
 

@@ -13,9 +13,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from fteval_openai.server.launch import Served
 from fteval_testutil import FTEVAL, fteval_cli
 from openai_helpers import KEY, KEY_ENV, VIGGO, write_spec
-from fteval_openai.server.launch import Served
 
 from fteval.identity import job_key
 from fteval.loader import load_spec
