@@ -41,7 +41,7 @@ class OpenAITrainer(Trainer):
     libraries: ClassVar[tuple[str, ...]] = ("openai", "tiktoken")
     config: OpenAIConfig
 
-    def _prepare(self, ctx: TrainContext) -> tuple[Path, Path | None, dict[str, Any]]:
+    def _prepare(self, ctx: TrainContext) -> tuple[Path, Path | None, dict[str, float | int | str]]:
         """Check both splits and apply the token budget; returns the files to upload and the estimate."""
         from fteval_openai.datacheck import check_records, fit_budget, training_record
         from fteval_openai.prices import context_limit, rates
@@ -60,7 +60,7 @@ class OpenAITrainer(Trainer):
             check_records(vrecords, split="valid", context=context_limit(name), epochs=1, training_per_1k=0.0)
             valid = _write_jsonl(ctx.workdir / "valid.jsonl", vrecords)
         train = _write_jsonl(ctx.workdir / "train.jsonl", [records[i] for i in keep])
-        estimate = {
+        estimate: dict[str, float | int | str] = {
             "train_rows": len(keep), "dropped_rows": dropped, "epochs": report.epochs,
             "estimated_billed_tokens": kept_tokens * report.epochs,
             "estimated_cost_usd": round(kept_tokens * report.epochs * price.training / 1000, 6),

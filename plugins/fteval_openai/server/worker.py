@@ -7,7 +7,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,9 @@ class _JobContext:
 
     def __init__(self, state: State, job_id: str, train: list[Example], valid: list[Example], workdir: Path, seed: int) -> None:
         self.state, self.job_id = state, job_id
-        self.target, self.train, self.valid, self.workdir, self.seed = "serve", train, valid, workdir, seed
+        self.target, self.workdir, self.seed = "serve", workdir, seed
+        self.train: Sequence[Example] = train
+        self.valid: Sequence[Example] = valid
         self.external_id: str | None = None
         self.stats: dict[str, Any] = {}
 
@@ -152,8 +154,8 @@ class Worker:
         from fteval_hf.trainer import HFTrainer
 
         o, hyper = self.options, job.get("hyperparameters") or {}
-        epochs = hyper.get("n_epochs") if isinstance(hyper.get("n_epochs"), int) else o.train_epochs
-        batch = hyper.get("batch_size") if isinstance(hyper.get("batch_size"), int) else o.train_batch_size
+        epochs: int = hyper["n_epochs"] if isinstance(hyper.get("n_epochs"), int) else o.train_epochs
+        batch: int = hyper["batch_size"] if isinstance(hyper.get("batch_size"), int) else o.train_batch_size
         lr_mult = hyper.get("learning_rate_multiplier")
         lr = o.train_lr * (lr_mult if isinstance(lr_mult, int | float) else 1.0)
         schedule: dict[str, Any] = {"max_steps": o.train_max_steps} if o.train_max_steps else {"epochs": epochs}
@@ -165,6 +167,6 @@ class Worker:
         workdir.mkdir(parents=True, exist_ok=True)
         ctx = _JobContext(self.state, job["id"], train, valid, workdir, int(job.get("seed") or 0))
         handle = HFTrainer(config).fit(ctx)
-        data = {"trainer": handle.trainer, "fingerprint": handle.fingerprint, "location": handle.location,
+        data: dict[str, Any] = {"trainer": handle.trainer, "fingerprint": handle.fingerprint, "location": handle.location,
                 "meta": dict(handle.meta), "config": config.model_dump(mode="json")}
         return data, ctx, epochs

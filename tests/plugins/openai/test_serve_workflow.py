@@ -81,7 +81,7 @@ def test_zero_shot_target_evaluates_the_base_model_as_is(tmp_path: Path, api_key
 
 def test_killed_train_reattaches_to_the_same_job(tmp_path: Path, api_key: str) -> None:
     store = tmp_path / "runs.db"
-    with Served(tmp_path / "state", "--train-max-steps", "30", key=api_key) as server:
+    with Served(tmp_path / "state", "--train-max-steps", "10", key=api_key) as server:
         spec = write_spec(tmp_path / "spec.yaml", server.url)
         env = {**os.environ, "COLUMNS": "200"}
         first = subprocess.Popen([*FTEVAL, "--store", str(store), "train", str(spec), "--target", "ft"], env=env,
