@@ -54,6 +54,10 @@ def run_table(store: Store, run: RunRecord) -> Table:
     totals = store.run_totals(run.id)
     if totals.n:
         table.add_row("latency / question (s)", f"{totals.mean_latency_s or 0:.4f}", "", str(totals.n), "mean")
+        latencies = sorted(e.latency_s for e in store.examples(run.id) if e.latency_s is not None)
+        if latencies:
+            p50, p95 = (latencies[min(len(latencies) - 1, int(q * len(latencies)))] for q in (0.5, 0.95))
+            table.add_row("latency p50 / p95 (s)", f"{p50:.4f} / {p95:.4f}", "", str(len(latencies)), "percentile")
         if totals.cost_usd is not None:
             table.add_row("cost / question (USD)", f"{totals.cost_usd / totals.n:.6f}", "", str(totals.n), "mean")
     return table

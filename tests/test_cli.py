@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from fteval_testutil import EXTERNAL_PLUGIN, ROOT, SPECS, fteval_cli
 
-HEAVY = ("torch", "transformers", "peft", "openai", "datasets", "matplotlib", "tokenizers", "accelerate")
-COMMANDS = ("validate", "plugins", "schema", "train", "eval", "run", "runs", "show", "export", "compare", "plan", "tag")
+HEAVY = (
+    "torch", "transformers", "peft", "openai", "tiktoken", "fastapi", "uvicorn", "datasets", "matplotlib", "tokenizers",
+    "accelerate",
+)
+COMMANDS = ("validate", "plugins", "schema", "train", "eval", "run", "runs", "show", "export", "compare", "plan", "tag", "serve", "cancel")
 
 
 def _imports_after(argv: list[str]) -> tuple[int, list[str]]:

@@ -1,0 +1,80 @@
+"""Commands for API-backed models: ``serve`` (an OpenAI-compatible local server) and ``cancel``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from fteval.cli import main
+from fteval.errors import FtevalError, PluginError
+from fteval.loader import load_spec
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, help="TCP port.")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=Path(".fteval/serve"), show_default=True,
+              help="Files, jobs and trained models (kept across restarts).")
+@click.option("--api-key-env", default=None, help="Require the key held in this environment variable.")
+@click.option("--preset", type=click.Choice(["tiny", "small"]), default="tiny", show_default=True,
+              help="Scratch model that fine-tuning jobs train (hf trainer).")
+@click.option("--train-epochs", default=3, show_default=True, help="Epochs when a job leaves n_epochs on auto.")
+@click.option("--train-max-steps", type=int, default=None, help="Cap on optimizer steps per job (quick tests).")
+@click.option("--fail-rate", default=0.0, show_default=True, help="Share of chat completions answered 429/500.")
+@click.option("--latency-ms", default=0.0, show_default=True, help="Added latency per chat completion.")
+@click.option("--latency-jitter-ms", default=0.0, show_default=True, help="Plus a uniform random 0..N ms.")
+@click.option("--rate-limit", type=float, default=None, help="Chat completions per second; more get 429 + Retry-After.")
+@click.option("--fault-seed", default=0, show_default=True, help="Seed of the injected faults.")
+def serve(host: str, port: int, state_dir: Path, api_key_env: str | None, preset: str, train_epochs: int,
+          train_max_steps: int | None, fail_rate: float, latency_ms: float, latency_jitter_ms: float,
+          rate_limit: float | None, fault_seed: int) -> None:
+    """Serve an OpenAI-compatible API whose fine-tuning jobs train locally (see fteval_openai.server)."""
+    api_key = None
+    if api_key_env:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise FtevalError(f"--api-key-env {api_key_env}: the variable is not set")
+    try:
+        # The one place the core names a plugin: `serve` is a command of the openai plugin's server.
+        import fteval_openai.server as served  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        raise PluginError(f"`fteval serve` needs {exc.name!r}: pip install 'fteval[serve,hf]'") from exc
+    options = served.ServeOptions(
+        state_dir=state_dir, host=host, port=port, api_key=api_key, preset=preset, train_epochs=train_epochs,
+        train_max_steps=train_max_steps, fail_rate=fail_rate, latency_ms=latency_ms,
+        latency_jitter_ms=latency_jitter_ms, rate_limit=rate_limit, fault_seed=fault_seed,
+    )
+    click.echo(f"fteval serve: http://{host}:{port}/v1 (state in {state_dir})", err=True)
+    try:
+        served.serve(options)
+    except ModuleNotFoundError as exc:
+        raise PluginError(f"`fteval serve` needs {exc.name!r}: pip install 'fteval[serve,hf]'") from exc
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--target", "-t", required=True, help="Target whose remote training job to cancel.")
+@click.pass_context
+def cancel(ctx: click.Context, spec: Path, target: str) -> None:
+    """Cancel a target's remote fine-tuning job (trainers that run jobs remotely, e.g. openai)."""
+    from fteval import registry  # noqa: PLC0415
+    from fteval.engine import Engine  # noqa: PLC0415
+    from fteval.store import Store  # noqa: PLC0415
+
+    loaded = load_spec(spec)
+    if target not in loaded.targets:
+        raise FtevalError(f"unknown target {target!r}; the spec has: {', '.join(loaded.targets)}")
+    store_path: Path = ctx.obj["store"]
+    engine = Engine(loaded, Store(store_path), store_path.parent)
+    job = engine.store.job(engine.job_key(target))
+    if job is None or not job.external_id:
+        raise FtevalError(f"target {target!r} has no remote job to cancel")
+    resolved = loaded.targets[target]
+    trainer = resolved.trainer(resolved.config)
+    if not hasattr(trainer, "cancel"):
+        raise FtevalError(f"trainer {resolved.spec.trainer!r} cannot cancel jobs")
+    with registry.install_hint("trainer", resolved.spec.trainer):
+        status = trainer.cancel(job.external_id)
+    click.echo(f"{target}: job {job.external_id} {status}")

@@ -1,0 +1,92 @@
+"""Building OpenAI clients for a target, and keeping the API key out of every message.
+
+The key is read from the environment (``model.api_key_env``) or a key file at the moment a client
+is made; it is never put on a config, handle, record or exception. Errors that leave this plugin go
+through :func:`scrub`, which removes the key itself and anything shaped like a credential.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from fteval.errors import FtevalError
+from fteval.identity import REDACTED, redact_text
+from fteval_openai.config import ModelSettings
+
+__all__ = ["api_errors", "api_key", "async_client", "endpoint_host", "scrub", "sync_client"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def api_key(model: ModelSettings) -> str:
+    """The API key from ``model.api_key_env``, else the first line of ``model.api_key_file``.
+
+    Raises:
+        FtevalError: neither is set (the message names the variable, never a value).
+    """
+    key = os.environ.get(model.api_key_env, "").strip()
+    if not key and model.api_key_file:
+        path = Path(model.api_key_file).expanduser()
+        if path.is_file():
+            key = path.read_text(encoding="utf-8").strip().splitlines()[0].strip() if path.stat().st_size else ""
+    if not key:
+        where = f"the environment variable {model.api_key_env}"
+        if model.api_key_file:
+            where += f" or the key file {model.api_key_file}"
+        raise FtevalError(f"no API key: set {where}")
+    return key
+
+
+def endpoint_host(model: ModelSettings) -> str:
+    """host[:port] of the endpoint (part of a zero-shot model's identity)."""
+    return urlparse(model.base_url or DEFAULT_BASE_URL).netloc
+
+
+def scrub(text: str, model: ModelSettings) -> str:
+    """``text`` without the API key (verbatim, or any 8+ character piece of it) or credential shapes."""
+    try:
+        key = api_key(model)
+    except FtevalError:
+        key = ""
+    if key:
+        text = text.replace(key, REDACTED)
+        # Services echo a masked key (sk-abc...wxyz); drop any long run of it as well.
+        for size in (16, 8):
+            for start in range(0, max(len(key) - size + 1, 0), size):
+                piece = key[start : start + size]
+                if len(piece) == size:
+                    text = text.replace(piece, REDACTED)
+    return redact_text(text)
+
+
+def sync_client(model: ModelSettings, max_retries: int = 5) -> Any:
+    """An ``openai.OpenAI`` client for the job lifecycle (the client retries 429/5xx itself)."""
+    from openai import OpenAI
+
+    return OpenAI(api_key=api_key(model), base_url=model.base_url, timeout=model.request_timeout_s, max_retries=max_retries)
+
+
+def async_client(model: ModelSettings) -> Any:
+    """An ``openai.AsyncOpenAI`` client with its own retries off: the generator's policy decides."""
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(api_key=api_key(model), base_url=model.base_url, timeout=model.request_timeout_s, max_retries=0)
+
+
+@contextmanager
+def api_errors(model: ModelSettings, doing: str) -> Iterator[None]:
+    """Turn an ``openai`` exception into a ``FtevalError`` with the key scrubbed and no chained cause."""
+    import openai
+
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        status = getattr(exc, "status_code", None)
+        detail = f"HTTP {status}: " if status else ""
+        # `from None`: the original exception holds the request, headers included.
+        raise FtevalError(scrub(f"OpenAI API error while {doing}: {detail}{type(exc).__name__}: {exc}", model)) from None

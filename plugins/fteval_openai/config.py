@@ -1,0 +1,59 @@
+"""The openai target's config: the spec's ``model``, ``train`` and ``cost`` sections (no heavy imports)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from fteval.plugin import PluginConfig
+
+__all__ = ["CostOverrides", "ModelSettings", "OpenAIConfig", "TrainSettings"]
+
+
+class ModelSettings(PluginConfig):
+    """Which model, where, and how to reach it. The API key itself is never part of a spec."""
+
+    name: str = Field(description="Base model id, e.g. gpt-4o-mini-2024-07-18 (or a served model name).")
+    base_url: str | None = Field(
+        None, description="API root, e.g. http://127.0.0.1:8000/v1 for `fteval serve` or a vLLM server; default api.openai.com."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key.")
+    api_key_file: str | None = Field(
+        None, description="File whose first line is the API key (used when the variable is unset)."
+    )
+    max_concurrency: int = Field(8, ge=1, le=512, description="Chat completions in flight at once.")
+    request_timeout_s: float = Field(60.0, gt=0, description="Timeout of one HTTP request.")
+    max_retries: int = Field(8, ge=0, description="Retries of one completion on 429/5xx/timeouts before failing.")
+    backoff_s: float = Field(0.5, gt=0, description="First retry delay; doubles each retry (with jitter), capped at 30 s.")
+
+
+class TrainSettings(PluginConfig):
+    """The fine-tuning job: hyperparameters, token budget and polling."""
+
+    epochs: int | None = Field(None, ge=1, le=50, description="n_epochs; default: the service's choice (auto).")
+    batch_size: int | None = Field(None, ge=1, description="batch_size; default: auto.")
+    learning_rate_multiplier: float | None = Field(None, gt=0, description="learning_rate_multiplier; default: auto.")
+    suffix: str | None = Field(None, max_length=64, description="Up to 64 characters added to the fine-tuned model name.")
+    seed: int | None = Field(None, description="Job seed; default: the spec's seed.")
+    validation: bool = Field(True, description="Upload dataset.valid as the job's validation file.")
+    max_train_tokens: int | None = Field(
+        None, ge=1, description="Cap on billed tokens (tokens x epochs); examples are dropped (seeded) until it fits."
+    )
+    poll_interval_s: float = Field(2.0, gt=0, description="First delay between job polls; grows to poll_max_s.")
+    poll_max_s: float = Field(30.0, gt=0, description="Longest delay between job polls.")
+
+
+class CostOverrides(PluginConfig):
+    """Prices in USD per 1K tokens; unset ones come from ``fteval_openai.prices``."""
+
+    training_per_1k: float | None = Field(None, ge=0, description="Training price per 1K billed tokens.")
+    input_per_1k: float | None = Field(None, ge=0, description="Prompt-token price per 1K.")
+    output_per_1k: float | None = Field(None, ge=0, description="Completion-token price per 1K.")
+    date: str | None = Field(None, description="When these prices were read (shown in reports).")
+
+
+class OpenAIConfig(PluginConfig):
+    """A target fine-tuned and served through the OpenAI API (or a compatible endpoint)."""
+
+    model: ModelSettings = Field(description="Base model and endpoint.")
+    train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning job settings.")
+    cost: CostOverrides = Field(default_factory=CostOverrides, description="Price overrides.")

@@ -1,0 +1,126 @@
+"""The ``openai`` generator: concurrent chat completions with retries, usage-based cost and latency."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from fteval.errors import FtevalError
+from fteval.plugin import Generation, GenerationSettings, Generator, LoadedModel, ModelHandle, PluginConfig, Prompt
+from fteval_openai.config import OpenAIConfig
+from fteval_openai.prices import Rates, rates
+
+__all__ = ["CALL_SIZE", "OpenAIGenerator", "OpenAILoaded"]
+
+# Prompts per engine call: room for max_concurrency requests in flight; a killed run loses one call.
+CALL_SIZE = 64
+
+
+class OpenAILoaded(LoadedModel):
+    """A remote chat model: ``generate`` sends up to ``max_concurrency`` requests at once."""
+
+    def __init__(self, model_id: str, config: OpenAIConfig, settings: GenerationSettings, prices: Rates) -> None:
+        from fteval_openai.retry import RetryPolicy
+
+        self.model_id, self.config, self.settings, self.prices = model_id, config, settings, prices
+        self.policy = RetryPolicy(config.model.max_retries, config.model.backoff_s, random.Random(settings.seed))
+        self.retries = 0  # retries made so far (for benchmarks and reports)
+        # One event loop and client for the model's lifetime: connections stay open between calls.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+
+    def _request(self, prompt: Prompt) -> dict[str, Any]:
+        s = self.settings
+        request: dict[str, Any] = {
+            "model": self.model_id, "messages": prompt.messages(), "max_tokens": s.max_new_tokens,
+            "temperature": s.temperature, "top_p": s.top_p, "seed": s.seed,
+        }
+        if s.stop:
+            request["stop"] = list(s.stop)
+        return request
+
+    async def _one(self, client: Any, prompt: Prompt, gate: asyncio.Semaphore) -> Generation:
+        from fteval_openai.retry import is_retryable
+
+        request = self._request(prompt)
+        attempt = 0
+        async with gate:
+            while True:
+                started = time.perf_counter()
+                try:
+                    response = await client.chat.completions.create(**request)
+                except Exception as exc:
+                    if not is_retryable(exc) or attempt >= self.policy.max_retries:
+                        raise
+                    await asyncio.sleep(self.policy.delay(attempt, exc))
+                    attempt += 1
+                    self.retries += 1
+                    continue
+                latency = time.perf_counter() - started
+                break
+        usage = response.usage
+        text = response.choices[0].message.content or ""
+        pt, ct = (usage.prompt_tokens, usage.completion_tokens) if usage is not None else (None, None)
+        cost = self.prices.completion_cost(pt, ct) if pt is not None and ct is not None else None
+        return Generation(text, latency, prompt_tokens=pt, completion_tokens=ct, cost_usd=cost)
+
+    async def _all(self, prompts: Sequence[Prompt]) -> list[Generation]:
+        from fteval_openai.client import async_client
+
+        if self._client is None:
+            self._client = async_client(self.config.model)
+        gate = asyncio.Semaphore(self.config.model.max_concurrency)
+        tasks = [asyncio.ensure_future(self._one(self._client, p, gate)) for p in prompts]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:  # after a failure, stop the others' retries too
+                task.cancel()
+
+    def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
+        """One completion per prompt, in order.
+
+        Raises:
+            FtevalError: a request still failed after ``max_retries`` retries, or was not retryable.
+        """
+        from fteval_openai.client import api_errors
+
+        if not prompts:
+            return []
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        with api_errors(self.config.model, f"generating with {self.model_id} (after up to {self.policy.max_retries} retries)"):
+            return self._loop.run_until_complete(self._all(prompts))
+
+    def close(self) -> None:
+        """Close the client's connections and the event loop."""
+        if self._loop is not None:
+            if self._client is not None:
+                self._loop.run_until_complete(self._client.close())
+            self._loop.close()
+            self._loop, self._client = None, None
+
+
+class OpenAIGenerator(Generator):
+    """Chat completions from a fine-tuned or base model of an ``openai`` target."""
+
+    model_formats: ClassVar[tuple[str, ...]] = ("openai-model",)
+    libraries: ClassVar[tuple[str, ...]] = ("openai",)
+
+    def call_size(self, settings: GenerationSettings) -> int:
+        """Large calls so ``max_concurrency`` requests stay in flight; results are stored after each."""
+        return settings.batch_size or CALL_SIZE
+
+    def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
+        """A client for the handle's model (``location`` is the model id)."""
+        if not isinstance(target_config, OpenAIConfig):
+            raise FtevalError(f"the openai generator needs an openai target, got {type(target_config).__name__}")
+        if not handle.location:
+            raise FtevalError("the openai model handle has no model id")
+        c = target_config.cost
+        prices = rates(handle.location, fine_tuned=handle.location != target_config.model.name,
+                       input=c.input_per_1k, output=c.output_per_1k, date=c.date)
+        return OpenAILoaded(handle.location, target_config, settings, prices)
