@@ -16,9 +16,12 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fteval.plugin import Example, Prompt
+
+if TYPE_CHECKING:
+    from fteval.plugin import TrainContext
 
 __all__ = ["RecordedBar", "RecordingTrainContext", "examples"]
 
@@ -71,11 +74,12 @@ class RecordingTrainContext:
             external_id: a remote job id from an earlier attempt, to test re-attaching.
         """
         self.target, self.seed, self.external_id = target, seed, external_id
-        self.train, self.valid = list(train), list(valid)
+        self.train: Sequence[Example] = list(train)
+        self.valid: Sequence[Example] = list(valid)
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp("-fteval"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.logs: list[tuple[int, dict[str, float]]] = []
-        self.stats: dict[str, float | int | str] = {}
+        self.stats: dict[str, float | str] = {}
         self.external_ids: list[str] = []
         self.bars: list[RecordedBar] = []
 
@@ -88,7 +92,7 @@ class RecordingTrainContext:
         self.external_id = external_id
         self.external_ids.append(external_id)
 
-    def record(self, **stats: float | int | str) -> None:
+    def record(self, **stats: float | str) -> None:
         """Merge job statistics into ``stats``."""
         self.stats.update(stats)
 
@@ -105,6 +109,12 @@ class RecordingTrainContext:
     def curve(self, name: str) -> list[tuple[int, float]]:
         """The logged ``(step, value)`` points of one curve, e.g. ``curve("loss")``."""
         return [(step, values[name]) for step, values in self.logs if name in values]
+
+
+if TYPE_CHECKING:
+
+    def _conforms(ctx: RecordingTrainContext) -> TrainContext:
+        return ctx  # the type checker proves the class implements the protocol
 
 
 def examples(

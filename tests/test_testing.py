@@ -8,17 +8,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fteval_generic.lookup import LookupGenerator, LookupTrainer
+
 from fteval.plugin import ModelHandle, TrainContext, Trainer
 from fteval.testing import RecordingTrainContext, examples
-from fteval_generic.lookup import LookupGenerator, LookupTrainer
 
 
 def test_has_every_member_of_the_protocol(tmp_path: Path) -> None:
     ctx = RecordingTrainContext(workdir=tmp_path)
     members = set(TrainContext.__annotations__) | {
-        name for name, _ in inspect.getmembers(TrainContext, inspect.isfunction) if not name.startswith("_")
+        name
+        for name, _ in inspect.getmembers(TrainContext, inspect.isfunction)
+        if not name.startswith("_")
     }
-    assert members >= {"train", "valid", "workdir", "seed", "external_id", "log", "record", "progress"}
+    assert members >= {
+        "train",
+        "valid",
+        "workdir",
+        "seed",
+        "external_id",
+        "log",
+        "record",
+        "progress",
+    }
     assert [m for m in sorted(members) if not hasattr(ctx, m)] == []
     for name in members & {"log", "set_external_id", "record", "progress"}:
         theirs = inspect.signature(getattr(TrainContext, name)).parameters
@@ -27,9 +39,12 @@ def test_has_every_member_of_the_protocol(tmp_path: Path) -> None:
 
 
 def test_drives_the_real_lookup_trainer(tmp_path: Path) -> None:
-    train = examples([("Is a cat a mammal?", "yes"), ("Is a trout a mammal?", "no"), ("Is a dog?", "yes")])
+    train = examples(
+        [("Is a cat a mammal?", "yes"), ("Is a trout a mammal?", "no"), ("Is a dog?", "yes")]
+    )
     ctx = RecordingTrainContext(train, workdir=tmp_path / "work")
-    handle = LookupTrainer().fit(ctx)
+    typed: TrainContext = ctx  # checked by the type checker as well
+    handle = LookupTrainer().fit(typed)
     assert ctx.stats["train_rows"] == 3 and ctx.stats["cost_usd"] == 0.0
     assert [(b.total, b.done, b.closed) for b in ctx.bars] == [(3, 3, True)]
     assert Path(handle.location).parent == tmp_path / "work"
@@ -77,8 +92,12 @@ def test_examples_from_pairs_and_rows() -> None:
         (0, "sys", "q1", "a1"),
         (1, "sys", "q2", "a2"),
     ]
-    rows = examples([{"ref": "A sentence.", "mr": "inform(name[X])", "id": 4}], user="ref", target="mr")
-    assert rows[0].row["id"] == 4 and rows[0].prompt.messages() == [{"role": "user", "content": "A sentence."}]
+    rows = examples(
+        [{"ref": "A sentence.", "mr": "inform(name[X])", "id": 4}], user="ref", target="mr"
+    )
+    assert rows[0].row["id"] == 4 and rows[0].prompt.messages() == [
+        {"role": "user", "content": "A sentence."}
+    ]
     assert rows[0].target == "inform(name[X])"
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fteval.plugin import Example, Parsed, Prompt, ScoreItem
-from fteval.testing import RecordingTrainContext
 from fteval_generic.lookup import LookupGenerator, LookupTrainer
 from fteval_generic.metrics import CharExact, ExactMatch, FormatRate
+
+from fteval.plugin import Example, Parsed, Prompt, ScoreItem
+from fteval.testing import RecordingTrainContext
 
 
 def _item(output: str, pred: Parsed, gold: Parsed, target: str = "gold") -> ScoreItem:
