@@ -16,11 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _hf_common import BenchContext, viggo_examples
+from _hf_common import viggo_examples
 from fteval_hf.generator import HFGenerator
 from fteval_hf.trainer import HFTrainer
 
 from fteval.plugin import GenerationSettings, ModelHandle
+from fteval.testing import RecordingTrainContext
 
 
 def train_quick(prompt: str, steps: int, workdir: Path) -> tuple[ModelHandle, object]:
@@ -31,7 +32,9 @@ def train_quick(prompt: str, steps: int, workdir: Path) -> tuple[ModelHandle, ob
             "train": {"max_steps": steps, "lr": 1e-3, "warmup_steps": 50, "eval_every": None},
         }
     )
-    return HFTrainer(config).fit(BenchContext(viggo_examples("train", prompt), workdir)), config
+    return HFTrainer(config).fit(
+        RecordingTrainContext(viggo_examples("train", prompt), workdir=workdir)
+    ), config
 
 
 def per_example(loaded, prompts, max_new: int) -> tuple[list[str], float]:

@@ -17,8 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _hf_common import BenchContext, viggo_examples
+from _hf_common import viggo_examples
 from fteval_hf.trainer import HFTrainer
+
+from fteval.testing import RecordingTrainContext
 
 
 def fteval_rate(examples, steps: int, batch: int, workdir: Path, shared: str) -> tuple[float, dict]:
@@ -37,7 +39,7 @@ def fteval_rate(examples, steps: int, batch: int, workdir: Path, shared: str) ->
             },
         }
     )
-    ctx = BenchContext(examples, workdir)
+    ctx = RecordingTrainContext(examples, workdir=workdir)
     HFTrainer(config).fit(ctx)
     return ctx.stats["trained_tokens"] / ctx.stats["wall_s"], ctx.stats
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fteval_testutil import RecordingContext
-
-from fteval.plugin import Example, Parsed, Prompt, ScoreItem
 from fteval_generic.lookup import LookupGenerator, LookupTrainer
 from fteval_generic.metrics import CharExact, ExactMatch, FormatRate
+
+from fteval.plugin import Example, Parsed, Prompt, ScoreItem
+from fteval.testing import RecordingTrainContext
 
 
 def _item(output: str, pred: Parsed, gold: Parsed, target: str = "gold") -> ScoreItem:
@@ -43,13 +43,13 @@ def test_lookup_memorises_and_falls_back_to_the_majority(tmp_path: Path) -> None
         Example(1, {}, Prompt(None, "Is a trout a mammal?"), "no"),
         Example(2, {}, Prompt(None, "Is a dog a mammal?"), "yes"),
     ]
-    ctx = RecordingContext(train, [], tmp_path)
+    ctx = RecordingTrainContext(train, [], tmp_path)
     handle = LookupTrainer().fit(ctx)
     model = LookupGenerator().load(handle, LookupTrainer.Config(), None)
     out = model.generate([Prompt(None, "is a TROUT  a mammal?"), Prompt(None, "Is a shark a mammal?")])
     assert [g.text for g in out] == ["no", "yes"]
     assert ctx.stats["train_rows"] == 3
-    again = LookupTrainer().fit(RecordingContext(train, [], tmp_path))
+    again = LookupTrainer().fit(RecordingTrainContext(train, [], tmp_path))
     assert again.fingerprint == handle.fingerprint
-    other = LookupTrainer().fit(RecordingContext(train[:2], [], tmp_path))
+    other = LookupTrainer().fit(RecordingTrainContext(train[:2], [], tmp_path))
     assert other.fingerprint != handle.fingerprint

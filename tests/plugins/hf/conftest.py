@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fteval_testutil import RecordingContext
 
 from fteval.plugin import Example, Prompt
+from fteval.testing import RecordingTrainContext
 
 COLOURS = ["red", "green", "blue", "amber", "violet", "white", "black", "grey"]
 THINGS = ["sky", "grass", "sea", "sun", "snow", "coal", "cloud", "plum", "fire", "moss"]
@@ -40,7 +40,7 @@ def make_examples() -> Any:
 
 @pytest.fixture
 def make_ctx(tmp_path: Path) -> Any:
-    """Build a RecordingContext over the given rows (workdir under tmp_path unless given)."""
+    """Build a RecordingTrainContext over the given rows (workdir under tmp_path unless given)."""
 
     def build(
         train: list[Example],
@@ -48,7 +48,7 @@ def make_ctx(tmp_path: Path) -> Any:
         workdir: Path | None = None,
         seed: int = 0,
     ):
-        return RecordingContext(train, valid or [], workdir or tmp_path / "work", seed)
+        return RecordingTrainContext(train, valid or [], workdir or tmp_path / "work", seed=seed)
 
     return build
 

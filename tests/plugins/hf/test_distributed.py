@@ -29,31 +29,16 @@ TRAIN = {
 
 CHILD = textwrap.dedent(
     """
-    import contextlib, json, sys
+    import json, sys
     from pathlib import Path
-    from fteval.plugin import Example, Prompt
+    from fteval.testing import RecordingTrainContext, examples
     from fteval_hf.trainer import HFTrainer
 
     model, workdir, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[4])
     train = json.loads(sys.argv[3])
-    rows = json.loads(Path(sys.argv[5]).read_text())
+    rows = examples(json.loads(Path(sys.argv[5]).read_text()))
 
-    class Bar:
-        def advance(self, n=1, **fields): pass
-
-    class Ctx:
-        target, seed, external_id, workdir = "t", 0, None, workdir
-        train = [Example(i, {}, Prompt(None, u), t) for i, (u, t) in enumerate(rows)]
-        valid = train[:8]
-        stats, logs = {}, []
-        def log(self, step, **values): self.logs.append([step, values])
-        def record(self, **stats): self.stats.update(stats)
-        def set_external_id(self, x): pass
-        @contextlib.contextmanager
-        def progress(self, total, description):
-            yield Bar()
-
-    ctx = Ctx()
+    ctx = RecordingTrainContext(rows, rows[:8], workdir)
     config = HFTrainer.Config.model_validate({"model": {"id": model}, "train": train})
     handle = HFTrainer(config).fit(ctx)
     if ctx.stats:

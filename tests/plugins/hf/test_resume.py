@@ -32,35 +32,25 @@ HANG_AT = 10  # the child stops here (after the checkpoint of step 8) and is kil
 
 CHILD = textwrap.dedent(
     """
-    import contextlib, json, sys, time
+    import json, sys, time
     from pathlib import Path
-    from fteval.plugin import Example, Prompt
+    from fteval.testing import RecordingTrainContext, examples
     from fteval_hf.trainer import HFTrainer
 
     model, workdir, flag = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     hang_at = int(sys.argv[4])
-    rows = json.loads(sys.stdin.read())
+    rows = examples(json.loads(sys.stdin.read()))
 
-    class Bar:
-        def advance(self, n=1, **fields): pass
-
-    class Ctx:
-        target, seed, external_id, workdir = "t", 0, None, workdir
-        train = [Example(i, {}, Prompt(None, u), t) for i, (u, t) in enumerate(rows)]
-        valid = train[:8]
+    class Hanging(RecordingTrainContext):
         def log(self, step, **values):
+            super().log(step, **values)
             if step == hang_at:
                 flag.write_text("hung")
                 time.sleep(600)
-        def record(self, **stats): pass
-        def set_external_id(self, x): pass
-        @contextlib.contextmanager
-        def progress(self, total, description):
-            yield Bar()
 
     train = json.loads(sys.argv[5])
     config = HFTrainer.Config.model_validate({"model": {"id": model}, "train": train})
-    HFTrainer(config).fit(Ctx())
+    HFTrainer(config).fit(Hanging(rows, rows[:8], workdir))
     """
 )
 
