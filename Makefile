@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo demo-sql test bench clean
+.PHONY: setup demo demo-sql test lint bench clean
 
 $(VENV)/.fteval-installed: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -15,8 +15,13 @@ demo: setup  ## the offline ViGGO spec end to end (train a tiny model from scrat
 demo-sql: setup
 	$(VENV)/bin/fteval run specs/sql.yaml
 
-test: setup
+test: setup lint  ## lint, type-check, then the whole test suite
 	$(VENV)/bin/pytest
+
+lint: setup  ## ruff (lint + format check) and mypy --strict on fteval/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) benchmarks/validate_startup.py

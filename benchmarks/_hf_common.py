@@ -13,9 +13,7 @@ from fteval.testing import examples
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "specs" / "data"
 # The reference experiment's ViGGO instruction (the system message of its OpenAI fine-tuning file).
-VIGGO_SYSTEM: str = YAML(typ="safe").load((ROOT / "specs" / "base" / "viggo.yaml").read_text())[
-    "prompt"
-]["system"]
+VIGGO_SYSTEM: str = YAML(typ="safe").load((ROOT / "specs" / "base" / "viggo.yaml").read_text())["prompt"]["system"]
 
 
 def viggo_rows(split: str, limit: int | None = None) -> list[dict[str, str]]:

@@ -37,8 +37,9 @@ def prompts(n: int) -> list[Prompt]:
 
 def measure(url: str, concurrency: int, n: int) -> float:
     """Seconds to generate ``n`` completions at ``concurrency``, in engine-sized calls."""
-    config = OpenAIConfig.model_validate({"model": {"name": "gpt-4o-mini", "base_url": url, "api_key_env": KEY_ENV,
-                                                    "max_concurrency": concurrency}})
+    config = OpenAIConfig.model_validate(
+        {"model": {"name": "gpt-4o-mini", "base_url": url, "api_key_env": KEY_ENV, "max_concurrency": concurrency}}
+    )
     generator = OpenAIGenerator()
     settings = GenerationSettings(max_new_tokens=32)
     loaded = generator.load(ModelHandle("openai", "bench", "gpt-4o-mini"), config, settings)
@@ -60,8 +61,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ[KEY_ENV] = "bench-key"
     latency = args.latency_ms / 1000
-    with tempfile.TemporaryDirectory() as tmp, Served(Path(tmp) / "state", "--latency-ms", str(args.latency_ms),
-                                                      key="bench-key") as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Served(Path(tmp) / "state", "--latency-ms", str(args.latency_ms), key="bench-key") as server,
+    ):
         measure(server.url, 4, 8)  # warm-up: imports, connections
         print(f"fixed latency {args.latency_ms:.0f} ms; ideal = concurrency / latency")
         print(f"{'concurrency':>11} {'n':>5} {'seconds':>8} {'ex/s':>7} {'ideal':>7} {'share':>6}")

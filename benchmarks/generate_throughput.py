@@ -32,9 +32,7 @@ def train_quick(prompt: str, steps: int, workdir: Path) -> tuple[ModelHandle, ob
             "train": {"max_steps": steps, "lr": 1e-3, "warmup_steps": 50, "eval_every": None},
         }
     )
-    return HFTrainer(config).fit(
-        RecordingTrainContext(viggo_examples("train", prompt), workdir=workdir)
-    ), config
+    return HFTrainer(config).fit(RecordingTrainContext(viggo_examples("train", prompt), workdir=workdir)), config
 
 
 def per_example(loaded, prompts, max_new: int) -> tuple[list[str], float]:
@@ -84,12 +82,8 @@ def main() -> None:
             handle, config = train_quick(args.prompt, args.train_steps, Path(tmp))
         results = {}
         for share in ("off", "auto"):
-            cfg = config.model_copy(
-                update={"train": config.train.model_copy(update={"shared_prefix": share})}
-            )
-            settings = GenerationSettings(
-                max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
-            )
+            cfg = config.model_copy(update={"train": config.train.model_copy(update={"shared_prefix": share})})
+            settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
             loaded = HFGenerator().load(handle, cfg, settings)
             results[share] = batched(loaded, prompts)
         base_texts, base_s = per_example(loaded, prompts, args.max_new_tokens)

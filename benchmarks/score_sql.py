@@ -17,12 +17,13 @@ import json
 import time
 from pathlib import Path
 
-from fteval.plugin import Example, Prompt, ScoreItem
 from fteval_sql.analysis import profile_query
 from fteval_sql.execution import ExecSettings, Executor
 from fteval_sql.metrics import ExecutionAccuracy
 from fteval_sql.parser import SqlParser
 from fteval_sql.schema import parse_schema
+
+from fteval.plugin import Example, Prompt, ScoreItem
 
 VAL = Path(__file__).resolve().parents[1] / "specs" / "data" / "sql" / "val.json"
 
@@ -49,8 +50,12 @@ def main() -> None:
     rows = json.loads(VAL.read_text())
     parser = SqlParser()
     items = [
-        ScoreItem(Example(i, r, Prompt(None, r["question"]), r["answer"]), r["answer"],
-                  parser.parse(r["answer"]), parser.parse(r["answer"]))
+        ScoreItem(
+            Example(i, r, Prompt(None, r["question"]), r["answer"]),
+            r["answer"],
+            parser.parse(r["answer"]),
+            parser.parse(r["answer"]),
+        )
         for i, r in enumerate(rows)
     ]
     config = ExecutionAccuracy.Config(databases=opts.databases, processes=opts.processes)
@@ -71,10 +76,11 @@ def main() -> None:
     acc = sum(s.value for s in cold) / n
     print(f"execution_accuracy, val split: {n} gold-vs-gold pairs, K={opts.databases} databases")
     print(f"  naive (1 process, rebuild per example): {n / naive_s:8.1f} examples/s  (acc {naive_acc:.3f})")
-    print(f"  fast, cold (pool + cache)             : {n / cold_s:8.1f} examples/s  (acc {acc:.3f})"
-          f"  ratio {naive_s / cold_s:.2f}x")
-    print(f"  fast, warm (databases cached)         : {n / warm_s:8.1f} examples/s"
-          f"  ratio {naive_s / warm_s:.2f}x")
+    print(
+        f"  fast, cold (pool + cache)             : {n / cold_s:8.1f} examples/s  (acc {acc:.3f})"
+        f"  ratio {naive_s / cold_s:.2f}x"
+    )
+    print(f"  fast, warm (databases cached)         : {n / warm_s:8.1f} examples/s  ratio {naive_s / warm_s:.2f}x")
 
 
 if __name__ == "__main__":

@@ -55,9 +55,7 @@ def setup(rows: list[tuple[Prompt, str]]) -> tuple[Any, Callable[[], Any]]:
 def encode(tok: Any, rows: list[tuple[Prompt, str]]) -> tuple[list[list[int]], list[list[int]]]:
     """Prompt ids (with BOS) and completion ids (with EOS) per row, as the trainer encodes them."""
     encoded = [encode_example(tok, p, t, max_len=1024) for p, t in rows]
-    return [list(e.ids[: e.prompt_len]) for e in encoded], [
-        list(e.ids[e.prompt_len :]) for e in encoded
-    ]
+    return [list(e.ids[: e.prompt_len]) for e in encoded], [list(e.ids[e.prompt_len :]) for e in encoded]
 
 
 def _step(model: Any, optim: Any, batch: dict[str, torch.Tensor], mode: str) -> Any:
@@ -81,7 +79,7 @@ def bench_training(name: str, rows: list[tuple[Prompt, str]], batches: int, batc
     tok, new_model = setup(rows)
     prompts, targets = encode(tok, rows)
     plan = plan_batches(
-        [p + t for p, t in zip(prompts, targets)],
+        [p + t for p, t in zip(prompts, targets, strict=False)],
         batch_size,
         seed=0,
         prompt_lengths=[len(p) for p in prompts],
@@ -95,9 +93,7 @@ def bench_training(name: str, rows: list[tuple[Prompt, str]], batches: int, batc
     losses: dict[str, list[float]] = {m: [] for m in modes}
     tokens = saved = 0
     for step, idx in enumerate(plan.batches[: batches + 1]):  # the first one warms up
-        batch = collate(
-            [prompts[i] for i in idx], [targets[i] for i in idx], pad_token_id=tok.pad_token_id
-        )
+        batch = collate([prompts[i] for i in idx], [targets[i] for i in idx], pad_token_id=tok.pad_token_id)
         for mode in modes:
             with clocks[mode] if step else Clock():
                 loss = _step(models[mode], optims[mode], batch, mode)
@@ -113,7 +109,7 @@ def bench_training(name: str, rows: list[tuple[Prompt, str]], batches: int, batc
     cpu = {m: clocks[m].cpu for m in modes}
     mean_prompt = sum(map(len, prompts)) / len(prompts)
     mean_row = mean_prompt + sum(map(len, targets)) / len(targets)
-    drift = max(abs(a - b) for a, b in zip(losses["off"], losses["on"]))
+    drift = max(abs(a - b) for a, b in zip(losses["off"], losses["on"], strict=False))
     print(
         f"train {name}: {len(rows)} rows, {mean_row:.0f} tokens/row ({mean_prompt:.0f} prompt); "
         f"plan: padding {plan.padding_fraction:.1%}, prompt tokens saved {prefix_saved:.1%}\n"
@@ -199,10 +195,7 @@ def bench_threshold(batch_size: int = 32, suffix: int = 60, repeats: int = 5) ->
     gen = torch.Generator().manual_seed(0)
     for shared in (0, 2, 4, 8, 16, 32, 64):
         head = torch.randint(2, 2000, (shared,), generator=gen).tolist()
-        prompts = [
-            head + torch.randint(2, 2000, (suffix - 20,), generator=gen).tolist()
-            for _ in range(batch_size)
-        ]
+        prompts = [head + torch.randint(2, 2000, (suffix - 20,), generator=gen).tolist() for _ in range(batch_size)]
         comps = [torch.randint(2, 2000, (20,), generator=gen).tolist() for _ in range(batch_size)]
         batch = collate(prompts, comps, pad_token_id=tok.pad_token_id)
         wall = {"off": float("inf"), "on": float("inf")}

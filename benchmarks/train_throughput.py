@@ -118,16 +118,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ours, stats = fteval_rate(examples, args.steps, args.batch, root / "fteval", "off")
-        ref = reference_rate(
-            examples, args.steps, args.batch, root / "fteval" / "init", root / "hf"
-        )
-        print(
-            f"prompt={args.prompt} steps={args.steps} batch={args.batch} threads={stats['threads']}"
-        )
-        print(
-            f"fteval trainer (shared_prefix off): {ours:8.0f} tokens/s  "
-            f"padding {stats['padding_fraction']:.3f}"
-        )
+        ref = reference_rate(examples, args.steps, args.batch, root / "fteval" / "init", root / "hf")
+        print(f"prompt={args.prompt} steps={args.steps} batch={args.batch} threads={stats['threads']}")
+        print(f"fteval trainer (shared_prefix off): {ours:8.0f} tokens/s  padding {stats['padding_fraction']:.3f}")
         print(f"reference HF Trainer recipe:        {ref:8.0f} tokens/s")
         print(f"ratio fteval / reference:           {ours / ref:8.2f}x")
         if not args.no_shared:

@@ -197,8 +197,15 @@ def _metric(run: RunRecord, name: str) -> Metric:
 
 
 def _compare_metric(
-    name: str, metric: Metric, sa: list[Score], sb: list[Score], alpha: float, power: float, seed: int,
-    samples: int, detect: Sequence[float],
+    name: str,
+    metric: Metric,
+    sa: list[Score],
+    sb: list[Score],
+    alpha: float,
+    power: float,
+    seed: int,
+    samples: int,
+    detect: Sequence[float],
 ) -> MetricComparison:
     import numpy as np  # noqa: PLC0415
 
@@ -213,7 +220,10 @@ def _compare_metric(
             value_b = metric.aggregate(sb, seed=seed).value
 
             def difference(idx: np.ndarray) -> float:
-                return metric.aggregate([sb[i] for i in idx], seed=seed).value - metric.aggregate([sa[i] for i in idx], seed=seed).value
+                return (
+                    metric.aggregate([sb[i] for i in idx], seed=seed).value
+                    - metric.aggregate([sa[i] for i in idx], seed=seed).value
+                )
 
             boot = paired_bootstrap(n, difference, seed=seed, samples=samples)
     else:
@@ -234,9 +244,23 @@ def _compare_metric(
         sigma = boot.se * math.sqrt(n) if boot.se > 0 else None
         needed = {f"{d:g}": n_for_difference(d, sigma or 0.0, alpha, power) for d in detect}
     return MetricComparison(
-        metric=name, a=value_a, b=value_b, difference=delta, ci_low=boot.ci_low, ci_high=boot.ci_high,
-        p_value=p_value, test=test, n=n, binary=binary, higher_is_better=type(metric).higher_is_better,
-        method="aggregate" if own else "mean", a_only=a_only, b_only=b_only, mde=mde, sigma=sigma, n_needed=needed,
+        metric=name,
+        a=value_a,
+        b=value_b,
+        difference=delta,
+        ci_low=boot.ci_low,
+        ci_high=boot.ci_high,
+        p_value=p_value,
+        test=test,
+        n=n,
+        binary=binary,
+        higher_is_better=type(metric).higher_is_better,
+        method="aggregate" if own else "mean",
+        a_only=a_only,
+        b_only=b_only,
+        mde=mde,
+        sigma=sigma,
+        n_needed=needed,
     )
 
 
@@ -250,7 +274,11 @@ def _gate(result: MetricComparison, gate: Gate, alpha: float) -> GateResult:
 
 
 def _flips(
-    metric: str, higher_is_better: bool, a: list[ExampleRecord], b: list[ExampleRecord], limit: int,
+    metric: str,
+    higher_is_better: bool,
+    a: list[ExampleRecord],
+    b: list[ExampleRecord],
+    limit: int,
 ) -> tuple[int, int, list[Flip]]:
     good = 1.0 if higher_is_better else 0.0
     right_to_wrong: list[Flip] = []
@@ -259,14 +287,25 @@ def _flips(
         ra, rb = ea.scores[metric][0] == good, eb.scores[metric][0] == good
         if ra != rb:
             bucket = right_to_wrong if ra else wrong_to_right
-            bucket.append(Flip(ea.idx, "right->wrong" if ra else "wrong->right", ea.prompt, ea.gold, ea.output, eb.output))
+            bucket.append(
+                Flip(ea.idx, "right->wrong" if ra else "wrong->right", ea.prompt, ea.gold, ea.output, eb.output)
+            )
     return len(right_to_wrong), len(wrong_to_right), right_to_wrong[:limit] + wrong_to_right[:limit]
 
 
 def compare_runs(
-    store: Store, a: RunRecord, b: RunRecord, *, gates: Sequence[Gate] = (), alpha: float = 0.05,
-    power: float = 0.8, seed: int = 0, samples: int = BOOTSTRAP_SAMPLES, limit: int = 5,
-    flips_metric: str | None = None, detect: Sequence[float] = DEFAULT_DETECT,
+    store: Store,
+    a: RunRecord,
+    b: RunRecord,
+    *,
+    gates: Sequence[Gate] = (),
+    alpha: float = 0.05,
+    power: float = 0.8,
+    seed: int = 0,
+    samples: int = BOOTSTRAP_SAMPLES,
+    limit: int = 5,
+    flips_metric: str | None = None,
+    detect: Sequence[float] = DEFAULT_DETECT,
 ) -> Comparison:
     """Compare run B against run A (the baseline) example by example.
 
@@ -293,7 +332,9 @@ def compare_runs(
     """
     for run, which in ((a, "A"), (b, "B")):
         if run.status != "complete":
-            raise UsageError(f"run {which} {run.id} is {run.status}, not complete; finish it (the same command resumes it) first")
+            raise UsageError(
+                f"run {which} {run.id} is {run.status}, not complete; finish it (the same command resumes it) first"
+            )
     ex_a, ex_b = store.examples(a.id), store.examples(b.id)
     _check_same_examples(ex_a, ex_b)
     in_a = set.intersection(*(set(e.scores) for e in ex_a)) if ex_a else set()
@@ -302,7 +343,9 @@ def compare_runs(
     skipped = {m: "only in A" for m in in_a - in_b} | {m: "only in B" for m in in_b - in_a}
     for gate in gates:
         if gate.metric not in common:
-            raise UsageError(f"--fail-if-worse {gate.metric!r}: not a metric of both runs; they share: {', '.join(sorted(common))}")
+            raise UsageError(
+                f"--fail-if-worse {gate.metric!r}: not a metric of both runs; they share: {', '.join(sorted(common))}"
+            )
     results: list[MetricComparison] = []
     for name in _metric_order(a, b, common):
         try:
@@ -332,7 +375,18 @@ def compare_runs(
     if flips_metric is not None:
         n_rw, n_wr, flips = _flips(flips_metric, by_name[flips_metric].higher_is_better, ex_a, ex_b, limit)
     return Comparison(
-        a=RunSummary.of(a), b=RunSummary.of(b), n=len(ex_a), alpha=alpha, power=power, seed=seed, samples=samples,
-        metrics=results, skipped=skipped, gates=gate_results, flips_metric=flips_metric, n_right_to_wrong=n_rw,
-        n_wrong_to_right=n_wr, flips=flips,
+        a=RunSummary.of(a),
+        b=RunSummary.of(b),
+        n=len(ex_a),
+        alpha=alpha,
+        power=power,
+        seed=seed,
+        samples=samples,
+        metrics=results,
+        skipped=skipped,
+        gates=gate_results,
+        flips_metric=flips_metric,
+        n_right_to_wrong=n_rw,
+        n_wrong_to_right=n_wr,
+        flips=flips,
     )

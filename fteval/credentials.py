@@ -110,5 +110,7 @@ def inline_secrets(data: Any, config: BaseModel | None = None) -> list[tuple[tup
         else:
             advice = "name an environment variable instead where the plugin has a *_env option"
         what = "a secret" if key else "a credential (URL password, bearer value or token)"
-        warnings.append((path, f"{what} is written in the spec: it is kept out of the run store, but this file holds it; {advice}"))
+        warnings.append(
+            (path, f"{what} is written in the spec: it is kept out of the run store, but this file holds it; {advice}")
+        )
     return warnings

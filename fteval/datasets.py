@@ -76,7 +76,9 @@ def _check_header(header: list[str], path: Path) -> None:
     seen: set[str] = set()
     for i, name in enumerate(header):
         if name in seen:
-            raise DatasetError(f"{path}:1: duplicate column name {name!r} (column {i + 1}); column names must be unique")
+            raise DatasetError(
+                f"{path}:1: duplicate column name {name!r} (column {i + 1}); column names must be unique"
+            )
         seen.add(name)
 
 
@@ -315,4 +317,3 @@ def _record_columns(record: _Record | None, path: Path, line: int | None = None)
     if isinstance(value, str):
         raise DatasetError(f"{path}:{line or at}: data row 1: {value}")
     return set(value)
-

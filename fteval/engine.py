@@ -161,11 +161,21 @@ class Engine:
         try:
             workdir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the job folder {workdir} ({exc.strerror}): pass --store on a writable disk") from exc
-        job_id = self.store.start_job(key, self.spec.name, target, t.trainer, str(workdir), redact(t.model_dump(), self.secrets))
+            raise StoreError(
+                f"cannot create the job folder {workdir} ({exc.strerror}): pass --store on a writable disk"
+            ) from exc
+        job_id = self.store.start_job(
+            key, self.spec.name, target, t.trainer, str(workdir), redact(t.model_dump(), self.secrets)
+        )
         ctx = _TrainContext(
-            target=target, train=[], valid=[], workdir=workdir, seed=self.spec.seed,
-            external_id=job.external_id if job is not None else None, store=self.store, job_id=job_id,
+            target=target,
+            train=[],
+            valid=[],
+            workdir=workdir,
+            seed=self.spec.seed,
+            external_id=job.external_id if job is not None else None,
+            store=self.store,
+            job_id=job_id,
             secrets=self.secrets,
         )
         trainer = resolved.trainer(resolved.config)
@@ -219,7 +229,12 @@ class Engine:
         resolved = self.target(target)
         metric_configs = {n: m.config for n, m in self.loaded.metrics.items()}
         config = run_config(
-            self.spec, target, metric_configs, handle.fingerprint, resolved.generator_name, resolved.settings,
+            self.spec,
+            target,
+            metric_configs,
+            handle.fingerprint,
+            resolved.generator_name,
+            resolved.settings,
             self.model_identity(target),
         )
         redacted: dict[str, Any] = redact(config, self.secrets)
@@ -258,13 +273,24 @@ class Engine:
         examples = render_examples(self.loaded, "eval")
         if existing is None or existing.status == "complete":
             run_id = self.store.create_run(
-                run_key=run_key, spec_name=self.spec.name, spec_hash=self.loaded.hash,
-                spec_json=redact(self.loaded.resolved, self.secrets), target=target, trainer=resolved.spec.trainer,
-                generator=resolved.generator_name, is_baseline=int(resolved.is_baseline), job_id=job_id,
-                model_fingerprint=handle.fingerprint, generation_json=resolved.settings.model_dump(), config_json=config,
-                versions_json=self._versions(resolved), seed=self.spec.seed, n_examples=len(examples),
+                run_key=run_key,
+                spec_name=self.spec.name,
+                spec_hash=self.loaded.hash,
+                spec_json=redact(self.loaded.resolved, self.secrets),
+                target=target,
+                trainer=resolved.spec.trainer,
+                generator=resolved.generator_name,
+                is_baseline=int(resolved.is_baseline),
+                job_id=job_id,
+                model_fingerprint=handle.fingerprint,
+                generation_json=resolved.settings.model_dump(),
+                config_json=config,
+                versions_json=self._versions(resolved),
+                seed=self.spec.seed,
+                n_examples=len(examples),
                 skipped_rows=examples.skipped,
-                model_location=handle.location, model_identity=self.model_identity(target),
+                model_location=handle.location,
+                model_identity=self.model_identity(target),
             )
         else:
             run_id = existing.id
@@ -285,7 +311,12 @@ class Engine:
         return run_id
 
     def _evaluate_pending(
-        self, run_id: str, resolved: ResolvedTarget, handle: ModelHandle, pending: list[Example], parser: Parser,
+        self,
+        run_id: str,
+        resolved: ResolvedTarget,
+        handle: ModelHandle,
+        pending: list[Example],
+        parser: Parser,
         metrics: dict[str, Metric],
     ) -> None:
         """Generate, parse, score and store ``pending`` one generator call at a time (a kill loses one call)."""
@@ -307,10 +338,17 @@ class Engine:
                         self.model_calls += len(misses)
                         fresh = dict(zip(misses, outputs, strict=True))
                     # Cut over-long generations before anything else holds them; a cut one is not cached.
-                    bounded = [cut_generation(fresh[i] if i in fresh else cached[keys[i]], settings) for i in range(len(batch))]
+                    bounded = [
+                        cut_generation(fresh[i] if i in fresh else cached[keys[i]], settings) for i in range(len(batch))
+                    ]
                     generations, cut = [g for g, _ in bounded], [why for _, why in bounded]
                     records = self._score(
-                        batch, generations, [i not in fresh for i in range(len(batch))], parser, metrics, cut,
+                        batch,
+                        generations,
+                        [i not in fresh for i in range(len(batch))],
+                        parser,
+                        metrics,
+                        cut,
                         self.spec.limits.max_output_chars,
                     )
                     to_cache = [(keys[i], generations[i]) for i in fresh if cut[i] is None]
@@ -319,26 +357,51 @@ class Engine:
         finally:
             if loaded_model is not None:
                 loaded_model.close()
+
     @staticmethod
     def _score(
-        batch: Sequence[Example], generations: list[Generation], cached: list[bool], parser: Parser,
-        metrics: dict[str, Metric], cut: list[str | None], limit: int,
+        batch: Sequence[Example],
+        generations: list[Generation],
+        cached: list[bool],
+        parser: Parser,
+        metrics: dict[str, Metric],
+        cut: list[str | None],
+        limit: int,
     ) -> list[ExampleRecord]:
         """Parse and score a batch; an output or gold over ``limit`` (or ``cut``) is never given to a plugin."""
         too_long = [cut[i] or over_limit(g.text, limit) for i, g in enumerate(generations)]
         gold_too_long = [over_limit(e.target, limit, "gold target") for e in batch]
-        preds = [Parsed.fail(why) if why else _safe_parse(parser, g.text) for g, why in zip(generations, too_long, strict=True)]
-        golds = [Parsed.fail(why) if why else _safe_parse(parser, e.target) for e, why in zip(batch, gold_too_long, strict=True)]
+        preds = [
+            Parsed.fail(why) if why else _safe_parse(parser, g.text)
+            for g, why in zip(generations, too_long, strict=True)
+        ]
+        golds = [
+            Parsed.fail(why) if why else _safe_parse(parser, e.target)
+            for e, why in zip(batch, gold_too_long, strict=True)
+        ]
         skipped = [a or b for a, b in zip(too_long, gold_too_long, strict=True)]
         scorable = [i for i, why in enumerate(skipped) if why is None]
         items = [ScoreItem(batch[i], generations[i].text, preds[i], golds[i]) for i in scorable]
-        per_metric = {name: dict(zip(scorable, metric.score_many(items), strict=True)) for name, metric in metrics.items()}
-        scores = {name: [s.get(i) or Score(0.0, skipped[i]) for i in range(len(batch))] for name, s in per_metric.items()}
+        per_metric = {
+            name: dict(zip(scorable, metric.score_many(items), strict=True)) for name, metric in metrics.items()
+        }
+        scores = {
+            name: [s.get(i) or Score(0.0, skipped[i]) for i in range(len(batch))] for name, s in per_metric.items()
+        }
         return [
             ExampleRecord(
-                idx=e.index, prompt={"system": e.prompt.system, "user": e.prompt.user}, gold=e.target[:limit],
-                output=g.text[:limit], parse_ok=p.ok, parsed=p.value, parse_error=p.error, latency_s=g.latency_s,
-                prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens, cost_usd=g.cost_usd, cached=c,
+                idx=e.index,
+                prompt={"system": e.prompt.system, "user": e.prompt.user},
+                gold=e.target[:limit],
+                output=g.text[:limit],
+                parse_ok=p.ok,
+                parsed=p.value,
+                parse_error=p.error,
+                latency_s=g.latency_s,
+                prompt_tokens=g.prompt_tokens,
+                completion_tokens=g.completion_tokens,
+                cost_usd=g.cost_usd,
+                cached=c,
                 scores={name: (s[i].value, s[i].detail, dict(s[i].parts)) for name, s in scores.items()},
             )
             for i, (e, g, p, c) in enumerate(zip(batch, generations, preds, cached, strict=True))
@@ -370,7 +433,12 @@ class Engine:
 
 
 def _handle_dict(handle: ModelHandle) -> dict[str, Any]:
-    return {"trainer": handle.trainer, "fingerprint": handle.fingerprint, "location": handle.location, "meta": dict(handle.meta)}
+    return {
+        "trainer": handle.trainer,
+        "fingerprint": handle.fingerprint,
+        "location": handle.location,
+        "meta": dict(handle.meta),
+    }
 
 
 def _safe_parse(parser: Parser, text: str) -> Parsed:

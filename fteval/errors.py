@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FtevalError", "Issue", "SpecError", "DatasetError", "PluginError", "TemplateError", "StoreError", "UsageError"]
+__all__ = [
+    "FtevalError",
+    "Issue",
+    "SpecError",
+    "DatasetError",
+    "PluginError",
+    "TemplateError",
+    "StoreError",
+    "UsageError",
+]
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,9 @@ _KEY_VALUE = re.compile(
 # A bearer credential anywhere ("Bearer sk-..."), without its header name.
 _BEARER = re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 # Well-known token shapes (OpenAI, Hugging Face, GitHub, AWS access key ids).
-_TOKEN_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})\b")
+_TOKEN_SHAPES = re.compile(
+    r"\b(sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})\b"
+)
 # Known secret values shorter than this are only redacted where they are a whole value, never
 # inside other text (replacing "abc" everywhere would mangle unrelated strings).
 _MIN_SECRET_IN_TEXT = 6
@@ -90,7 +92,10 @@ def file_digest(path: str | Path) -> str:
 
 def digest_cache_path() -> Path:
     """Where file digests are cached: ``$FTEVAL_CACHE_DIR`` or ``$XDG_CACHE_HOME/fteval`` (``~/.cache/fteval``)."""
-    root = os.environ.get("FTEVAL_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fteval"
+    root = (
+        os.environ.get("FTEVAL_CACHE_DIR")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fteval"
+    )
     return Path(root) / "file-digests.json"
 
 
@@ -141,8 +146,10 @@ def directory_digest(folder: str | Path, patterns: Sequence[str] | None = None) 
     if not root.is_dir():
         raise FileNotFoundError(f"not a directory: {folder}")
     files = sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
         and (patterns is None or any(fnmatch.fnmatch(p.name, pat) for pat in patterns))
     )
     cache_path = digest_cache_path()
@@ -188,8 +195,10 @@ def job_key(spec: Spec, target: str, model_identity: str | None = None) -> str:
     so keys of targets without an outside model stay as they were)."""
     t = spec.targets[target]
     data = {
-        "train": source_identity(spec.dataset.train), "valid": source_identity(spec.dataset.valid),
-        "prompt": spec.prompt.model_dump(), "target": redact(t.model_dump(exclude={"generation", "generator"})),
+        "train": source_identity(spec.dataset.train),
+        "valid": source_identity(spec.dataset.valid),
+        "prompt": spec.prompt.model_dump(),
+        "target": redact(t.model_dump(exclude={"generation", "generator"})),
         "seed": spec.seed,
     }
     if model_identity is not None:
@@ -198,8 +207,13 @@ def job_key(spec: Spec, target: str, model_identity: str | None = None) -> str:
 
 
 def run_config(
-    spec: Spec, target: str, metrics: dict[str, PluginConfig], fingerprint: str, generator: str,
-    settings: GenerationSettings, base_identity: str | None = None,
+    spec: Spec,
+    target: str,
+    metrics: dict[str, PluginConfig],
+    fingerprint: str,
+    generator: str,
+    settings: GenerationSettings,
+    base_identity: str | None = None,
 ) -> dict[str, Any]:
     """Everything that determines a run's results; its ``canonical_hash`` is the run's key.
 
@@ -208,10 +222,17 @@ def run_config(
     """
     t = spec.targets[target]
     config = {
-        "spec": spec.name, "eval": source_identity(spec.dataset.eval), "prompt": spec.prompt.model_dump(),
-        "parser": spec.parser.model_dump(), "metrics": {n: c.model_dump() for n, c in metrics.items()},
-        "target": target, "target_config": redact(t.model_dump(exclude={"generation"})), "generator": generator,
-        "fingerprint": fingerprint, "generation": settings.model_dump(exclude={"batch_size"}), "seed": spec.seed,
+        "spec": spec.name,
+        "eval": source_identity(spec.dataset.eval),
+        "prompt": spec.prompt.model_dump(),
+        "parser": spec.parser.model_dump(),
+        "metrics": {n: c.model_dump() for n, c in metrics.items()},
+        "target": target,
+        "target_config": redact(t.model_dump(exclude={"generation"})),
+        "generator": generator,
+        "fingerprint": fingerprint,
+        "generation": settings.model_dump(exclude={"batch_size"}),
+        "seed": spec.seed,
         "limits": spec.limits.model_dump(),
     }
     if base_identity is not None:

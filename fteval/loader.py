@@ -240,7 +240,11 @@ def _generator_for(
     produced = getattr(trainer, "model_format", None)
     accepted = getattr(generator, "model_formats", ())
     if produced is None or produced not in accepted:
-        able = [g for g in registry.names("generator") if produced in getattr(_safe_load("generator", g), "model_formats", ())]
+        able = [
+            g
+            for g in registry.names("generator")
+            if produced in getattr(_safe_load("generator", g), "model_formats", ())
+        ]
         issues.add(
             key,
             f"generator {name!r} cannot load what trainer {target.trainer!r} produces ({produced or 'no model_format'});"
@@ -279,7 +283,9 @@ def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
     spec = loaded.spec
     parser_cls = None
     if getattr(spec, "parser", None) is not None:
-        parser_cls, config = _plugin_config("parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues)
+        parser_cls, config = _plugin_config(
+            "parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues
+        )
         if parser_cls is not None and config is not None:
             loaded.parser = ResolvedPlugin(spec.parser.name, parser_cls, config)
     refs = spec.metrics
@@ -288,7 +294,10 @@ def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
     first_at: dict[str, int] = {}
     for i, ref in enumerate(refs or []):
         if ref.name in first_at:
-            issues.add(("metrics", i), f"metric {ref.name!r} is listed twice (first at metrics[{first_at[ref.name]}]); each name is one column of results")
+            issues.add(
+                ("metrics", i),
+                f"metric {ref.name!r} is listed twice (first at metrics[{first_at[ref.name]}]); each name is one column of results",
+            )
             continue
         first_at[ref.name] = i
         cls, config = _plugin_config("metric", ref.name, ref.options(), ("metrics", i), "name", issues)
@@ -330,10 +339,14 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
                 close = difflib.get_close_matches(var, usable, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 listed = ", ".join(usable) if usable else "none usable as template variables"
-                issues.add(("prompt", key), f"template variable {var!r} is not a dataset column{hint}; columns: {listed}")
+                issues.add(
+                    ("prompt", key), f"template variable {var!r} is not a dataset column{hint}; columns: {listed}"
+                )
 
 
-def _apply_overrides(data: dict[str, Any], source: SourceMap, overrides: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _apply_overrides(
+    data: dict[str, Any], source: SourceMap, overrides: Mapping[str, Any], where: str
+) -> dict[str, Any]:
     """Merge ``overrides`` (a partial spec, e.g. from ``--model``) over ``data``; errors in the values they set name ``where``."""
 
     def mark(value: Any, prefix: KeyPath) -> None:
@@ -349,7 +362,9 @@ def _apply_overrides(data: dict[str, Any], source: SourceMap, overrides: Mapping
     return merged
 
 
-def load_spec(file: str | Path, overrides: Mapping[str, Any] | None = None, overrides_from: str = "<command line>") -> LoadedSpec:
+def load_spec(
+    file: str | Path, overrides: Mapping[str, Any] | None = None, overrides_from: str = "<command line>"
+) -> LoadedSpec:
     """Load, merge, validate and check a spec without running anything heavy.
 
     Args:

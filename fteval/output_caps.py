@@ -38,7 +38,10 @@ def cut_generation(generation: Generation, settings: GenerationSettings) -> tupl
         f" (over the bound of {bound:,} = {CHARS_PER_TOKEN} per token); cut to {bound:,}, not parsed or scored"
     )
     cut = Generation(
-        generation.text[:bound], generation.latency_s, generation.prompt_tokens, generation.completion_tokens,
+        generation.text[:bound],
+        generation.latency_s,
+        generation.prompt_tokens,
+        generation.completion_tokens,
         generation.cost_usd,
     )
     return cut, reason

@@ -63,7 +63,10 @@ def _index_blocks(n: int, seed: int, samples: int) -> Iterator[np.ndarray]:
 
 
 def paired_bootstrap(
-    n: int, difference: Callable[[np.ndarray], float], seed: int = 0, samples: int = BOOTSTRAP_SAMPLES,
+    n: int,
+    difference: Callable[[np.ndarray], float],
+    seed: int = 0,
+    samples: int = BOOTSTRAP_SAMPLES,
 ) -> BootstrapResult:
     """Paired bootstrap of ``difference(indexes)``, a statistic of run B minus run A on the same resample.
 

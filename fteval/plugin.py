@@ -251,7 +251,7 @@ class LoadedModel(ABC):
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
         """One output per prompt, in order."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release memory, pools or connections."""
 
 
@@ -271,9 +271,7 @@ class Generator(_Plugin):
         return settings.batch_size or 32
 
     @abstractmethod
-    def load(
-        self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings
-    ) -> LoadedModel:
+    def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
         """Load the model; ``target_config`` is the trainer's validated config of the target."""
 
 

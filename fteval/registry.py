@@ -108,7 +108,9 @@ def install_hint(kind: str, name: str) -> Iterator[None]:
         yield
     except ModuleNotFoundError as exc:
         module = exc.name or "?"
-        raise PluginError(f"{kind} {name!r} needs the Python module {module!r}, which is not installed: {hint_for(kind, name, module)}") from exc
+        raise PluginError(
+            f"{kind} {name!r} needs the Python module {module!r}, which is not installed: {hint_for(kind, name, module)}"
+        ) from exc
 
 
 def provenance(kind: str, name: str, cls: type[_Plugin]) -> dict[str, object]:
@@ -121,7 +123,8 @@ def provenance(kind: str, name: str, cls: type[_Plugin]) -> dict[str, object]:
         except PackageNotFoundError:
             continue
     return {
-        "package": info.package if info else "?", "version": info.version if info else "?",
+        "package": info.package if info else "?",
+        "version": info.version if info else "?",
         "entry_point": info.entry_point.value if info else f"{cls.__module__}:{cls.__qualname__}",
         "libraries": libraries,
     }

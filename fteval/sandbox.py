@@ -21,7 +21,16 @@ from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["MAX_CHARS", "MAX_RANGE", "MAX_STEPS", "TIME_BUDGET_S", "BoundedSandbox", "Budget", "PrintError", "bound_ast"]
+__all__ = [
+    "MAX_CHARS",
+    "MAX_RANGE",
+    "MAX_STEPS",
+    "TIME_BUDGET_S",
+    "BoundedSandbox",
+    "Budget",
+    "PrintError",
+    "bound_ast",
+]
 
 MAX_CHARS = 10_000_000  # largest string/list one operation may build, and the largest rendered output
 MAX_RANGE = 100_000  # most items of one range(), as in Jinja's sandbox
@@ -148,7 +157,11 @@ class BoundedSandbox(SandboxedEnvironment):
             _check_format(left, "% formatting")
             _check_ints(right if isinstance(right, tuple) else (right,), "% formatting")
         elif (
-            operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0
+            operator == "**"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and abs(left) > 1
+            and right > 0
             and right * math.log2(abs(left)) > MAX_POW_BITS
         ):
             raise SecurityError(f"power: the result would have more than {MAX_POW_BITS} bits")
@@ -246,4 +259,6 @@ def bound_ast(ast: nodes.Template) -> nodes.Template:
 
 
 def _concat_node(node: nodes.Concat) -> nodes.Filter:
-    return nodes.Filter(nodes.List(node.nodes, lineno=node.lineno), _CONCAT_FILTER, [], [], None, None, lineno=node.lineno)
+    return nodes.Filter(
+        nodes.List(node.nodes, lineno=node.lineno), _CONCAT_FILTER, [], [], None, None, lineno=node.lineno
+    )

@@ -91,7 +91,9 @@ class Target(_Strict):
     generator: str | None = Field(None, description="Generator plugin; defaults to the trainer's own.")
     evaluator_only: bool = Field(False, description="Skip training and evaluate the base model as it is.")
     model: dict[str, Any] = Field(default_factory=dict, description="Model section, validated by the trainer plugin.")
-    train: dict[str, Any] = Field(default_factory=dict, description="Training section, validated by the trainer plugin.")
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="Training section, validated by the trainer plugin."
+    )
     cost: dict[str, Any] = Field(default_factory=dict, description="Prices, validated by the trainer plugin.")
     generation: dict[str, Any] = Field(default_factory=dict, description="Overrides of the spec's generation settings.")
 

@@ -144,25 +144,52 @@ def _status(row: sqlite3.Row) -> str:
 
 def _run(row: sqlite3.Row, n_done: int = 0, tags: tuple[str, ...] = ()) -> RunRecord:
     return RunRecord(
-        id=row["id"], run_key=row["run_key"], spec_name=row["spec_name"], spec_hash=row["spec_hash"],
-        spec=_loads(row["spec_json"], {}), target=row["target"], trainer=row["trainer"], generator=row["generator"],
-        is_baseline=bool(row["is_baseline"]), job_id=row["job_id"], model_fingerprint=row["model_fingerprint"],
-        generation=_loads(row["generation_json"], {}), config=_loads(row["config_json"], {}),
-        versions=_loads(row["versions_json"], {}), seed=row["seed"], n_examples=row["n_examples"],
-        status=_status(row), started_at=row["started_at"], finished_at=row["finished_at"], n_done=n_done,
-        model_location=row["model_location"], model_identity=row["model_identity"], pid=row["pid"], host=row["host"],
+        id=row["id"],
+        run_key=row["run_key"],
+        spec_name=row["spec_name"],
+        spec_hash=row["spec_hash"],
+        spec=_loads(row["spec_json"], {}),
+        target=row["target"],
+        trainer=row["trainer"],
+        generator=row["generator"],
+        is_baseline=bool(row["is_baseline"]),
+        job_id=row["job_id"],
+        model_fingerprint=row["model_fingerprint"],
+        generation=_loads(row["generation_json"], {}),
+        config=_loads(row["config_json"], {}),
+        versions=_loads(row["versions_json"], {}),
+        seed=row["seed"],
+        n_examples=row["n_examples"],
+        status=_status(row),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        n_done=n_done,
+        model_location=row["model_location"],
+        model_identity=row["model_identity"],
+        pid=row["pid"],
+        host=row["host"],
         skipped_rows=row["skipped_rows"],
-        label=row["label"], tags=tags,
+        label=row["label"],
+        tags=tags,
     )
 
 
 def _job(row: sqlite3.Row) -> JobRecord:
     handle = _loads(row["handle_json"])
     return JobRecord(
-        id=row["id"], job_key=row["job_key"], spec_name=row["spec_name"], target=row["target"],
-        trainer=row["trainer"], external_id=row["external_id"], status=row["status"], workdir=row["workdir"],
-        handle=ModelHandle(**handle) if handle else None, stats=_loads(row["stats_json"], {}),
-        config=_loads(row["config_json"], {}), started_at=row["started_at"], finished_at=row["finished_at"],
+        id=row["id"],
+        job_key=row["job_key"],
+        spec_name=row["spec_name"],
+        target=row["target"],
+        trainer=row["trainer"],
+        external_id=row["external_id"],
+        status=row["status"],
+        workdir=row["workdir"],
+        handle=ModelHandle(**handle) if handle else None,
+        stats=_loads(row["stats_json"], {}),
+        config=_loads(row["config_json"], {}),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
     )
 
 
@@ -190,11 +217,15 @@ class Store:
 
     def _migrate(self) -> None:
         """Apply pending migrations; refuse writes to a store of a newer schema."""
-        has_table = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone()
+        has_table = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+        ).fetchone()
         if has_table is None and self.db.writable:
             self.db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
         elif has_table is None:
-            raise StoreError(f"{self.path} is not an fteval store (it has no migrations table): pass --store with a store file")
+            raise StoreError(
+                f"{self.path} is not an fteval store (it has no migrations table): pass --store with a store file"
+            )
         done = {r[0] for r in self.db.execute("SELECT version FROM migrations")}
         newest = max(done, default=0)
         if newest > SCHEMA_VERSION:
@@ -225,7 +256,8 @@ class Store:
         if missing:
             raise StoreError(
                 f"{self.path} was written by {writer} and lacks columns this fteval reads ({', '.join(missing[:5])}):"
-                " use the fteval version that wrote it" + ("" if self.db.writable else ", or make the store writable so it can be migrated")
+                " use the fteval version that wrote it"
+                + ("" if self.db.writable else ", or make the store writable so it can be migrated")
             )
 
     def close(self) -> None:
@@ -282,19 +314,25 @@ class Store:
 
     def job_curve(self, job_id: str) -> list[CurvePoint]:
         """All curve points of a job, by step."""
-        rows = self.db.execute("SELECT step, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, name", (job_id,))
+        rows = self.db.execute(
+            "SELECT step, name, value FROM job_metrics WHERE job_id = ? ORDER BY step, name", (job_id,)
+        )
         return [CurvePoint(*r) for r in rows]
 
     # ------------------------------------------------------------ runs
 
     def find_run(self, run_key: str) -> RunRecord | None:
         """The newest run with this identity."""
-        row = self.db.execute("SELECT * FROM runs WHERE run_key = ? ORDER BY started_at DESC LIMIT 1", (run_key,)).fetchone()
+        row = self.db.execute(
+            "SELECT * FROM runs WHERE run_key = ? ORDER BY started_at DESC LIMIT 1", (run_key,)
+        ).fetchone()
         return self._with_progress(row) if row is not None else None
 
     def _with_progress(self, row: sqlite3.Row) -> RunRecord:
         n_done = self.db.execute("SELECT COUNT(*) FROM examples WHERE run_id = ?", (row["id"],)).fetchone()[0]
-        tags = tuple(r[0] for r in self.db.execute("SELECT name FROM tags WHERE run_id = ? ORDER BY name", (row["id"],)))
+        tags = tuple(
+            r[0] for r in self.db.execute("SELECT name FROM tags WHERE run_id = ? ORDER BY name", (row["id"],))
+        )
         return _run(row, n_done, tags)
 
     def create_run(self, **fields: Any) -> str:
@@ -308,7 +346,9 @@ class Store:
 
     def claim_run(self, run_id: str) -> None:
         """Mark a run resumed by this process: status 'running', this pid and host."""
-        self.db.execute("UPDATE runs SET status = 'running', pid = ?, host = ? WHERE id = ?", (os.getpid(), HOST, run_id))
+        self.db.execute(
+            "UPDATE runs SET status = 'running', pid = ?, host = ? WHERE id = ?", (os.getpid(), HOST, run_id)
+        )
 
     def interrupt_run(self, run_id: str) -> None:
         """Mark an unfinished run 'interrupted' (Ctrl-C or a crash); its stored examples stay."""
@@ -324,16 +364,20 @@ class Store:
         """
         tagged = self.db.execute(
             "SELECT runs.* FROM tags JOIN runs ON runs.id = tags.run_id WHERE tags.name = ?"
-            " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = ?)", (ref, ref),
+            " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = ?)",
+            (ref, ref),
         ).fetchone()
         if tagged is not None:
             return self._with_progress(tagged)
         labelled = self.db.execute(
             "SELECT * FROM runs WHERE label = ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = ?)"
-            " ORDER BY started_at DESC", (ref, ref),
+            " ORDER BY started_at DESC",
+            (ref, ref),
         ).fetchall()
         if len(labelled) > 1:
-            raise StoreError(f"label {ref!r} names {len(labelled)} runs ({', '.join(r['id'] for r in labelled[:5])}); use a run id or a tag")
+            raise StoreError(
+                f"label {ref!r} names {len(labelled)} runs ({', '.join(r['id'] for r in labelled[:5])}); use a run id or a tag"
+            )
         if labelled:
             return self._with_progress(labelled[0])
         if ref == "latest":
@@ -387,8 +431,21 @@ class Store:
             for r in records:
                 self.db.execute(
                     "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, r.idx, _dumps(r.prompt), r.gold, r.output, int(r.parse_ok), _dumps(r.parsed),
-                     r.parse_error, r.latency_s, r.prompt_tokens, r.completion_tokens, r.cost_usd, int(r.cached)),
+                    (
+                        run_id,
+                        r.idx,
+                        _dumps(r.prompt),
+                        r.gold,
+                        r.output,
+                        int(r.parse_ok),
+                        _dumps(r.parsed),
+                        r.parse_error,
+                        r.latency_s,
+                        r.prompt_tokens,
+                        r.completion_tokens,
+                        r.cost_usd,
+                        int(r.cached),
+                    ),
                 )
                 self.db.executemany(
                     "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)",
@@ -406,10 +463,14 @@ class Store:
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             rows = self.db.execute(f"SELECT * FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            out.update({
-                r["key"]: Generation(r["text"], r["latency_s"] or 0.0, r["prompt_tokens"], r["completion_tokens"], r["cost_usd"])
-                for r in rows
-            })
+            out.update(
+                {
+                    r["key"]: Generation(
+                        r["text"], r["latency_s"] or 0.0, r["prompt_tokens"], r["completion_tokens"], r["cost_usd"]
+                    )
+                    for r in rows
+                }
+            )
         return out
 
     def scores(self, run_id: str) -> dict[str, list[tuple[int, float, str | None, dict[str, float]]]]:
@@ -430,10 +491,19 @@ class Store:
                 scores.setdefault(idx, {})[metric] = (value, detail, parts)
         return [
             ExampleRecord(
-                idx=r["idx"], prompt=_loads(r["prompt_json"], {}), gold=r["gold"], output=r["output"],
-                parse_ok=bool(r["parse_ok"]), parsed=_loads(r["parsed_json"]), parse_error=r["parse_error"],
-                latency_s=r["latency_s"], prompt_tokens=r["prompt_tokens"], completion_tokens=r["completion_tokens"],
-                cost_usd=r["cost_usd"], cached=bool(r["cached"]), scores=scores.get(r["idx"], {}),
+                idx=r["idx"],
+                prompt=_loads(r["prompt_json"], {}),
+                gold=r["gold"],
+                output=r["output"],
+                parse_ok=bool(r["parse_ok"]),
+                parsed=_loads(r["parsed_json"]),
+                parse_error=r["parse_error"],
+                latency_s=r["latency_s"],
+                prompt_tokens=r["prompt_tokens"],
+                completion_tokens=r["completion_tokens"],
+                cost_usd=r["cost_usd"],
+                cached=bool(r["cached"]),
+                scores=scores.get(r["idx"], {}),
             )
             for r in rows
         ]
@@ -451,7 +521,8 @@ class Store:
     def aggregates(self, run_id: str) -> list[AggregateRecord]:
         """Aggregate metrics of a run, by metric name."""
         rows = self.db.execute(
-            "SELECT metric, value, ci_low, ci_high, n, method FROM aggregates WHERE run_id = ? ORDER BY metric", (run_id,)
+            "SELECT metric, value, ci_low, ci_high, n, method FROM aggregates WHERE run_id = ? ORDER BY metric",
+            (run_id,),
         )
         return [AggregateRecord(*r) for r in rows]
 
@@ -463,4 +534,11 @@ class Store:
             " FROM examples WHERE run_id = ?",
             (run_id,),
         ).fetchone()
-        return RunTotals(row["n"], row["mean_latency_s"], row["prompt_tokens"], row["completion_tokens"], row["cost_usd"], row["cached"] or 0)
+        return RunTotals(
+            row["n"],
+            row["mean_latency_s"],
+            row["prompt_tokens"],
+            row["completion_tokens"],
+            row["cost_usd"],
+            row["cached"] or 0,
+        )

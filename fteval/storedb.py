@@ -56,7 +56,9 @@ def store_error(exc: sqlite3.Error, path: Path, read_only_reason: str | None = N
             " and run the command again"
         )
     if code == sqlite3.SQLITE_CANTOPEN:
-        return StoreError(f"cannot open {path} ({exc}): check that it and its folder exist and are accessible, or pass --store")
+        return StoreError(
+            f"cannot open {path} ({exc}): check that it and its folder exist and are accessible, or pass --store"
+        )
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return StoreError(
             f"{path} stayed locked by another process for {BUSY_TIMEOUT_S} s ({exc}):"
@@ -148,11 +150,17 @@ def connect(path: Path) -> Connection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the store folder {path.parent} ({exc.strerror}): pass --store with a writable place") from exc
+            raise StoreError(
+                f"cannot create the store folder {path.parent} ({exc.strerror}): pass --store with a writable place"
+            ) from exc
         if not os.access(path.parent, os.W_OK):
-            raise StoreError(f"no store at {path}, and its folder is not writable to create one: pass --store with a writable place")
+            raise StoreError(
+                f"no store at {path}, and its folder is not writable to create one: pass --store with a writable place"
+            )
     elif not os.access(path, os.R_OK):
-        raise StoreError(f"cannot read {path} (permission denied): fix its permissions or pass --store with another file")
+        raise StoreError(
+            f"cannot read {path} (permission denied): fix its permissions or pass --store with another file"
+        )
     if not os.access(path, os.W_OK) and path.exists():
         return _read_only(path, "the file is not writable; make it writable or pass --store with another file")
     if not os.access(path.parent, os.W_OK):

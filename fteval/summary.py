@@ -92,4 +92,6 @@ def print_run(console: Console, store: Store, run: RunRecord) -> None:
     if run.skipped_rows:
         console.print(f"[yellow]{run.skipped_rows} bad eval rows were skipped (on_bad_row: skip)[/yellow]")
     console.print(model_line(run), soft_wrap=True)
-    console.print(f"spec {run.spec_name} sha256:{run.spec_hash[:12]}  seed {run.seed}  {version_line(run)}", soft_wrap=True)
+    console.print(
+        f"spec {run.spec_name} sha256:{run.spec_hash[:12]}  seed {run.seed}  {version_line(run)}", soft_wrap=True
+    )

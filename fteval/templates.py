@@ -58,7 +58,9 @@ def check_template(source: str) -> tuple[set[str], list[str]]:
     problems += [
         f"template reads private attribute {node.args[0].value!r}, which the sandbox forbids"
         for node in ast.find_all(nodes.Filter)
-        if node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const)
+        if node.name == "attr"
+        and node.args
+        and isinstance(node.args[0], nodes.Const)
         and str(node.args[0].value).startswith("_")
     ]
     problems += [

@@ -177,11 +177,18 @@ def load_yaml(file: Path) -> tuple[Any, SourceMap]:
         # A control character: ruamel reports a character offset and no line; say where and what.
         line, col = position(text, exc.position) if isinstance(exc.position, int) else (None, None)
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
-        raise SpecError([Issue(
-            file, line, col, "",
-            f"control character U+{code:04X} is not allowed in YAML; remove it, or write it as \\x{code:02x} "
-            "inside a double-quoted string",
-        )]) from None
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    line,
+                    col,
+                    "",
+                    f"control character U+{code:04X} is not allowed in YAML; remove it, or write it as \\x{code:02x} "
+                    "inside a double-quoted string",
+                )
+            ]
+        ) from None
     except RecursionError:
         raise SpecError([Issue(file, None, None, "", f"YAML nesting is deeper than {MAX_DEPTH} levels")]) from None
     if node is None:

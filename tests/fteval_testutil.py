@@ -17,11 +17,17 @@ FTEVAL = [sys.executable, "-m", "fteval"]
 
 
 def fteval_cli(
-    *args: str, store: Path, extra_path: Path | None = None, timeout: float = 300, env_extra: dict[str, str] | None = None, **kw
+    *args: str,
+    store: Path,
+    extra_path: Path | None = None,
+    timeout: float = 300,
+    env_extra: dict[str, str] | None = None,
+    **kw,
 ) -> subprocess.CompletedProcess:
     """Run the real ``fteval`` CLI in a subprocess (``env_extra``: variables added to its environment)."""
     env = {**os.environ, "COLUMNS": "250", **(env_extra or {})}
     if extra_path is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
-    return subprocess.run([*FTEVAL, "--store", str(store), *args], capture_output=True, text=True, env=env, timeout=timeout, **kw)
-
+    return subprocess.run(
+        [*FTEVAL, "--store", str(store), *args], capture_output=True, text=True, env=env, timeout=timeout, **kw
+    )

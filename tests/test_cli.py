@@ -11,10 +11,34 @@ import pytest
 from fteval_testutil import EXTERNAL_PLUGIN, ROOT, SPECS, fteval_cli
 
 HEAVY = (
-    "torch", "transformers", "peft", "openai", "tiktoken", "fastapi", "uvicorn", "datasets", "matplotlib", "tokenizers",
+    "torch",
+    "transformers",
+    "peft",
+    "openai",
+    "tiktoken",
+    "fastapi",
+    "uvicorn",
+    "datasets",
+    "matplotlib",
+    "tokenizers",
     "accelerate",
 )
-COMMANDS = ("validate", "plugins", "schema", "train", "eval", "run", "runs", "show", "export", "compare", "plan", "tag", "serve", "cancel")
+COMMANDS = (
+    "validate",
+    "plugins",
+    "schema",
+    "train",
+    "eval",
+    "run",
+    "runs",
+    "show",
+    "export",
+    "compare",
+    "plan",
+    "tag",
+    "serve",
+    "cancel",
+)
 
 
 def _imports_after(argv: list[str]) -> tuple[int, list[str]]:

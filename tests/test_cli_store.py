@@ -28,8 +28,8 @@ def _delayed_spec(tmp_path: Path, rows: int, delay: float) -> Path:
         f"""fteval: 1
 name: slow
 dataset:
-  train: {{path: {SPECS / 'data/viggo/train.csv'}}}
-  eval: {{path: {SPECS / 'data/viggo/test.csv'}, limit: {rows}}}
+  train: {{path: {SPECS / "data/viggo/train.csv"}}}
+  eval: {{path: {SPECS / "data/viggo/test.csv"}, limit: {rows}}}
 prompt: {{user: "{{{{ ref }}}}", target: "{{{{ mr }}}}"}}
 parser: text
 metrics: [exact_match, char_exact]
@@ -113,10 +113,17 @@ def _stored(db: Path) -> int:
 
 def _start_and_stop(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Popen, Path, Path, int]:
     spec, db, rows = _delayed_spec(tmp_path, 80, 0.02), tmp_path / "runs.db", 80
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")])),
+    }
     proc = subprocess.Popen(
-        [*FTEVAL, "--store", str(db), "run", str(spec)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=ROOT,
+        [*FTEVAL, "--store", str(db), "run", str(spec)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     deadline = time.time() + 60
     while _stored(db) < 8 and time.time() < deadline:
@@ -153,11 +160,25 @@ def test_progress_lines_when_output_is_not_a_terminal(tmp_path: Path) -> None:
     spec, db = _delayed_spec(tmp_path, 40, 0.03), tmp_path / "runs.db"
     env = {**os.environ, "FTEVAL_PROGRESS_SECONDS": "0.25"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), env.get("PYTHONPATH")]))
-    done = subprocess.run([*FTEVAL, "--store", str(db), "run", str(spec)], env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [*FTEVAL, "--store", str(db), "run", str(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     counts = [int(m) for m in re.findall(r"^slow: evaluating: (\d+)/40 ", done.stderr, re.MULTILINE)]
     assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] == 40, done.stderr
     assert "elapsed" in done.stderr and "\x1b[" not in done.stderr  # plain text, no terminal codes
     # a quick run prints no progress lines
-    quick = subprocess.run([*FTEVAL, "--store", str(db), "run", str(SPECS / "yesno.yaml")], env=env, capture_output=True, text=True, timeout=120, check=False)
+    quick = subprocess.run(
+        [*FTEVAL, "--store", str(db), "run", str(SPECS / "yesno.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert quick.returncode == 0 and "evaluating:" not in quick.stderr

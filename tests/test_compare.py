@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fteval_testutil import SPECS, fteval_cli
 
-from fteval.compare import Gate, compare_runs
+from fteval.compare import compare_runs
 from fteval.engine import Engine
 from fteval.errors import UsageError
 from fteval.loader import load_spec
@@ -26,7 +26,9 @@ DATA = SPECS / "data" / "viggo"
 METRICS = "[exact_match, function_accuracy, slot_f1, parse_rate]"
 
 
-def _spec(directory: Path, name: str, *, train_limit: int | None = None, eval_limit: int = 300, shuffle: bool = True) -> Path:
+def _spec(
+    directory: Path, name: str, *, train_limit: int | None = None, eval_limit: int = 300, shuffle: bool = True
+) -> Path:
     train = f"{{path: {DATA / 'train.csv'}{f', limit: {train_limit}' if train_limit else ''}}}"
     path = directory / f"{name}-{train_limit}-{eval_limit}-{shuffle}.yaml"
     path.write_text(
@@ -73,8 +75,20 @@ def db(built: dict[str, object], tmp_path: Path) -> Path:
 
 def test_full_vs_tenth_is_flagged_and_exits_1(built: dict[str, object], tmp_path: Path) -> None:
     md = tmp_path / "summary.md"
-    out = fteval_cli("compare", "v1", "v2", "--fail-if-worse", "exact_match", "--fail-if-worse", "slot_f1=0.05",
-                     "--md", str(md), "--limit", "2", store=built["db"])
+    out = fteval_cli(
+        "compare",
+        "v1",
+        "v2",
+        "--fail-if-worse",
+        "exact_match",
+        "--fail-if-worse",
+        "slot_f1=0.05",
+        "--md",
+        str(md),
+        "--limit",
+        "2",
+        store=built["db"],
+    )
     assert out.returncode == 1, out.stderr
     assert "exact_match: FAILED" in out.stdout and "slot_f1: FAILED" in out.stdout
     assert re.search(r"flips on exact_match: \d{3} right->wrong, 0 wrong->right", out.stdout)
@@ -86,15 +100,30 @@ def test_full_vs_tenth_is_flagged_and_exits_1(built: dict[str, object], tmp_path
 
 
 def test_json_parses_and_carries_the_paired_numbers(built: dict[str, object]) -> None:
-    out = fteval_cli("compare", str(built["full"]), str(built["tenth"]), "--json", "--fail-if-worse", "exact_match", store=built["db"])
+    out = fteval_cli(
+        "compare",
+        str(built["full"]),
+        str(built["tenth"]),
+        "--json",
+        "--fail-if-worse",
+        "exact_match",
+        store=built["db"],
+    )
     data = json.loads(out.stdout)
     assert out.returncode == 1 and data["failed"] is True and data["n"] == 300
     em = next(m for m in data["metrics"] if m["metric"] == "exact_match")
     assert em["test"] == "mcnemar-exact" and em["binary"] and em["a"] == 1.0
     assert em["difference"] == pytest.approx(em["b"] - em["a"]) and em["ci_low"] <= em["difference"] <= em["ci_high"]
     assert em["a_only"] == round(300 * (em["a"] - em["b"])) and em["b_only"] == 0
-    assert data["gates"] == [{"metric": "exact_match", "max_drop": 0.0, "drop": pytest.approx(-em["difference"]),
-                              "p_value": em["p_value"], "status": "failed"}]
+    assert data["gates"] == [
+        {
+            "metric": "exact_match",
+            "max_drop": 0.0,
+            "drop": pytest.approx(-em["difference"]),
+            "p_value": em["p_value"],
+            "status": "failed",
+        }
+    ]
 
 
 def test_micro_f1_is_bootstrapped_with_its_own_aggregate_not_averaged(built: dict[str, object]) -> None:
@@ -111,8 +140,17 @@ def test_micro_f1_is_bootstrapped_with_its_own_aggregate_not_averaged(built: dic
 
 
 def test_identical_runs_differ_by_zero_and_pass(built: dict[str, object]) -> None:
-    out = fteval_cli("compare", "--json", str(built["full"]), str(built["full_again"]), "--fail-if-worse", "exact_match",
-                     "--fail-if-worse", "slot_f1", store=built["db"])
+    out = fteval_cli(
+        "compare",
+        "--json",
+        str(built["full"]),
+        str(built["full_again"]),
+        "--fail-if-worse",
+        "exact_match",
+        "--fail-if-worse",
+        "slot_f1",
+        store=built["db"],
+    )
     data = json.loads(out.stdout)
     assert out.returncode == 0 and not data["failed"]
     assert all(m["difference"] == 0 and m["p_value"] == 1.0 for m in data["metrics"])
@@ -124,10 +162,20 @@ def test_identical_runs_differ_by_zero_and_pass(built: dict[str, object]) -> Non
 
 def test_a_tiny_difference_on_a_small_n_is_inconclusive_and_exits_0(built: dict[str, object], tmp_path: Path) -> None:
     md = tmp_path / "s.md"
-    out = fteval_cli("compare", str(built["small_full"]), str(built["small_28"]), "--fail-if-worse", "exact_match",
-                     "--md", str(md), store=built["db"])
+    out = fteval_cli(
+        "compare",
+        str(built["small_full"]),
+        str(built["small_28"]),
+        "--fail-if-worse",
+        "exact_match",
+        "--md",
+        str(md),
+        store=built["db"],
+    )
     assert out.returncode == 0, out.stderr
-    assert re.search(r"exact_match: inconclusive: B is worse by 0\.0667, more than 0, but not significant \(p=0\.5000\)", out.stdout)
+    assert re.search(
+        r"exact_match: inconclusive: B is worse by 0\.0667, more than 0, but not significant \(p=0\.5000\)", out.stdout
+    )
     assert "⚠️ inconclusive" in md.read_text()
     assert "flips on exact_match: 2 right->wrong, 0 wrong->right" in out.stdout
 
@@ -179,13 +227,26 @@ def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[
     home = Path(str(built["home"]))
     tenth = _spec(home, "reg", train_limit=510)
     md = tmp_path / "gate.md"
-    out = fteval_cli("run", str(tenth), "--baseline", "v1", "--fail-if-worse", "exact_match", "--label", "v3",
-                     "--md", str(md), store=db)
+    out = fteval_cli(
+        "run",
+        str(tenth),
+        "--baseline",
+        "v1",
+        "--fail-if-worse",
+        "exact_match",
+        "--label",
+        "v3",
+        "--md",
+        str(md),
+        store=db,
+    )
     assert out.returncode == 1, out.stderr
     assert "exact_match: FAILED" in out.stdout and "❌ exact_match: FAILED" in md.read_text()
     assert f"`{built['tenth']} (v3)`" in md.read_text()  # the identical run is reused and relabelled
     n_runs = len(Store(db).list_runs())
-    unknown_metric = fteval_cli("run", str(tenth), "--baseline", "v1", "--fail-if-worse", "accuracy", "--rerun", store=db)
+    unknown_metric = fteval_cli(
+        "run", str(tenth), "--baseline", "v1", "--fail-if-worse", "accuracy", "--rerun", store=db
+    )
     assert unknown_metric.returncode == 2 and "the spec has no such metric" in unknown_metric.stderr
     unknown_baseline = fteval_cli("run", str(tenth), "--baseline", "nope", "--rerun", store=db)
     assert unknown_baseline.returncode == 2 and "no run 'nope'" in unknown_baseline.stderr
@@ -201,10 +262,14 @@ def test_a_store_from_before_labels_and_tags_is_migrated(tmp_path: Path) -> None
 
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
-    old.executescript(MIGRATIONS[0] + "; CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at REAL);"
-                      " INSERT INTO migrations VALUES (1, 0);")
-    old.execute("INSERT INTO runs VALUES ('r1', 'k', 's', 'h', '{}', 't', 'lookup', 'lookup', 1, NULL, 'fp', '{}',"
-                " '{}', '{}', 0, 0, 'complete', 1.0, 2.0)")
+    old.executescript(
+        MIGRATIONS[0] + "; CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at REAL);"
+        " INSERT INTO migrations VALUES (1, 0);"
+    )
+    old.execute(
+        "INSERT INTO runs VALUES ('r1', 'k', 's', 'h', '{}', 't', 'lookup', 'lookup', 1, NULL, 'fp', '{}',"
+        " '{}', '{}', 0, 0, 'complete', 1.0, 2.0)"
+    )
     old.commit()
     old.close()
     store = Store(path)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from fteval.datasets import header_columns, load_rows
-from fteval.identity import file_digest
 from fteval.errors import DatasetError
+from fteval.identity import file_digest
 from fteval.spec import Source
 
 ROWS = [{"question": f"q{i}", "answer": "yes" if i % 3 else "no"} for i in range(20)]

@@ -26,8 +26,17 @@ def test_yesno_lookup_end_to_end_records_everything(tmp_path: Path) -> None:
     run = engine.store.get_run(run_id)
     assert run.status == "complete" and run.is_baseline == 1
     plugins = run.versions["plugins"]
-    assert set(plugins) == {"trainer.lookup", "generator.lookup", "parser.choice", "metric.accuracy", "metric.format_rate"}
-    assert plugins["parser.choice"]["package"] == "fteval" and plugins["parser.choice"]["version"] == run.versions["fteval"]
+    assert set(plugins) == {
+        "trainer.lookup",
+        "generator.lookup",
+        "parser.choice",
+        "metric.accuracy",
+        "metric.format_rate",
+    }
+    assert (
+        plugins["parser.choice"]["package"] == "fteval"
+        and plugins["parser.choice"]["version"] == run.versions["fteval"]
+    )
     examples = engine.store.examples(run_id)
     assert len(examples) == run.n_examples == 20
     aggregates = {a.metric: a for a in engine.store.aggregates(run_id)}
@@ -73,7 +82,10 @@ def test_api_keys_never_reach_the_store(tmp_path: Path) -> None:
     key, password = "sk-proj-SECRETsecret0123456789", "hunter2-url-password"
     spec = tmp_path / "secret.yaml"
     text = (EXTERNAL_PLUGIN / "delayed.yaml").read_text().replace("../../../specs", str(SPECS))
-    text = text.replace("model: {delay_s: 0.0}", f"model: {{delay_s: 0.0, api_key: {key}, endpoint: 'https://me:{password}@example.invalid/v1'}}")
+    text = text.replace(
+        "model: {delay_s: 0.0}",
+        f"model: {{delay_s: 0.0, api_key: {key}, endpoint: 'https://me:{password}@example.invalid/v1'}}",
+    )
     spec.write_text(text)
     store = tmp_path / "store" / "runs.db"
     ran = fteval_cli("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
@@ -95,8 +107,8 @@ def _delayed_spec(tmp_path: Path, rows: int, delay: float) -> Path:
         f"""fteval: 1
 name: slow
 dataset:
-  train: {{path: {SPECS / 'data/viggo/train.csv'}}}
-  eval: {{path: {SPECS / 'data/viggo/test.csv'}, limit: {rows}}}
+  train: {{path: {SPECS / "data/viggo/train.csv"}}}
+  eval: {{path: {SPECS / "data/viggo/test.csv"}, limit: {rows}}}
 prompt: {{user: "{{{{ ref }}}}", target: "{{{{ mr }}}}"}}
 parser: text
 metrics: [exact_match, char_exact]
@@ -122,7 +134,10 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
     import os
 
     # Keep the caller's PYTHONPATH: the tree under test may not be the installed one.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")])),
+    }
     proc = subprocess.Popen(env_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 60
     while _stored(db) < 24 and time.time() < deadline:

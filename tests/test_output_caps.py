@@ -28,8 +28,8 @@ def _spec(tmp_path: Path, pad_to_chars: int, generation: str = "{}", limits: str
         f"""fteval: 1
 name: huge
 dataset:
-  train: {{path: {SPECS / 'data/sql/train.json'}}}
-  eval: {{path: {SPECS / 'data/sql/val.json'}, limit: 4}}
+  train: {{path: {SPECS / "data/sql/train.json"}}}
+  eval: {{path: {SPECS / "data/sql/val.json"}, limit: 4}}
 prompt: {{system: "{{{{ context }}}}", user: "{{{{ question }}}}", target: "{{{{ answer }}}}"}}
 parser: sql
 metrics: [char_exact, normalized_match, valid_sql_rate]
@@ -47,22 +47,33 @@ targets:
 
 def _bounded_run(spec: Path, store: Path) -> tuple[subprocess.CompletedProcess, float]:
     """``fteval run`` in a subprocess limited to ``MEMORY_LIMIT`` of address space and ``TIME_LIMIT_S``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")])),
+    }
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
     start = time.monotonic()
     done = subprocess.run(
-        [*FTEVAL, "--store", str(store), "run", str(spec)], env=env, cwd=ROOT, capture_output=True, text=True,
-        timeout=TIME_LIMIT_S, preexec_fn=limit, check=False,
+        [*FTEVAL, "--store", str(store), "run", str(spec)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT_S,
+        preexec_fn=limit,
+        check=False,
     )
     return done, time.monotonic() - start
 
 
 def _stored(store: Path) -> tuple[list[tuple], list[tuple], int]:
     with sqlite3.connect(store) as con:
-        examples = con.execute("SELECT parse_ok, parse_error, length(output), output FROM examples ORDER BY idx").fetchall()
+        examples = con.execute(
+            "SELECT parse_ok, parse_error, length(output), output FROM examples ORDER BY idx"
+        ).fetchall()
         scores = con.execute("SELECT metric, value, detail FROM scores").fetchall()
         (cached,) = con.execute("SELECT COUNT(*) FROM responses").fetchone()
     return examples, scores, cached
@@ -113,6 +124,10 @@ def test_the_limit_is_configurable_and_part_of_the_run_identity(tmp_path: Path) 
 def test_a_limit_below_one_is_a_spec_error(tmp_path: Path) -> None:
     from fteval_testutil import fteval_cli
 
-    checked = fteval_cli("validate", str(_spec(tmp_path, 0, limits="limits: {max_output_chars: 0}")), store=tmp_path / "r.db",
-                         extra_path=EXTERNAL_PLUGIN)
+    checked = fteval_cli(
+        "validate",
+        str(_spec(tmp_path, 0, limits="limits: {max_output_chars: 0}")),
+        store=tmp_path / "r.db",
+        extra_path=EXTERNAL_PLUGIN,
+    )
     assert checked.returncode == 2 and "limits.max_output_chars" in checked.stderr

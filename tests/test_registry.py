@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fteval import registry
 from fteval_generic.lookup import LookupTrainer
+
+from fteval import registry
 
 
 def test_hint_names_the_extra_that_provides_a_module() -> None:

@@ -31,8 +31,13 @@ SECRET_API_KEY = "secretstr-api-key-cccc"
 ENV_API_KEY = "env-api-key-value-dddd"
 # Settings whose names merely resemble secrets: kept as they are.
 NOT_SECRETS = {
-    "max_new_tokens": 77, "max_train_tokens": 88, "tokenizer": "gpt2-tokenizer-name", "api_key_env": "MY_API_KEY_VAR",
-    "token_env": "MY_TOKEN_VAR", "pad_token": "<pad-token-item>", "keep_tokens": "yes",
+    "max_new_tokens": 77,
+    "max_train_tokens": 88,
+    "tokenizer": "gpt2-tokenizer-name",
+    "api_key_env": "MY_API_KEY_VAR",
+    "token_env": "MY_TOKEN_VAR",
+    "pad_token": "<pad-token-item>",
+    "keep_tokens": "yes",
 }
 ALL_SECRETS = [*SECRET_KEYS.values(), URL_PASSWORD, HEADER_TOKEN, TEXT_TOKEN, SECRET_API_KEY]
 
@@ -40,7 +45,9 @@ ALL_SECRETS = [*SECRET_KEYS.values(), URL_PASSWORD, HEADER_TOKEN, TEXT_TOKEN, SE
 # ------------------------------------------------------------------ the redaction rules
 
 
-@pytest.mark.parametrize("key", [*SECRET_KEYS, "Authorization", "X-Api-Key", "client_secret", "session_token", "password"])
+@pytest.mark.parametrize(
+    "key", [*SECRET_KEYS, "Authorization", "X-Api-Key", "client_secret", "session_token", "password"]
+)
 def test_secret_keys_are_recognised(key: str) -> None:
     assert is_secret_key(key)
     assert redact({key: "value-of-a-secret"}) == {key: REDACTED}
@@ -83,11 +90,17 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 
 
 def test_nested_headers_and_lists_are_redacted() -> None:
-    data = {"client": {"headers": {"Authorization": f"Bearer {HEADER_TOKEN}", "Accept": "json"}},
-            "urls": [f"https://u:{URL_PASSWORD}@h/x"], "max_new_tokens": 5}
+    data = {
+        "client": {"headers": {"Authorization": f"Bearer {HEADER_TOKEN}", "Accept": "json"}},
+        "urls": [f"https://u:{URL_PASSWORD}@h/x"],
+        "max_new_tokens": 5,
+    }
     out = redact(data)
-    assert out == {"client": {"headers": {"Authorization": REDACTED, "Accept": "json"}},
-                   "urls": [f"https://u:{REDACTED}@h/x"], "max_new_tokens": 5}
+    assert out == {
+        "client": {"headers": {"Authorization": REDACTED, "Accept": "json"}},
+        "urls": [f"https://u:{REDACTED}@h/x"],
+        "max_new_tokens": 5,
+    }
 
 
 def test_known_secret_values_are_removed_whatever_their_key() -> None:
@@ -135,8 +148,10 @@ def test_every_secret_form_is_kept_out_of_store_and_output(tmp_path: Path) -> No
     client = ", ".join(f"{k}: {v}" for k, v in SECRET_KEYS.items())
     client += ", " + ", ".join(f"{k}: {v}" for k, v in NOT_SECRETS.items())
     client += f", headers: {{Authorization: 'Bearer {HEADER_TOKEN}'}}, docs: 'https://api.invalid/x?token={TEXT_TOKEN}'"
-    model = (f"{{delay_s: 0.0, api_key: {SECRET_API_KEY}, endpoint: 'https://me:{URL_PASSWORD}@example.invalid/v1',"
-             f" echo_secrets: true, client: {{{client}}}}}")
+    model = (
+        f"{{delay_s: 0.0, api_key: {SECRET_API_KEY}, endpoint: 'https://me:{URL_PASSWORD}@example.invalid/v1',"
+        f" echo_secrets: true, client: {{{client}}}}}"
+    )
     spec, store = _spec(tmp_path, model), tmp_path / "store" / "runs.db"
     results = [
         fteval_cli("validate", str(spec), store=store, extra_path=EXTERNAL_PLUGIN),
@@ -154,7 +169,9 @@ def test_every_secret_form_is_kept_out_of_store_and_output(tmp_path: Path) -> No
     assert results[1].stderr.count("warning:") == results[0].stderr.count("warning:") >= len(SECRET_KEYS) + 2
     with sqlite3.connect(store) as con:
         spec_json, config_json = con.execute("SELECT spec_json, config_json FROM runs").fetchone()
-        job_config, stats, external_id, handle = con.execute("SELECT config_json, stats_json, external_id, handle_json FROM jobs").fetchone()
+        job_config, stats, external_id, handle = con.execute(
+            "SELECT config_json, stats_json, external_id, handle_json FROM jobs"
+        ).fetchone()
     for stored in (spec_json, config_json, job_config):
         assert all(str(v) in stored for v in NOT_SECRETS.values()), stored  # look-alikes are kept
         assert "me:<redacted>@example.invalid" in stored
@@ -163,7 +180,10 @@ def test_every_secret_form_is_kept_out_of_store_and_output(tmp_path: Path) -> No
 
 
 def test_a_secret_named_by_an_environment_variable_is_used_and_never_stored(tmp_path: Path) -> None:
-    spec, store = _spec(tmp_path, "{delay_s: 0.0, api_key_env: FTEVAL_TEST_API_KEY, echo_secrets: true}"), tmp_path / "runs.db"
+    spec, store = (
+        _spec(tmp_path, "{delay_s: 0.0, api_key_env: FTEVAL_TEST_API_KEY, echo_secrets: true}"),
+        tmp_path / "runs.db",
+    )
     assert "FTEVAL_TEST_API_KEY" not in os.environ
     unset = fteval_cli("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
     assert unset.returncode == 1 and "FTEVAL_TEST_API_KEY (named by model.api_key_env) is not set" in unset.stderr
@@ -178,7 +198,9 @@ def test_a_secret_named_by_an_environment_variable_is_used_and_never_stored(tmp_
     assert ENV_API_KEY not in everything and "FTEVAL_TEST_API_KEY" in everything
 
 
-@pytest.mark.parametrize("text", ["x" * 1_000_000, "a-" * 500_000 + "token", "a://" + "b" * 1_000_000, "token: " * 150_000])
+@pytest.mark.parametrize(
+    "text", ["x" * 1_000_000, "a-" * 500_000 + "token", "a://" + "b" * 1_000_000, "token: " * 150_000]
+)
 def test_redaction_takes_linear_time_on_long_text(text: str) -> None:
     import time
 

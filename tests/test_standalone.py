@@ -18,9 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("tests", "benchmarks", "fteval", "plugins", "specs")
 # Names only the sibling shared folder has: its location and its folder layout (the repository's
 # own copies live in specs/data/{sql,viggo} and tests/data/reference).
-SHARED_NAMES = re.compile(
-    r"/work/shared\b|\bshared[/\\]data\b|sql-create-context-spider|\bopenai-format\b"
-)
+SHARED_NAMES = re.compile(r"/work/shared\b|\bshared[/\\]data\b|sql-create-context-spider|\bopenai-format\b")
 # A relative path in YAML that climbs at least one level, e.g. ``../data/viggo/train.csv``.
 YAML_RELATIVE = re.compile(r"(?<![\w./-])((?:\.\./)+[\w./-]*)")
 PATH_CALLS = {"Path", "PurePath", "resolve", "absolute", "abspath", "realpath", "normpath"}
@@ -133,10 +131,7 @@ def outside_references(relative: str, text: str) -> list[str]:
     if relative.endswith(".py"):
         visitor = _Escapes(file_depth)
         visitor.visit(ast.parse(text))
-        found += [
-            f"{relative}:{n}: path from __file__ leaves the repository"
-            for n in sorted(visitor.lines)
-        ]
+        found += [f"{relative}:{n}: path from __file__ leaves the repository" for n in sorted(visitor.lines)]
     else:
         for number, line in enumerate(text.splitlines(), 1):
             for match in YAML_RELATIVE.finditer(line.split("#", 1)[0]):
@@ -161,9 +156,7 @@ def test_nothing_reads_outside_the_repository():
     files = scanned_files()
     assert len(files) > 50, "the scan found suspiciously few files"
     found = [
-        hit
-        for path in files
-        for hit in outside_references(path.relative_to(ROOT).as_posix(), path.read_text("utf-8"))
+        hit for path in files for hit in outside_references(path.relative_to(ROOT).as_posix(), path.read_text("utf-8"))
     ]
     assert found == []
 

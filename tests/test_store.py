@@ -13,8 +13,19 @@ from fteval.store import SCHEMA_VERSION, ExampleRecord, Store
 
 def _run(store: Store, key: str = "k") -> str:
     return store.create_run(
-        run_key=key, spec_name="s", spec_hash="h", spec_json={}, target="t", trainer="lookup", generator="lookup",
-        model_fingerprint="fp", generation_json={}, config_json={}, versions_json={}, seed=0, n_examples=2,
+        run_key=key,
+        spec_name="s",
+        spec_hash="h",
+        spec_json={},
+        target="t",
+        trainer="lookup",
+        generator="lookup",
+        model_fingerprint="fp",
+        generation_json={},
+        config_json={},
+        versions_json={},
+        seed=0,
+        n_examples=2,
     )
 
 

@@ -17,9 +17,7 @@ from fteval.testing import RecordingTrainContext, examples
 def test_has_every_member_of_the_protocol(tmp_path: Path) -> None:
     ctx = RecordingTrainContext(workdir=tmp_path)
     members = set(TrainContext.__annotations__) | {
-        name
-        for name, _ in inspect.getmembers(TrainContext, inspect.isfunction)
-        if not name.startswith("_")
+        name for name, _ in inspect.getmembers(TrainContext, inspect.isfunction) if not name.startswith("_")
     }
     assert members >= {
         "train",
@@ -39,9 +37,7 @@ def test_has_every_member_of_the_protocol(tmp_path: Path) -> None:
 
 
 def test_drives_the_real_lookup_trainer(tmp_path: Path) -> None:
-    train = examples(
-        [("Is a cat a mammal?", "yes"), ("Is a trout a mammal?", "no"), ("Is a dog?", "yes")]
-    )
+    train = examples([("Is a cat a mammal?", "yes"), ("Is a trout a mammal?", "no"), ("Is a dog?", "yes")])
     ctx = RecordingTrainContext(train, workdir=tmp_path / "work")
     typed: TrainContext = ctx  # checked by the type checker as well
     handle = LookupTrainer().fit(typed)
@@ -92,12 +88,8 @@ def test_examples_from_pairs_and_rows() -> None:
         (0, "sys", "q1", "a1"),
         (1, "sys", "q2", "a2"),
     ]
-    rows = examples(
-        [{"ref": "A sentence.", "mr": "inform(name[X])", "id": 4}], user="ref", target="mr"
-    )
-    assert rows[0].row["id"] == 4 and rows[0].prompt.messages() == [
-        {"role": "user", "content": "A sentence."}
-    ]
+    rows = examples([{"ref": "A sentence.", "mr": "inform(name[X])", "id": 4}], user="ref", target="mr")
+    assert rows[0].row["id"] == 4 and rows[0].prompt.messages() == [{"role": "user", "content": "A sentence."}]
     assert rows[0].target == "inform(name[X])"
 
 

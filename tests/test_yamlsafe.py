@@ -116,7 +116,7 @@ def test_small_aliases_are_expanded(tmp_path: Path) -> None:
 
 def test_billion_laughs_fails_fast(tmp_path: Path) -> None:
     lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=False):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
     path = write(tmp_path, "\n".join(lines) + "\nboom: *i\n")
     assert path.stat().st_size < 1000

@@ -32,8 +32,12 @@ def print_warnings(loaded: object) -> None:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fteval")
-@click.option("--store", type=click.Path(path_type=Path), default=None,
-              help="Run-store database file  [default: $FTEVAL_STORE or .fteval/runs.db]")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run-store database file  [default: $FTEVAL_STORE or .fteval/runs.db]",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def main(ctx: click.Context, store: Path, debug: bool) -> None:

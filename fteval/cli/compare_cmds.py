@@ -102,8 +102,15 @@ def print_comparison(console: Console, cmp: Comparison) -> None:
     for m in cmp.metrics:
         arrow = "" if m.higher_is_better else " (lower is better)"
         table.add_row(
-            m.metric + arrow, f"{m.a:.3f}", f"{m.b:.3f}", f"{m.difference:+.3f}", f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
-            _p(m.p_value), m.test, str(m.n), _fmt(m.mde),
+            m.metric + arrow,
+            f"{m.a:.3f}",
+            f"{m.b:.3f}",
+            f"{m.difference:+.3f}",
+            f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
+            _p(m.p_value),
+            m.test,
+            str(m.n),
+            _fmt(m.mde),
         )
     console.print(table)
     for name, why in cmp.skipped.items():
@@ -111,10 +118,16 @@ def print_comparison(console: Console, cmp: Comparison) -> None:
     for g in cmp.gates:
         console.print(f"gate {escape(_gate_line(g))}", style=_STATUS_STYLE[g.status])
     if cmp.flips_metric:
-        console.print(f"\nflips on {cmp.flips_metric}: {cmp.n_right_to_wrong} right->wrong, {cmp.n_wrong_to_right} wrong->right")
+        console.print(
+            f"\nflips on {cmp.flips_metric}: {cmp.n_right_to_wrong} right->wrong, {cmp.n_wrong_to_right} wrong->right"
+        )
         for f in cmp.flips:
-            console.print(f"[bold]#{f.idx}[/bold] {f.direction}  prompt: {escape(repr(f.prompt.get('user', '')[:200]))}")
-            console.print(f"  gold: {escape(repr(f.gold))}\n  A:    {escape(repr(f.output_a))}\n  B:    {escape(repr(f.output_b))}")
+            console.print(
+                f"[bold]#{f.idx}[/bold] {f.direction}  prompt: {escape(repr(f.prompt.get('user', '')[:200]))}"
+            )
+            console.print(
+                f"  gold: {escape(repr(f.gold))}\n  A:    {escape(repr(f.output_a))}\n  B:    {escape(repr(f.output_b))}"
+            )
     console.print("\nsmallest detectable difference (MDE) and sample size:")
     for line in _advice(cmp):
         console.print("  " + escape(line))
@@ -127,9 +140,18 @@ def _md_cell(text: str, width: int = 160) -> str:
 
 def comparison_markdown(cmp: Comparison) -> str:
     """A Markdown summary of a comparison, fit for a pull-request comment."""
-    verdict = "❌ regression" if cmp.failed else ("⚠️ inconclusive" if any(g.status == "inconclusive" for g in cmp.gates) else "✅ no significant regression")
+    verdict = (
+        "❌ regression"
+        if cmp.failed
+        else (
+            "⚠️ inconclusive" if any(g.status == "inconclusive" for g in cmp.gates) else "✅ no significant regression"
+        )
+    )
     lines = [f"### fteval compare: {verdict if cmp.gates else 'results'}", ""]
-    lines += [f"- **A (baseline)**: `{cmp.a.name}`, model `{cmp.a.model}`", f"- **B**: `{cmp.b.name}`, model `{cmp.b.model}`"]
+    lines += [
+        f"- **A (baseline)**: `{cmp.a.name}`, model `{cmp.a.model}`",
+        f"- **B**: `{cmp.b.name}`, model `{cmp.b.model}`",
+    ]
     lines += [f"- {cmp.n} examples (same prompts and golds), alpha {cmp.alpha:g}", ""]
     lines += ["| metric | A | B | B − A | 95% CI | p | n | MDE |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for m in cmp.metrics:
@@ -142,8 +164,12 @@ def comparison_markdown(cmp: Comparison) -> str:
         icon = {"passed": "✅", "failed": "❌", "inconclusive": "⚠️"}
         lines += [f"- {icon[g.status]} {_gate_line(g)}" for g in cmp.gates]
     if cmp.flips_metric:
-        lines += ["", f"<details><summary>Flips on {cmp.flips_metric}: {cmp.n_right_to_wrong} right→wrong, "
-                  f"{cmp.n_wrong_to_right} wrong→right</summary>", ""]
+        lines += [
+            "",
+            f"<details><summary>Flips on {cmp.flips_metric}: {cmp.n_right_to_wrong} right→wrong, "
+            f"{cmp.n_wrong_to_right} wrong→right</summary>",
+            "",
+        ]
         lines += ["| # | flip | prompt | gold | A | B |", "| --- | --- | --- | --- | --- | --- |"]
         for f in cmp.flips:
             lines.append(
@@ -164,25 +190,55 @@ def comparison_json(cmp: Comparison) -> dict[str, Any]:
 @main.command(help=_COMPARE_HELP, short_help="Compare two runs: paired differences, significance, a regression gate.")
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--fail-if-worse", "gates", multiple=True, metavar="METRIC[=MAX_DROP]",
-              help="Exit 1 if B is significantly worse than A on METRIC by more than MAX_DROP (default 0). Repeatable.")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
-              help="Significance level of the gate and of the MDE.")
-@click.option("--power", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8, show_default=True,
-              help="Power for the MDE and the sample-size advice.")
+@click.option(
+    "--fail-if-worse",
+    "gates",
+    multiple=True,
+    metavar="METRIC[=MAX_DROP]",
+    help="Exit 1 if B is significantly worse than A on METRIC by more than MAX_DROP (default 0). Repeatable.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level of the gate and of the MDE.",
+)
+@click.option(
+    "--power",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.8,
+    show_default=True,
+    help="Power for the MDE and the sample-size advice.",
+)
 @click.option("--spec", "spec_name", help="Series of latest/latest~K: this spec name.")
 @click.option("--target", help="Series of latest/latest~K: this target.")
 @click.option("--limit", default=5, show_default=True, help="Flipped examples listed per direction.")
 @click.option("--flips", "flips_metric", help="0/1 metric whose flips are listed [default: first gated 0/1 metric].")
-@click.option("--detect", multiple=True, type=float, help="Differences to size n for (repeatable) [default: 0.01 0.02 0.05].")
+@click.option(
+    "--detect", multiple=True, type=float, help="Differences to size n for (repeatable) [default: 0.01 0.02 0.05]."
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the paired bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-@click.option("--md", "md_file", type=click.Path(path_type=Path), help="Write a Markdown summary (for a pull-request comment).")
+@click.option(
+    "--md", "md_file", type=click.Path(path_type=Path), help="Write a Markdown summary (for a pull-request comment)."
+)
 @click.pass_context
 def compare(
-    ctx: click.Context, run_a: str, run_b: str, gates: tuple[str, ...], alpha: float, power: float,
-    spec_name: str | None, target: str | None, limit: int, flips_metric: str | None, detect: tuple[float, ...],
-    seed: int, as_json: bool, md_file: Path | None,
+    ctx: click.Context,
+    run_a: str,
+    run_b: str,
+    gates: tuple[str, ...],
+    alpha: float,
+    power: float,
+    spec_name: str | None,
+    target: str | None,
+    limit: int,
+    flips_metric: str | None,
+    detect: tuple[float, ...],
+    seed: int,
+    as_json: bool,
+    md_file: Path | None,
 ) -> None:
     from rich.console import Console  # noqa: PLC0415
 
@@ -193,7 +249,15 @@ def compare(
     store = _store(ctx)
     a, b = resolve_pair(store, run_a, run_b, (spec_name, target))
     cmp = compare_runs(
-        store, a, b, gates=parsed, alpha=alpha, power=power, seed=seed, limit=limit, flips_metric=flips_metric,
+        store,
+        a,
+        b,
+        gates=parsed,
+        alpha=alpha,
+        power=power,
+        seed=seed,
+        limit=limit,
+        flips_metric=flips_metric,
         detect=detect or DEFAULT_DETECT,
     )
     if md_file is not None:
@@ -206,12 +270,22 @@ def compare(
 
 
 @main.command()
-@click.option("--metric-value", type=click.FloatRange(0, 1), required=True, help="Expected value of the 0/1 metric (e.g. accuracy 0.8).")
-@click.option("--difference", type=click.FloatRange(0, 1, min_open=True), required=True, help="Difference to detect (e.g. 0.02).")
+@click.option(
+    "--metric-value",
+    type=click.FloatRange(0, 1),
+    required=True,
+    help="Expected value of the 0/1 metric (e.g. accuracy 0.8).",
+)
+@click.option(
+    "--difference", type=click.FloatRange(0, 1, min_open=True), required=True, help="Difference to detect (e.g. 0.02)."
+)
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
 @click.option("--power", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8, show_default=True)
-@click.option("--discordance", type=click.FloatRange(0, 1, min_open=True),
-              help="Share of examples on which the two models disagree [default: independent errors].")
+@click.option(
+    "--discordance",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Share of examples on which the two models disagree [default: independent errors].",
+)
 def plan(metric_value: float, difference: float, alpha: float, power: float, discordance: float | None) -> None:
     """Eval examples needed to detect a difference in a 0/1 metric between two models (paired, McNemar).
 
@@ -227,7 +301,9 @@ def plan(metric_value: float, difference: float, alpha: float, power: float, dis
     rate = discordance if discordance is not None else metric_value * (1 - other) + other * (1 - metric_value)
     n = connor_n(difference, rate, alpha, power)
     if n is None:
-        raise click.UsageError(f"a difference of {difference:g} needs the models to disagree on at least {difference**2:.4g} of examples")
+        raise click.UsageError(
+            f"a difference of {difference:g} needs the models to disagree on at least {difference**2:.4g} of examples"
+        )
     click.echo(
         f"n = {n} examples to detect a difference of {difference:g} around {metric_value:g} "
         f"(disagreement rate {rate:.3f}, alpha {alpha:g}, power {power:g})"

@@ -24,7 +24,10 @@ _spec = click.argument("spec", type=click.Path(path_type=Path))
 _target = click.option("--target", "-t", "targets", multiple=True, help="Target name (repeatable); default: all.")
 
 _model = click.option(
-    "--model", "model", default=None, metavar="ID_OR_PATH",
+    "--model",
+    "model",
+    default=None,
+    metavar="ID_OR_PATH",
     help="Evaluate this model instead of the target's (its model.id: a hub id, local directory or API model); needs one -t.",
 )
 
@@ -50,7 +53,8 @@ def _resumable(command: Callable[..., None]) -> Callable[..., None]:
             click.secho(
                 f"\ninterrupted: finished examples and training checkpoints are kept in the store;"
                 f" run the same command to resume where it stopped:\n  {argv}",
-                fg="yellow", err=True,
+                fg="yellow",
+                err=True,
             )
             sys.exit(130)
 
@@ -140,18 +144,39 @@ def eval_(
 @click.option("--rerun", is_flag=True, help="Start new runs even if identical ones are complete (uses the cache).")
 @_model
 @_label
-@click.option("--baseline", help="Compare each new run with this run or tag (latest/latest~K: of the same spec and target).")
-@click.option("--fail-if-worse", "gates", multiple=True, metavar="METRIC[=MAX_DROP]",
-              help="With --baseline: exit 1 if a run is significantly worse on METRIC by more than MAX_DROP. Repeatable.")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
-              help="With --baseline: significance level of the gate.")
-@click.option("--md", "md_file", type=click.Path(path_type=Path), help="With --baseline: write the Markdown comparison here.")
+@click.option(
+    "--baseline", help="Compare each new run with this run or tag (latest/latest~K: of the same spec and target)."
+)
+@click.option(
+    "--fail-if-worse",
+    "gates",
+    multiple=True,
+    metavar="METRIC[=MAX_DROP]",
+    help="With --baseline: exit 1 if a run is significantly worse on METRIC by more than MAX_DROP. Repeatable.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="With --baseline: significance level of the gate.",
+)
+@click.option(
+    "--md", "md_file", type=click.Path(path_type=Path), help="With --baseline: write the Markdown comparison here."
+)
 @click.pass_context
 @_resumable
 def run(
-    ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool, model: str | None, label: str | None,
+    ctx: click.Context,
+    spec: Path,
+    targets: tuple[str, ...],
+    rerun: bool,
+    model: str | None,
+    label: str | None,
     baseline: str | None,
-    gates: tuple[str, ...], alpha: float, md_file: Path | None,
+    gates: tuple[str, ...],
+    alpha: float,
+    md_file: Path | None,
 ) -> None:
     """Train then evaluate targets; resumes whatever an earlier invocation left unfinished.
 
@@ -184,12 +209,18 @@ def _baselines(
         return []
     for gate in map(parse_gate, gates):
         if gate.metric not in engine.loaded.metrics:
-            raise UsageError(f"--fail-if-worse {gate.metric!r}: the spec has no such metric; it has: {', '.join(engine.loaded.metrics)}")
+            raise UsageError(
+                f"--fail-if-worse {gate.metric!r}: the spec has no such metric; it has: {', '.join(engine.loaded.metrics)}"
+            )
     return [resolve_run(store, ref, (engine.spec.name, target)) for target in targets]
 
 
 def _gate(
-    store: Store, baselines: list[RunRecord], run_ids: list[str], gates: tuple[str, ...], alpha: float,
+    store: Store,
+    baselines: list[RunRecord],
+    run_ids: list[str],
+    gates: tuple[str, ...],
+    alpha: float,
     md_file: Path | None,
 ) -> int:
     """Compare each new run with its baseline, print and write the summaries; 1 if a gate failed."""
@@ -198,7 +229,10 @@ def _gate(
 
     console = Console()
     parsed = [parse_gate(g) for g in gates]
-    results = [compare_runs(store, base, store.get_run(run_id), gates=parsed, alpha=alpha) for base, run_id in zip(baselines, run_ids, strict=True)]
+    results = [
+        compare_runs(store, base, store.get_run(run_id), gates=parsed, alpha=alpha)
+        for base, run_id in zip(baselines, run_ids, strict=True)
+    ]
     for cmp in results:
         console.print(f"\n[bold]compared with baseline {cmp.a.name}[/bold]")
         print_comparison(console, cmp)

@@ -15,11 +15,21 @@ from fteval.loader import load_spec
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, help="TCP port.")
-@click.option("--state-dir", type=click.Path(path_type=Path), default=Path(".fteval/serve"), show_default=True,
-              help="Files, jobs and trained models (kept across restarts).")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".fteval/serve"),
+    show_default=True,
+    help="Files, jobs and trained models (kept across restarts).",
+)
 @click.option("--api-key-env", default=None, help="Require the key held in this environment variable.")
-@click.option("--preset", type=click.Choice(["tiny", "small"]), default="tiny", show_default=True,
-              help="Scratch model that fine-tuning jobs train (hf trainer).")
+@click.option(
+    "--preset",
+    type=click.Choice(["tiny", "small"]),
+    default="tiny",
+    show_default=True,
+    help="Scratch model that fine-tuning jobs train (hf trainer).",
+)
 @click.option("--train-epochs", default=3, show_default=True, help="Epochs when a job leaves n_epochs on auto.")
 @click.option("--train-max-steps", type=int, default=None, help="Cap on optimizer steps per job (quick tests).")
 @click.option("--fail-rate", default=0.0, show_default=True, help="Share of chat completions answered 429/500.")
@@ -27,9 +37,20 @@ from fteval.loader import load_spec
 @click.option("--latency-jitter-ms", default=0.0, show_default=True, help="Plus a uniform random 0..N ms.")
 @click.option("--rate-limit", type=float, default=None, help="Chat completions per second; more get 429 + Retry-After.")
 @click.option("--fault-seed", default=0, show_default=True, help="Seed of the injected faults.")
-def serve(host: str, port: int, state_dir: Path, api_key_env: str | None, preset: str, train_epochs: int,
-          train_max_steps: int | None, fail_rate: float, latency_ms: float, latency_jitter_ms: float,
-          rate_limit: float | None, fault_seed: int) -> None:
+def serve(
+    host: str,
+    port: int,
+    state_dir: Path,
+    api_key_env: str | None,
+    preset: str,
+    train_epochs: int,
+    train_max_steps: int | None,
+    fail_rate: float,
+    latency_ms: float,
+    latency_jitter_ms: float,
+    rate_limit: float | None,
+    fault_seed: int,
+) -> None:
     """Serve an OpenAI-compatible API whose fine-tuning jobs train locally (see fteval_openai.server)."""
     api_key = None
     if api_key_env:
@@ -42,9 +63,18 @@ def serve(host: str, port: int, state_dir: Path, api_key_env: str | None, preset
     except ModuleNotFoundError as exc:
         raise PluginError(f"`fteval serve` needs {exc.name!r}: pip install 'fteval[serve,hf]'") from exc
     options = served.ServeOptions(
-        state_dir=state_dir, host=host, port=port, api_key=api_key, preset=preset, train_epochs=train_epochs,
-        train_max_steps=train_max_steps, fail_rate=fail_rate, latency_ms=latency_ms,
-        latency_jitter_ms=latency_jitter_ms, rate_limit=rate_limit, fault_seed=fault_seed,
+        state_dir=state_dir,
+        host=host,
+        port=port,
+        api_key=api_key,
+        preset=preset,
+        train_epochs=train_epochs,
+        train_max_steps=train_max_steps,
+        fail_rate=fail_rate,
+        latency_ms=latency_ms,
+        latency_jitter_ms=latency_jitter_ms,
+        rate_limit=rate_limit,
+        fault_seed=fault_seed,
     )
     click.echo(f"fteval serve: http://{host}:{port}/v1 (state in {state_dir})", err=True)
     try:

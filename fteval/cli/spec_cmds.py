@@ -56,8 +56,14 @@ def plugins() -> None:
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["train", "valid", "eval"]), default="train", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["openai", "prompt-completion"]), default="openai", show_default=True,
-              help="openai: chat fine-tuning JSONL; prompt-completion: {prompt, completion} lines.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["openai", "prompt-completion"]),
+    default="openai",
+    show_default=True,
+    help="openai: chat fine-tuning JSONL; prompt-completion: {prompt, completion} lines.",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (default: stdout).")
 def export(spec: Path, split: str, fmt: str, output: Path | None) -> None:
     """Render a split of a spec to JSONL (e.g. to upload for OpenAI fine-tuning)."""

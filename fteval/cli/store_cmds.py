@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -14,7 +14,6 @@ from rich.table import Table
 
 from fteval.cli import main
 from fteval.records import ExampleRecord, RunRecord
-
 
 if TYPE_CHECKING:
     from fteval.store import Store
@@ -41,20 +40,32 @@ def _run_json(run: RunRecord, aggregates: list[Any]) -> dict[str, Any]:
 
     by_name = {a.metric: dataclasses.asdict(a) for a in aggregates}
     return {
-        "id": run.id, "spec": run.spec_name, "target": run.target, "status": run.status,
-        "is_baseline": run.is_baseline, "n_done": run.n_done, "n_examples": run.n_examples,
-        "label": run.label, "tags": list(run.tags),
-        "model_location": run.model_location, "model_identity": run.model_identity,
-        "model_fingerprint": run.model_fingerprint, "trainer": run.trainer, "generator": run.generator,
+        "id": run.id,
+        "spec": run.spec_name,
+        "target": run.target,
+        "status": run.status,
+        "is_baseline": run.is_baseline,
+        "n_done": run.n_done,
+        "n_examples": run.n_examples,
+        "label": run.label,
+        "tags": list(run.tags),
+        "model_location": run.model_location,
+        "model_identity": run.model_identity,
+        "model_fingerprint": run.model_fingerprint,
+        "trainer": run.trainer,
+        "generator": run.generator,
         "metrics": {name: by_name[name] for name in metric_order(run, aggregates) if name in by_name},
-        "started_at": run.started_at, "finished_at": run.finished_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
     }
 
 
 @main.command()
 @click.option("--spec", "spec_name", help="Only runs of this spec name.")
 @click.option("--target", help="Only runs of this target.")
-@click.option("--metrics", "n_metrics", default=3, show_default=True, help="How many of the spec's metrics to show as columns.")
+@click.option(
+    "--metrics", "n_metrics", default=3, show_default=True, help="How many of the spec's metrics to show as columns."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON (every metric).")
 @click.pass_context
 def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metrics: int, as_json: bool) -> None:
@@ -85,10 +96,19 @@ def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metric
         table.add_column("model")
         table.add_column("started (UTC)", no_wrap=True)
         for r in spec_runs:
-            started = datetime.fromtimestamp(r.started_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+            started = datetime.fromtimestamp(r.started_at, tz=UTC).strftime("%Y-%m-%d %H:%M")
             metric_cells = [f"{values[r.id][m]:.3f}" if m in values[r.id] else "-" for m in columns]
             names = ", ".join(dict.fromkeys(n for n in (r.label, *r.tags) if n))
-            table.add_row(r.id, names, r.display_target, r.status, f"{r.n_done}/{r.n_examples}", *metric_cells, model_name(r), started)
+            table.add_row(
+                r.id,
+                names,
+                r.display_target,
+                r.status,
+                f"{r.n_done}/{r.n_examples}",
+                *metric_cells,
+                model_name(r),
+                started,
+            )
         console.print(table)
 
 
@@ -99,10 +119,14 @@ def _first_metric_wrong(example: ExampleRecord, first: str | None) -> bool:
 
 @main.command()
 @click.argument("run_id")
-@click.option("--examples", "-n", type=int, default=None, help="How many examples to print [default: 5; with --json: all].")
+@click.option(
+    "--examples", "-n", type=int, default=None, help="How many examples to print [default: 5; with --json: all]."
+)
 @click.option("--failures", is_flag=True, help="Only examples that failed to parse.")
 @click.option("--wrong", is_flag=True, help="Only examples that parsed but are wrong on the run's first metric.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run, its job, aggregates, totals and examples as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run, its job, aggregates, totals and examples as JSON."
+)
 @click.pass_context
 def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, wrong: bool, as_json: bool) -> None:
     """Show one run (id, unique prefix, or 'latest'): metrics, model, provenance, examples."""
@@ -120,11 +144,16 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
     rows = rows[:limit] if limit is not None else rows
     if as_json:
         job = store.job_by_id(run.job_id) if run.job_id else None
-        _json({
-            "run": dataclasses.asdict(run), "job": dataclasses.asdict(job) if job else None,
-            "aggregates": [dataclasses.asdict(a) for a in aggregates], "metric_order": order,
-            "totals": dataclasses.asdict(store.run_totals(run.id)), "examples": [dataclasses.asdict(r) for r in rows],
-        })
+        _json(
+            {
+                "run": dataclasses.asdict(run),
+                "job": dataclasses.asdict(job) if job else None,
+                "aggregates": [dataclasses.asdict(a) for a in aggregates],
+                "metric_order": order,
+                "totals": dataclasses.asdict(store.run_totals(run.id)),
+                "examples": [dataclasses.asdict(r) for r in rows],
+            }
+        )
         return
     console = _console()
     print_run(console, store, run)

@@ -56,7 +56,9 @@ class LookupTrainer(Trainer):
     model_format = "lookup-table"
 
     def _save(self, ctx: TrainContext, table: dict[str, str], fallback: str) -> ModelHandle:
-        body = json.dumps({"table": table, "fallback": fallback, "normalize": self.config.model.normalize}, sort_keys=True)
+        body = json.dumps(
+            {"table": table, "fallback": fallback, "normalize": self.config.model.normalize}, sort_keys=True
+        )
         path = Path(ctx.workdir) / "lookup.json"
         path.write_text(body, encoding="utf-8")
         digest = hashlib.sha256(body.encode()).hexdigest()
@@ -96,7 +98,9 @@ class LookupLoaded(LoadedModel):
         for prompt in prompts:
             start = time.perf_counter()
             text = self.table.get(_key(prompt, self.normalize), self.fallback)
-            out.append(Generation(text=text, latency_s=time.perf_counter() - start, completion_tokens=len(text.split())))
+            out.append(
+                Generation(text=text, latency_s=time.perf_counter() - start, completion_tokens=len(text.split()))
+            )
         return out
 
 

@@ -14,7 +14,9 @@ from fteval.plugin import Parsed, Parser, PluginConfig, nfc
 class TextConfig(PluginConfig):
     """Options of the ``text`` parser."""
 
-    mode: Literal["strip", "first_line"] = Field("strip", description="Keep the whole stripped text, or its first non-empty line.")
+    mode: Literal["strip", "first_line"] = Field(
+        "strip", description="Keep the whole stripped text, or its first non-empty line."
+    )
     lowercase: bool = Field(False, description="Lower-case the result.")
 
 

@@ -109,9 +109,7 @@ def _by_length(idx: Sequence[int], lengths: Sequence[int], rng: random.Random) -
     return sorted(idx, key=lambda i: (lengths[i], keys[i]))
 
 
-def _prefix_groups(
-    idx: Sequence[int], prompts: Sequence[Sequence[int]], min_extra: int
-) -> list[list[int]]:
+def _prefix_groups(idx: Sequence[int], prompts: Sequence[Sequence[int]], min_extra: int) -> list[list[int]]:
     """Split rows into groups whose prompts share ``min_extra`` tokens beyond the global prefix."""
     order = sorted(idx, key=lambda i: tuple(prompts[i]))
     base = common_prefix_length([prompts[i] for i in order])
@@ -178,9 +176,7 @@ def plan_batches(
     n = len(token_ids)
     lengths = [len(t) for t in token_ids]
     prompts = (
-        [list(t[:p]) for t, p in zip(token_ids, prompt_lengths)]
-        if prompt_lengths is not None
-        else None
+        [list(t[:p]) for t, p in zip(token_ids, prompt_lengths, strict=False)] if prompt_lengths is not None else None
     )
     rng = random.Random(seed)
     batches = _chunk(_by_length(range(n), lengths, rng), batch_size)

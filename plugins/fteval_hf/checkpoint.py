@@ -69,17 +69,13 @@ def _apply_trainable(model: Any, saved: dict[str, Any], path: Path) -> None:
     params = dict(model.named_parameters())
     missing = [n for n, p in params.items() if p.requires_grad and n not in saved]
     if missing:
-        raise ValueError(
-            f"checkpoint {path} lacks parameters {missing[:3]}; was the target changed?"
-        )
+        raise ValueError(f"checkpoint {path} lacks parameters {missing[:3]}; was the target changed?")
     with torch.no_grad():
         for name, value in saved.items():
             params[name].copy_(value)
 
 
-def save_checkpoint(
-    ckpt_root: Path, model: Any, optimizer: Any, scheduler: Any, state: LoopState
-) -> Path:
+def save_checkpoint(ckpt_root: Path, model: Any, optimizer: Any, scheduler: Any, state: LoopState) -> Path:
     """Save weights, optimizer, scheduler, RNG and loop state; point ``latest`` at it.
 
     Args:

@@ -28,9 +28,7 @@ Device = Literal["auto", "cpu", "cuda", "mps"]
 class HubModel(PluginConfig):
     """A pretrained causal LM from the Hugging Face hub or a local directory."""
 
-    id: str = Field(
-        description="Hub model id (e.g. codellama/CodeLlama-7b-hf) or a local directory."
-    )
+    id: str = Field(description="Hub model id (e.g. codellama/CodeLlama-7b-hf) or a local directory.")
     revision: str | None = Field(None, description="Hub branch, tag or commit to pin.")
     token_env: EnvVarName | None = Field(
         None,
@@ -39,15 +37,9 @@ class HubModel(PluginConfig):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         "auto", description="Weight dtype; auto = the checkpoint's own (float32 on CPU)."
     )
-    load_in_8bit: bool = Field(
-        False, description="Quantise to 8 bits with bitsandbytes (CUDA only)."
-    )
-    load_in_4bit: bool = Field(
-        False, description="Quantise to 4 bits with bitsandbytes (CUDA only)."
-    )
-    device: Device = Field(
-        "auto", description="Where the model runs; auto = cuda, then mps, then cpu."
-    )
+    load_in_8bit: bool = Field(False, description="Quantise to 8 bits with bitsandbytes (CUDA only).")
+    load_in_4bit: bool = Field(False, description="Quantise to 4 bits with bitsandbytes (CUDA only).")
+    device: Device = Field("auto", description="Where the model runs; auto = cuda, then mps, then cpu.")
 
     @model_validator(mode="after")
     def _one_quantisation(self) -> HubModel:
@@ -64,12 +56,8 @@ class ScratchModel(PluginConfig):
         "tiny",
         description="tiny: 3.7M parameters (hidden 256, 4 layers); small: 26M (hidden 512, 8).",
     )
-    vocab_size: int = Field(
-        2000, ge=300, description="Byte-level BPE vocabulary trained on the train split."
-    )
-    device: Device = Field(
-        "auto", description="Where the model runs; auto = cuda, then mps, then cpu."
-    )
+    vocab_size: int = Field(2000, ge=300, description="Byte-level BPE vocabulary trained on the train split.")
+    device: Device = Field("auto", description="Where the model runs; auto = cuda, then mps, then cpu.")
 
 
 def _model_kind(value: Any) -> str:
@@ -102,12 +90,8 @@ class LoraSettings(PluginConfig):
 class TrainSettings(PluginConfig):
     """How to fine-tune: method, schedule, batching, evaluation and checkpointing."""
 
-    method: Literal["full", "lora"] = Field(
-        "full", description="Train every weight, or a LoRA adapter."
-    )
-    lora: LoraSettings = Field(
-        default_factory=LoraSettings, description="LoRA settings (method: lora)."
-    )
+    method: Literal["full", "lora"] = Field("full", description="Train every weight, or a LoRA adapter.")
+    lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA settings (method: lora).")
     epochs: float | None = Field(None, gt=0, description="Passes over the train split (default 3).")
     max_steps: int | None = Field(None, ge=1, description="Optimizer steps; overrides epochs.")
     lr: float = Field(3e-4, gt=0, description="Peak learning rate of AdamW.")
@@ -117,13 +101,9 @@ class TrainSettings(PluginConfig):
     warmup_steps: int = Field(100, ge=0, description="Linear warm-up steps (capped at the total).")
     batch_size: int = Field(32, ge=1, description="Rows per forward pass.")
     grad_accum: int = Field(1, ge=1, description="Forward passes per optimizer step.")
-    weight_decay: float = Field(
-        0.0, ge=0, description="AdamW weight decay (not on biases and norms)."
-    )
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (not on biases and norms).")
     max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping; null = none.")
-    max_seq_len: int = Field(
-        512, ge=8, description="Longer rows are cut at the end (counted as truncated)."
-    )
+    max_seq_len: int = Field(512, ge=8, description="Longer rows are cut at the end (counted as truncated).")
     loss_on: Literal["completion", "all"] = Field(
         "completion",
         description="completion: prompt tokens masked; all: the reference recipe's loss.",
@@ -138,9 +118,7 @@ class TrainSettings(PluginConfig):
     keep: Literal["last", "best"] = Field(
         "last", description="Model returned: the last step's, or the one with the best eval loss."
     )
-    save_every: int = Field(
-        100, ge=1, description="Checkpoint every N optimizer steps (for resuming)."
-    )
+    save_every: int = Field(100, ge=1, description="Checkpoint every N optimizer steps (for resuming).")
     shared_prefix: Literal["auto", "on", "off"] = Field(
         "auto",
         description="Run a batch's common prompt prefix once (exact; faster on shared prompts).",
@@ -172,19 +150,13 @@ class CostSettings(PluginConfig):
 class HFConfig(PluginConfig):
     """A target trained and run with transformers (+ peft)."""
 
-    model: ModelSettings = Field(
-        description="Pretrained model ({id: ...}) or {init: scratch, preset: tiny}."
-    )
+    model: ModelSettings = Field(description="Pretrained model ({id: ...}) or {init: scratch, preset: tiny}.")
     train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning settings.")
-    cost: CostSettings = Field(
-        default_factory=CostSettings, description="Prices for the cost column."
-    )
+    cost: CostSettings = Field(default_factory=CostSettings, description="Prices for the cost column.")
 
     @model_validator(mode="after")
     def _quantised_needs_lora(self) -> HFConfig:
-        quantised = isinstance(self.model, HubModel) and (
-            self.model.load_in_8bit or self.model.load_in_4bit
-        )
+        quantised = isinstance(self.model, HubModel) and (self.model.load_in_8bit or self.model.load_in_4bit)
         if quantised and self.train.method == "full":
             raise ValueError("an 8/4-bit model cannot be fully fine-tuned: set train.method: lora")
         return self

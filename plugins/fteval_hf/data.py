@@ -47,9 +47,7 @@ def encode_split(
     """
     rows = [encode_example(tokenizer, ex.prompt, ex.target, max_len, fmt) for ex in examples]
     kept = [r for r in rows if r.prompt_len < len(r.ids)]
-    return EncodedSplit(
-        rows=kept, truncated=sum(r.truncated for r in rows), dropped=len(rows) - len(kept)
-    )
+    return EncodedSplit(rows=kept, truncated=sum(r.truncated for r in rows), dropped=len(rows) - len(kept))
 
 
 def batch_of(

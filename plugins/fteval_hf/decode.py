@@ -99,16 +99,12 @@ def _room_to_grow(cache: Any, extra: int) -> None:
 
     grown = _grown_layer()
     cache.layers = [
-        grown(layer.keys, layer.values, extra)
-        if type(layer) is DynamicLayer and layer.is_initialized
-        else layer
+        grown(layer.keys, layer.values, extra) if type(layer) is DynamicLayer and layer.is_initialized else layer
         for layer in cache.layers
     ]
 
 
-def _left_pad(
-    rows: Sequence[Sequence[int]], pad: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _left_pad(rows: Sequence[Sequence[int]], pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded [B, L] ids and attention mask."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -146,9 +142,7 @@ def _prefill(
     return out.logits[:, -1].float(), out.cache, mask, positions[:, -1] + 1
 
 
-def _pick(
-    logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator
-) -> torch.Tensor:
+def _pick(logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator) -> torch.Tensor:
     """Next token per row: argmax when greedy, else nucleus sampling with ``gen``."""
     if temperature <= 0.0:
         return logits.argmax(dim=-1)
@@ -205,9 +199,7 @@ def _generate_batch(
         if len(finished) == len(active) or step == max_new_tokens - 1:
             break
         if len(finished) * 4 >= len(active):  # compact: stop computing rows that are done
-            keep = torch.tensor(
-                [s for s, r in enumerate(active) if not done[r]], device=mask.device
-            )
+            keep = torch.tensor([s for s, r in enumerate(active) if not done[r]], device=mask.device)
             cache.batch_select_indices(keep)
             tokens, mask, positions = tokens[keep], mask[keep], positions[keep]
             active = [active[s] for s in keep.tolist()]
@@ -264,9 +256,7 @@ def generate(
         raise ValueError(f"shared_prefix must be auto, on or off, not {shared_prefix!r}")
     sharing = shared_prefix != "off" and supports_shared_prefix(model)
     if shared_prefix == "on" and not sharing:
-        raise ValueError(
-            "shared_prefix: on needs a decoder-only model with a DynamicCache; use auto or off"
-        )
+        raise ValueError("shared_prefix: on needs a decoder-only model with a DynamicCache; use auto or off")
     eos = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
     size = batch_size or len(prompt_ids)
     plan = plan_batches(prompt_ids, size, shuffle=False)
@@ -297,7 +287,7 @@ def generate(
                     top_p=top_p,
                     gen=gen,
                 )
-                for i, out in zip(idx, outs):
+                for i, out in zip(idx, outs, strict=False):
                     results[i] = out
     finally:
         model.train(was_training)

@@ -49,9 +49,7 @@ def use_all_cores() -> int:
 
     if "OMP_NUM_THREADS" in os.environ:
         return torch.get_num_threads()
-    cores = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     torch.set_num_threads(cores)
     return cores
 

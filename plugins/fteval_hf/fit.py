@@ -12,9 +12,7 @@ from fteval_hf.manifest import is_saved, save_model, saved_handle
 __all__ = ["base_handle", "fit"]
 
 
-def _scratch(
-    spec: ScratchModel, train: list[Example], folder: Path, max_len: int, seed: int
-) -> tuple[Any, Any]:
+def _scratch(spec: ScratchModel, train: list[Example], folder: Path, max_len: int, seed: int) -> tuple[Any, Any]:
     """Tokenizer (trained once, then reused on resume) and a seeded random model of the preset."""
     from transformers import AutoTokenizer
 
@@ -26,9 +24,7 @@ def _scratch(
     else:
         if not train:
             raise ValueError("a scratch model needs training rows to learn its tokenizer from")
-        tokenizer = train_tokenizer(
-            (prompt_text(ex.prompt) + ex.target for ex in train), spec.vocab_size
-        )
+        tokenizer = train_tokenizer((prompt_text(ex.prompt) + ex.target for ex in train), spec.vocab_size)
         tokenizer.save_pretrained(folder)
     return build_scratch_model(spec.preset, tokenizer, max(2048, max_len), seed), tokenizer
 
@@ -92,9 +88,7 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
     seed = train_cfg.seed if train_cfg.seed is not None else ctx.seed
     if not ranks.main:
         barrier(ranks)  # rank 0 trains and saves a scratch tokenizer first; the others load it
-    model, tokenizer, base = _model_and_tokenizer(
-        config, list(ctx.train), workdir, device, seed, identity
-    )
+    model, tokenizer, base = _model_and_tokenizer(config, list(ctx.train), workdir, device, seed, identity)
     if ranks.main:
         barrier(ranks)
     fmt = train_cfg.prompt_format
@@ -103,12 +97,8 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
     if train_cfg.method == "lora":
         import torch
 
-        torch.manual_seed(
-            seed
-        )  # the adapter's random init, so a resumed run (other process) matches
-        quantised = isinstance(config.model, HubModel) and (
-            config.model.load_in_8bit or config.model.load_in_4bit
-        )
+        torch.manual_seed(seed)  # the adapter's random init, so a resumed run (other process) matches
+        quantised = isinstance(config.model, HubModel) and (config.model.load_in_8bit or config.model.load_in_4bit)
         model = add_adapter(model, train_cfg.lora, quantized=quantised)
     state = run_loop(
         model,
@@ -134,9 +124,7 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
         "truncated_rows": train.truncated,
         "dropped_rows": train.dropped,
         "padding_fraction": round(1 - state.trained_tokens / plain, 4) if plain else None,
-        "prefix_saved_fraction": round(state.extra.get("prompt_tokens_saved", 0) / plain, 4)
-        if plain
-        else None,
+        "prefix_saved_fraction": round(state.extra.get("prompt_tokens_saved", 0) / plain, 4) if plain else None,
         "steps": state.step,
         "final_loss": state.last_loss,
         "best_eval_loss": state.best_eval_loss,
@@ -188,9 +176,7 @@ def base_handle(config: HFConfig, ctx: TrainContext, identity: str | None = None
     if is_saved(out):
         return saved_handle(out)
     seed = config.train.seed if config.train.seed is not None else ctx.seed
-    model, tokenizer = _scratch(
-        spec, list(ctx.train), Path(ctx.workdir) / "init", config.train.max_seq_len, seed
-    )
+    model, tokenizer = _scratch(spec, list(ctx.train), Path(ctx.workdir) / "init", config.train.max_seq_len, seed)
     manifest = {
         "method": "full",
         "base": {"dir": str(out)},

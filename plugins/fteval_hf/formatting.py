@@ -52,9 +52,7 @@ class Encoded:
     truncated: bool
 
 
-def encode_example(
-    tokenizer: Any, prompt: Prompt, target: str, max_len: int, fmt: PromptFormat = "plain"
-) -> Encoded:
+def encode_example(tokenizer: Any, prompt: Prompt, target: str, max_len: int, fmt: PromptFormat = "plain") -> Encoded:
     """Encode a training row; prompt and target are tokenized apart so generation sees the same ids.
 
     Args:
@@ -70,6 +68,4 @@ def encode_example(
     head = encode_prompt(tokenizer, prompt, fmt)
     tail = list(tokenizer(target, add_special_tokens=False)["input_ids"]) + [tokenizer.eos_token_id]
     ids = head + tail
-    return Encoded(
-        ids=tuple(ids[:max_len]), prompt_len=min(len(head), max_len), truncated=len(ids) > max_len
-    )
+    return Encoded(ids=tuple(ids[:max_len]), prompt_len=min(len(head), max_len), truncated=len(ids) > max_len)

@@ -59,9 +59,7 @@ class HFLoadedModel(LoadedModel):
     ) -> None:
         self.model, self.tokenizer, self.settings = model, tokenizer, settings
         self.prompt_format, self.shared_prefix, self.device = prompt_format, shared_prefix, device
-        self._stop_ids = [
-            tokenizer(s, add_special_tokens=False)["input_ids"] for s in settings.stop if s
-        ]
+        self._stop_ids = [tokenizer(s, add_special_tokens=False)["input_ids"] for s in settings.stop if s]
 
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
         """One output per prompt, in order; latency = the call's wall time over its prompts."""
@@ -90,9 +88,7 @@ class HFLoadedModel(LoadedModel):
         result = []
         for prompt_ids, out in zip(ids, outs, strict=True):
             text = cut_at_stop(self.tokenizer.decode(out, skip_special_tokens=True), s.stop)
-            result.append(
-                Generation(text, latency, prompt_tokens=len(prompt_ids), completion_tokens=len(out))
-            )
+            result.append(Generation(text, latency, prompt_tokens=len(prompt_ids), completion_tokens=len(out)))
         return result
 
     def close(self) -> None:
@@ -146,9 +142,7 @@ class HFGenerator(Generator):
         """Large calls: the generator sorts each call by length into forward batches."""
         return max(CALL_SIZE, settings.batch_size or 0)
 
-    def load(
-        self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings
-    ) -> LoadedModel:
+    def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
         """Load the model of ``handle`` on the target's device.
 
         Args:
@@ -162,9 +156,7 @@ class HFGenerator(Generator):
         from fteval_hf.devices import pick_device, use_all_cores
 
         if not isinstance(target_config, HFConfig):
-            raise TypeError(
-                f"the hf generator needs an hf target's config, got {type(target_config).__name__}"
-            )
+            raise TypeError(f"the hf generator needs an hf target's config, got {type(target_config).__name__}")
         use_all_cores()
         device = pick_device(target_config.model.device)
         model, tokenizer, fmt = _load(handle, target_config, device)

@@ -13,7 +13,16 @@ __all__ = ["MODEL_FILES", "hub_identity", "hub_token", "load_pretrained", "load_
 
 # The files of a model directory that decide its outputs: weights, configs, tokenizer, remote code.
 MODEL_FILES = (
-    "*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf", "*.json", "*.model", "*.txt", "*.tiktoken", "*.py",
+    "*.safetensors",
+    "*.bin",
+    "*.pt",
+    "*.pth",
+    "*.gguf",
+    "*.json",
+    "*.model",
+    "*.txt",
+    "*.tiktoken",
+    "*.py",
     "*.jinja",
 )
 _COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -90,17 +99,13 @@ def _quantization(spec: HubModel, device: str) -> Any:
     try:
         import bitsandbytes  # noqa: F401
     except ImportError as exc:
-        raise RuntimeError(
-            f"load_in_{bits}bit needs bitsandbytes: pip install bitsandbytes"
-        ) from exc
+        raise RuntimeError(f"load_in_{bits}bit needs bitsandbytes: pip install bitsandbytes") from exc
     import torch
     from transformers import BitsAndBytesConfig
 
     if bits == 8:
         return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_quant_type="nf4"
-    )
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_quant_type="nf4")
 
 
 def load_tokenizer(source: str, revision: str | None = None, token: str | None = None) -> Any:

@@ -39,9 +39,7 @@ class Schedule:
     total_steps: int
 
 
-def make_schedule(
-    split: EncodedSplit, settings: TrainSettings, seed: int, world: int = 1
-) -> Schedule:
+def make_schedule(split: EncodedSplit, settings: TrainSettings, seed: int, world: int = 1) -> Schedule:
     """Plan every epoch's length-grouped, shuffled batches; deterministic for a seed (for resume).
 
     Args:
@@ -98,9 +96,7 @@ def _optimizer(model: Any, settings: TrainSettings) -> torch.optim.Optimizer:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.lr)
 
 
-def evaluate(
-    model: Any, split: EncodedSplit, settings: TrainSettings, pad_id: int, device: str
-) -> float:
+def evaluate(model: Any, split: EncodedSplit, settings: TrainSettings, pad_id: int, device: str) -> float:
     """Mean token loss over a split (labels and prefix sharing as in training), no gradients."""
     plan = plan_batches(split.token_ids, settings.batch_size, shuffle=False)
     total, count = 0.0, 0
@@ -182,9 +178,7 @@ def run_loop(
             step_start = time.perf_counter()
             micro = schedule.micro_batches[state.step * per_step : (state.step + 1) * per_step]
             rows = [[train.rows[i] for i in idx] for idx in micro]
-            labels = sum(
-                _label_count(r, settings.loss_on) for batch_rows in rows for r in batch_rows
-            )
+            labels = sum(_label_count(r, settings.loss_on) for batch_rows in rows for r in batch_rows)
             tokens = sum(len(r.ids) for batch_rows in rows for r in batch_rows)
             loss_sum = torch.zeros((), device=device)
             for batch_rows in rows[ranks.rank :: ranks.world]:
@@ -194,9 +188,7 @@ def run_loop(
                 loss_sum += res.loss.detach() * res.label_tokens
                 state.computed_tokens += res.computed_tokens
                 state.extra["plain_tokens"] = state.extra.get("plain_tokens", 0) + res.plain_tokens
-                state.extra["prompt_tokens_saved"] = (
-                    state.extra.get("prompt_tokens_saved", 0) + res.prompt_tokens_saved
-                )
+                state.extra["prompt_tokens_saved"] = state.extra.get("prompt_tokens_saved", 0) + res.prompt_tokens_saved
             all_sum([p.grad for p in trainable if p.grad is not None] + [loss_sum.view(1)], ranks)
             if settings.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
@@ -222,12 +214,7 @@ def run_loop(
                 loss=round(state.last_loss, 4),
                 tok_s=round(tokens / (time.perf_counter() - step_start)),
             )
-            if (
-                ranks.main
-                and state.step % settings.save_every == 0
-                and state.step < total
-                and not state.stopped_early
-            ):
+            if ranks.main and state.step % settings.save_every == 0 and state.step < total and not state.stopped_early:
                 save_checkpoint(ckpt_root, model, optimizer, scheduler, state)
     if settings.keep == "best" and state.best_step is not None and best_path.exists():
         load_trainable(model, best_path)

@@ -81,7 +81,7 @@ def collate(
     ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-    for i, (row, plen) in enumerate(zip(rows, plens)):
+    for i, (row, plen) in enumerate(zip(rows, plens, strict=False)):
         ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         mask[i, : len(row)] = 1
         start = 0 if loss_on == "all" else plen
@@ -113,9 +113,7 @@ def shared_prefix_length(input_ids: torch.Tensor, prompt_lengths: torch.Tensor) 
     return int(diff[0, 0]) if len(diff) else limit
 
 
-def _decide(
-    model: Any, mode: SharedPrefix, batch: Mapping[str, torch.Tensor], min_prefix: int
-) -> int:
+def _decide(model: Any, mode: SharedPrefix, batch: Mapping[str, torch.Tensor], min_prefix: int) -> int:
     """Prefix length to share for this batch (0 = plain path)."""
     if mode == "off":
         return 0

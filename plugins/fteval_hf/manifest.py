@@ -59,6 +59,4 @@ def saved_handle(out: Path) -> ModelHandle:
     manifest = read_manifest(out)
     if manifest is None:
         raise FileNotFoundError(f"no {MANIFEST} in {out}: the model was not saved completely")
-    return ModelHandle(
-        trainer="hf", fingerprint=manifest["fingerprint"], location=str(out), meta=manifest
-    )
+    return ModelHandle(trainer="hf", fingerprint=manifest["fingerprint"], location=str(out), meta=manifest)

@@ -68,7 +68,9 @@ def sync_client(model: ModelSettings, max_retries: int = 5) -> Any:
     """An ``openai.OpenAI`` client for the job lifecycle (the client retries 429/5xx itself)."""
     from openai import OpenAI
 
-    return OpenAI(api_key=api_key(model), base_url=model.base_url, timeout=model.request_timeout_s, max_retries=max_retries)
+    return OpenAI(
+        api_key=api_key(model), base_url=model.base_url, timeout=model.request_timeout_s, max_retries=max_retries
+    )
 
 
 def async_client(model: ModelSettings) -> Any:
@@ -89,4 +91,6 @@ def api_errors(model: ModelSettings, doing: str) -> Iterator[None]:
         status = getattr(exc, "status_code", None)
         detail = f"HTTP {status}: " if status else ""
         # `from None`: the original exception holds the request, headers included.
-        raise FtevalError(scrub(f"OpenAI API error while {doing}: {detail}{type(exc).__name__}: {exc}", model)) from None
+        raise FtevalError(
+            scrub(f"OpenAI API error while {doing}: {detail}{type(exc).__name__}: {exc}", model)
+        ) from None

@@ -14,7 +14,8 @@ class ModelSettings(PluginConfig):
 
     name: str = Field(description="Base model id, e.g. gpt-4o-mini-2024-07-18 (or a served model name).")
     base_url: str | None = Field(
-        None, description="API root, e.g. http://127.0.0.1:8000/v1 for `fteval serve` or a vLLM server; default api.openai.com."
+        None,
+        description="API root, e.g. http://127.0.0.1:8000/v1 for `fteval serve` or a vLLM server; default api.openai.com.",
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key.")
     api_key_file: str | None = Field(
@@ -23,7 +24,9 @@ class ModelSettings(PluginConfig):
     max_concurrency: int = Field(8, ge=1, le=512, description="Chat completions in flight at once.")
     request_timeout_s: float = Field(60.0, gt=0, description="Timeout of one HTTP request.")
     max_retries: int = Field(8, ge=0, description="Retries of one completion on 429/5xx/timeouts before failing.")
-    backoff_s: float = Field(0.5, gt=0, description="First retry delay; doubles each retry (with jitter), capped at 30 s.")
+    backoff_s: float = Field(
+        0.5, gt=0, description="First retry delay; doubles each retry (with jitter), capped at 30 s."
+    )
 
 
 class TrainSettings(PluginConfig):
@@ -32,7 +35,9 @@ class TrainSettings(PluginConfig):
     epochs: int | None = Field(None, ge=1, le=50, description="n_epochs; default: the service's choice (auto).")
     batch_size: int | None = Field(None, ge=1, description="batch_size; default: auto.")
     learning_rate_multiplier: float | None = Field(None, gt=0, description="learning_rate_multiplier; default: auto.")
-    suffix: str | None = Field(None, max_length=64, description="Up to 64 characters added to the fine-tuned model name.")
+    suffix: str | None = Field(
+        None, max_length=64, description="Up to 64 characters added to the fine-tuned model name."
+    )
     seed: int | None = Field(None, description="Job seed; default: the spec's seed.")
     validation: bool = Field(True, description="Upload dataset.valid as the job's validation file.")
     max_train_tokens: int | None = Field(

@@ -45,7 +45,11 @@ def _record_errors(record: Any) -> list[str]:
         if "role" in message and message["role"] not in ROLES:
             errors.append(f"{where} has unknown role {message['role']!r}")
         content = message.get("content")
-        if "content" in message and (not isinstance(content, str) or not content.strip()) and not message.get("function_call"):
+        if (
+            "content" in message
+            and (not isinstance(content, str) or not content.strip())
+            and not message.get("function_call")
+        ):
             errors.append(f"{where} ({message.get('role', '?')}) has missing or empty content")
     if not any(isinstance(m, Mapping) and m.get("role") == "assistant" for m in messages):
         errors.append("no assistant message")
@@ -97,9 +101,13 @@ def check_records(
 
     problems = [f"{split} row {row}: {reason}" for row, reason in format_errors(records)]
     if problems:
-        raise FtevalError(_listing(f"{len(problems)} format error(s) in the {split} data; nothing was uploaded", problems))
+        raise FtevalError(
+            _listing(f"{len(problems)} format error(s) in the {split} data; nothing was uploaded", problems)
+        )
     tokens = [count_messages(r["messages"]) for r in records]
-    long = [f"{split} row {row}: {n} tokens > the model's limit of {context}" for row, n in enumerate(tokens) if n > context]
+    long = [
+        f"{split} row {row}: {n} tokens > the model's limit of {context}" for row, n in enumerate(tokens) if n > context
+    ]
     if long:
         raise FtevalError(_listing(f"{len(long)} example(s) too long in the {split} data; nothing was uploaded", long))
     return DataReport(tokens, epochs or default_epochs(len(records)), training_per_1k)

@@ -35,8 +35,12 @@ class OpenAILoaded(LoadedModel):
     def _request(self, prompt: Prompt) -> dict[str, Any]:
         s = self.settings
         request: dict[str, Any] = {
-            "model": self.model_id, "messages": prompt.messages(), "max_tokens": s.max_new_tokens,
-            "temperature": s.temperature, "top_p": s.top_p, "seed": s.seed,
+            "model": self.model_id,
+            "messages": prompt.messages(),
+            "max_tokens": s.max_new_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "seed": s.seed,
         }
         if s.stop:
             request["stop"] = list(s.stop)
@@ -92,7 +96,9 @@ class OpenAILoaded(LoadedModel):
             return []
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        with api_errors(self.config.model, f"generating with {self.model_id} (after up to {self.policy.max_retries} retries)"):
+        with api_errors(
+            self.config.model, f"generating with {self.model_id} (after up to {self.policy.max_retries} retries)"
+        ):
             return self._loop.run_until_complete(self._all(prompts))
 
     def close(self) -> None:
@@ -121,6 +127,11 @@ class OpenAIGenerator(Generator):
         if not handle.location:
             raise FtevalError("the openai model handle has no model id")
         c = target_config.cost
-        prices = rates(handle.location, fine_tuned=handle.location != target_config.model.name,
-                       input=c.input_per_1k, output=c.output_per_1k, date=c.date)
+        prices = rates(
+            handle.location,
+            fine_tuned=handle.location != target_config.model.name,
+            input=c.input_per_1k,
+            output=c.output_per_1k,
+            date=c.date,
+        )
         return OpenAILoaded(handle.location, target_config, settings, prices)

@@ -30,17 +30,29 @@ def upload(client: Any, path: Path) -> str:
         delay = min(delay * 2, 5.0)
         file = client.files.retrieve(file.id)
     if getattr(file, "status", "processed") != "processed":
-        raise FtevalError(f"uploaded file {path.name} was not processed: {getattr(file, 'status_details', None) or file.status}")
+        raise FtevalError(
+            f"uploaded file {path.name} was not processed: {getattr(file, 'status_details', None) or file.status}"
+        )
     return str(file.id)
 
 
 def create_job(client: Any, config: OpenAIConfig, training_file: str, validation_file: str | None, seed: int) -> Any:
     """Create the job with the spec's hyperparameters (unset ones stay on the service's auto)."""
     t = config.train
-    hyper = {k: v for k, v in {"n_epochs": t.epochs, "batch_size": t.batch_size,
-                                "learning_rate_multiplier": t.learning_rate_multiplier}.items() if v is not None}
-    kwargs: dict[str, Any] = {"model": config.model.name, "training_file": training_file,
-                              "seed": t.seed if t.seed is not None else seed}
+    hyper = {
+        k: v
+        for k, v in {
+            "n_epochs": t.epochs,
+            "batch_size": t.batch_size,
+            "learning_rate_multiplier": t.learning_rate_multiplier,
+        }.items()
+        if v is not None
+    }
+    kwargs: dict[str, Any] = {
+        "model": config.model.name,
+        "training_file": training_file,
+        "seed": t.seed if t.seed is not None else seed,
+    }
     if hyper:
         kwargs["hyperparameters"] = hyper
     if t.suffix:

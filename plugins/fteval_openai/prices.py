@@ -66,8 +66,15 @@ class Rates:
         return (prompt_tokens * self.input + completion_tokens * self.output) / 1000
 
 
-def rates(model: str, *, fine_tuned: bool, training: float | None = None, input: float | None = None,
-          output: float | None = None, date: str | None = None) -> Rates:
+def rates(
+    model: str,
+    *,
+    fine_tuned: bool,
+    training: float | None = None,
+    input: float | None = None,
+    output: float | None = None,
+    date: str | None = None,
+) -> Rates:
     """The table's prices for ``model`` with any overrides (``cost:`` of the spec) applied."""
     p = price_for(model) or _UNKNOWN
     overridden = any(v is not None for v in (training, input, output))

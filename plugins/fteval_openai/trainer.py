@@ -49,8 +49,9 @@ class OpenAITrainer(Trainer):
         t, name = self.config.train, self.config.model.name
         price = rates(name, fine_tuned=False, training=self.config.cost.training_per_1k, date=self.config.cost.date)
         records = [training_record(e) for e in ctx.train]
-        report = check_records(records, split="train", context=context_limit(name), epochs=t.epochs,
-                               training_per_1k=price.training)
+        report = check_records(
+            records, split="train", context=context_limit(name), epochs=t.epochs, training_per_1k=price.training
+        )
         keep = fit_budget(report.tokens, report.epochs, t.max_train_tokens, t.seed if t.seed is not None else ctx.seed)
         dropped = len(records) - len(keep)
         kept_tokens = sum(report.tokens[i] for i in keep)
@@ -61,7 +62,9 @@ class OpenAITrainer(Trainer):
             valid = _write_jsonl(ctx.workdir / "valid.jsonl", vrecords)
         train = _write_jsonl(ctx.workdir / "train.jsonl", [records[i] for i in keep])
         estimate: dict[str, float | int | str] = {
-            "train_rows": len(keep), "dropped_rows": dropped, "epochs": report.epochs,
+            "train_rows": len(keep),
+            "dropped_rows": dropped,
+            "epochs": report.epochs,
             "estimated_billed_tokens": kept_tokens * report.epochs,
             "estimated_cost_usd": round(kept_tokens * report.epochs * price.training / 1000, 6),
             "price_date": price.date,
@@ -111,8 +114,12 @@ class OpenAITrainer(Trainer):
         from fteval_openai.client import endpoint_host
         from fteval_openai.identity import finetuned_fingerprint
 
-        return ModelHandle(trainer="openai", fingerprint=finetuned_fingerprint(model_id), location=model_id,
-                           meta={**meta, "endpoint": endpoint_host(self.config.model)})
+        return ModelHandle(
+            trainer="openai",
+            fingerprint=finetuned_fingerprint(model_id),
+            location=model_id,
+            meta={**meta, "endpoint": endpoint_host(self.config.model)},
+        )
 
     def base_model(self, ctx: TrainContext) -> ModelHandle:
         """The base model as is (zero-shot), identified by name, endpoint and reported snapshot."""
@@ -124,9 +131,15 @@ class OpenAITrainer(Trainer):
 
         with api_errors(model, f"looking up {model.name}"):
             snapshot = model_identity(sync_client(model), model)
-        ctx.record(model_snapshot=snapshot, price_date=rates(model.name, fine_tuned=False, date=self.config.cost.date).date)
-        return ModelHandle(trainer="openai", fingerprint=base_fingerprint(model), location=model.name,
-                           meta={"snapshot": snapshot, "endpoint": endpoint_host(model)})
+        ctx.record(
+            model_snapshot=snapshot, price_date=rates(model.name, fine_tuned=False, date=self.config.cost.date).date
+        )
+        return ModelHandle(
+            trainer="openai",
+            fingerprint=base_fingerprint(model),
+            location=model.name,
+            meta={"snapshot": snapshot, "endpoint": endpoint_host(model)},
+        )
 
     def cancel(self, external_id: str) -> str:
         """Cancel a running job (``fteval cancel``); returns its new status."""
@@ -134,4 +147,3 @@ class OpenAITrainer(Trainer):
 
         with api_errors(self.config.model, f"cancelling {external_id}"):
             return str(sync_client(self.config.model).fine_tuning.jobs.cancel(external_id).status)
-

@@ -209,7 +209,7 @@ def _link_projections(node: exp.SetOperation, resolver: _Resolver, links: list) 
     left, right = node.left, node.right
     if not isinstance(left, exp.Select) or not isinstance(right, exp.Select):
         return
-    for a, b in zip(left.expressions, right.expressions):
+    for a, b in zip(left.expressions, right.expressions, strict=False):
         ra, rb = resolver.ref(a.unalias()), resolver.ref(b.unalias())
         if ra and rb and ra != rb:
             links.append(tuple(sorted((ra, rb))))

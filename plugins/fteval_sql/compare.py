@@ -23,8 +23,9 @@ def canonical(value: object) -> object:
     return value
 
 
-def results_match(gold: Sequence[tuple], pred: Sequence[tuple], gold_width: int, pred_width: int,
-                  ordered: bool) -> bool:
+def results_match(
+    gold: Sequence[tuple], pred: Sequence[tuple], gold_width: int, pred_width: int, ordered: bool
+) -> bool:
     """Whether ``pred`` returns the same rows as ``gold`` under some column permutation.
 
     Args:

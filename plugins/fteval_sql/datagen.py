@@ -166,8 +166,9 @@ def _like_instances(pattern: str) -> list[str]:
     return [exact, padded, padded.lower(), padded.upper(), core[:-1] or "q", "zz" + core[1:]]
 
 
-def _draw(values: tuple[list[Value], list[Value]], rng: random.Random, literal_share: float,
-          null_rate: float) -> Value | None:
+def _draw(
+    values: tuple[list[Value], list[Value]], rng: random.Random, literal_share: float, null_rate: float
+) -> Value | None:
     near, generic = values
     if null_rate and rng.random() < null_rate:
         return None

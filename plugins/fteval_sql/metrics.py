@@ -33,9 +33,7 @@ class NormalizedMatchConfig(PluginConfig):
     """Options of ``normalized_match``."""
 
     dialect: str = Field("sqlite", description="sqlglot dialect used to read and write SQL.")
-    schema_column: str = Field(
-        "context", description="Row column with CREATE TABLE statements (used when present)."
-    )
+    schema_column: str = Field("context", description="Row column with CREATE TABLE statements (used when present).")
 
 
 class NormalizedMatch(Metric):
@@ -117,7 +115,7 @@ class ExecutionAccuracy(Metric):
             else:
                 jobs.append((context, pair[0], pair[1]))
                 where.append(i)
-        for i, (value, detail) in zip(where, self._run(jobs)):
+        for i, (value, detail) in zip(where, self._run(jobs), strict=False):
             scores[i] = Score(value, detail=detail)
         return [s for s in scores if s is not None]
 

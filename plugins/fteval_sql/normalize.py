@@ -70,8 +70,13 @@ def normalize(sql: str, schema: Schema | None = None, dialect: str = "sqlite") -
             tree = normalize_identifiers(tree, dialect=dialect)
             try:
                 tree = qualify(
-                    tree.copy(), schema=schema.as_sqlglot(), dialect=dialect, expand_stars=False,
-                    validate_qualify_columns=False, quote_identifiers=False, identify=False,
+                    tree.copy(),
+                    schema=schema.as_sqlglot(),
+                    dialect=dialect,
+                    expand_stars=False,
+                    validate_qualify_columns=False,
+                    quote_identifiers=False,
+                    identify=False,
                     canonicalize_table_aliases=True,
                 )
             except (sqlglot.errors.SqlglotError, KeyError, ValueError):
@@ -166,8 +171,6 @@ def _canonical_node(node: exp.Expression) -> exp.Expression:
     elif type(node) in _FLIP and not node.find(exp.Collate):
         if _key(node.this) > _key(node.expression):
             return _FLIP[type(node)](this=node.expression, expression=node.this)
-    elif isinstance(node, exp.In) and node.expressions and all(
-        isinstance(e, exp.Literal) for e in node.expressions
-    ):
+    elif isinstance(node, exp.In) and node.expressions and all(isinstance(e, exp.Literal) for e in node.expressions):
         node.set("expressions", sorted(node.expressions, key=_key))
     return node

@@ -65,9 +65,7 @@ class _Worker:
         ctx = _context()
         self.conn, child = ctx.Pipe()
         # daemon: multiprocessing's own exit hook kills it too, should every other hook be skipped.
-        self.process = ctx.Process(
-            target=_serve, args=(child, settings, memory_bytes, os.getpid()), daemon=True
-        )
+        self.process = ctx.Process(target=_serve, args=(child, settings, memory_bytes, os.getpid()), daemon=True)
         self.process.start()
         child.close()
 
@@ -141,9 +139,7 @@ class ScoringPool:
         self._drop(shard)
         return None
 
-    def _scatter(
-        self, jobs: Sequence[Job], shards: list[list[int]]
-    ) -> tuple[list, list[tuple[int, int]]]:
+    def _scatter(self, jobs: Sequence[Job], shards: list[list[int]]) -> tuple[list, list[tuple[int, int]]]:
         """Run every shard's chunks on its worker; (outcomes, (shard, job) pairs of lost chunks)."""
         size = max(1, math.ceil(len(jobs) / (self.processes * CHUNKS_PER_WORKER)))
         queued = {
@@ -177,7 +173,7 @@ class ScoringPool:
                 if outcomes is None:
                     lost.extend((shard, i) for i in chunk)
                 else:
-                    for i, outcome in zip(chunk, outcomes):
+                    for i, outcome in zip(chunk, outcomes, strict=False):
                         results[i] = outcome
                 feed(shard)
         return results, lost
@@ -209,9 +205,7 @@ class ScoringPool:
             shards[stable_seed(context, gold) % self.processes].append(i)
         results, retry = self._scatter(jobs, shards)
         crashes = 0
-        for n, (shard, i) in enumerate(
-            retry
-        ):  # one at a time: only the job that kills a worker is lost
+        for n, (shard, i) in enumerate(retry):  # one at a time: only the job that kills a worker is lost
             outcome = self._run_one(shard, jobs[i])
             results[i] = outcome or CRASHED
             if outcome is None:

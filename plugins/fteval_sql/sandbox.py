@@ -107,9 +107,7 @@ def lock_down(conn: sqlite3.Connection, readable: Iterable[str], limits: Limits)
     conn.set_authorizer(authorize)
 
 
-def run_query(
-    conn: sqlite3.Connection, sql: str, limits: Limits, explain: bool = False
-) -> tuple[list[tuple], int]:
+def run_query(conn: sqlite3.Connection, sql: str, limits: Limits, explain: bool = False) -> tuple[list[tuple], int]:
     """Run one untrusted statement on a locked-down connection.
 
     Args:

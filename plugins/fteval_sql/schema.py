@@ -71,10 +71,7 @@ class Schema:
 
     def as_sqlglot(self) -> dict[str, dict[str, str]]:
         """The mapping sqlglot's optimizer takes (lower-cased names)."""
-        return {
-            t.name.lower(): {c.name.lower(): (c.type or "TEXT") for c in t.columns}
-            for t in self.tables
-        }
+        return {t.name.lower(): {c.name.lower(): (c.type or "TEXT") for c in t.columns} for t in self.tables}
 
     def ddl(self) -> list[str]:
         """CREATE TABLE statements that rebuild this schema in SQLite."""

@@ -95,8 +95,10 @@ class _SlotMetric(Metric):
         num, den = self.ratio(tp, fp, fn)
         # A ratio with nothing to count is perfect only when both sides really are empty.
         value = num / den if den else float(pred is not None and not pred_pairs and not gold_pairs)
-        detail = _why_not(item.pred, "prediction") if pred is None else _pair_detail(
-            pred_pairs - gold_pairs, gold_pairs - pred_pairs
+        detail = (
+            _why_not(item.pred, "prediction")
+            if pred is None
+            else _pair_detail(pred_pairs - gold_pairs, gold_pairs - pred_pairs)
         )
         return Score(value, detail, {"tp": tp, "fp": fp, "fn": fn})
 

@@ -24,8 +24,8 @@ def _spec(tmp_path: Path, delay_s: float = 0.0, train_delay_s: float = 0.0) -> P
         f"""fteval: 1
 name: slow
 dataset:
-  train: {{path: {SPECS / 'data/yesno/train.csv'}}}
-  eval: {{path: {SPECS / 'data/yesno/test.csv'}}}
+  train: {{path: {SPECS / "data/yesno/train.csv"}}}
+  eval: {{path: {SPECS / "data/yesno/test.csv"}}}
 prompt: {{user: "{{{{ question }}}}", target: "{{{{ answer }}}}"}}
 parser: first_word
 generation: {{batch_size: 2}}
@@ -37,8 +37,14 @@ targets:
 
 
 def _start(db: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "COLUMNS": "250", "PYTHONPATH": os.pathsep.join([str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([*FTEVAL, "--store", str(db), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "COLUMNS": "250",
+        "PYTHONPATH": os.pathsep.join([str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.Popen(
+        [*FTEVAL, "--store", str(db), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _query(db: Path, sql: str) -> list[tuple]:
@@ -83,7 +89,9 @@ def test_second_run_waits_for_the_first_then_reuses_its_run(tmp_path: Path) -> N
     first = _start(db, "run", str(spec))
     _wait_for_lease(db, "run:")
     second = _start(db, "run", str(spec))
-    readers = subprocess.run([*FTEVAL, "--store", str(db), "runs"], capture_output=True, text=True, timeout=60, check=False)
+    readers = subprocess.run(
+        [*FTEVAL, "--store", str(db), "runs"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert readers.returncode == 0 and "running" in readers.stdout, "reading during a write works"
     out2, err2 = second.communicate(timeout=120)
     out1, err1 = first.communicate(timeout=120)

@@ -7,7 +7,6 @@ real ``load_rows``); see issue 11, "Data".
 from __future__ import annotations
 
 import sqlite3
-
 import unicodedata
 from pathlib import Path
 
@@ -39,14 +38,18 @@ def test_csv_row_with_extra_cells_is_an_error_not_a_type_error(tmp_path: Path) -
 
 
 def test_jsonl_null_value_is_an_error_with_file_line_and_row(tmp_path: Path) -> None:
-    rows = '{"question": "Is a cat a mammal?", "answer": "yes"}\n\n{"question": "Is a trout a mammal?", "answer": null}\n'
+    rows = (
+        '{"question": "Is a cat a mammal?", "answer": "yes"}\n\n{"question": "Is a trout a mammal?", "answer": null}\n'
+    )
     spec = write_spec(tmp_path, eval_text=rows, eval_name="eval.jsonl")
     out = run_cli("run", str(spec), tmp_path=tmp_path)
     assert_clean_failure(out, 1, f"{tmp_path / 'eval.jsonl'}:3: data row 2: column 'answer' is null (a missing value)")
 
 
 @pytest.mark.parametrize(("value", "kind"), [('{"a": 1}', "dict"), ('["yes"]', "list")])
-def test_jsonl_object_or_list_printed_into_the_gold_is_an_error_not_python_text(tmp_path: Path, value: str, kind: str) -> None:
+def test_jsonl_object_or_list_printed_into_the_gold_is_an_error_not_python_text(
+    tmp_path: Path, value: str, kind: str
+) -> None:
     rows = f'{{"question": "Is a cat a mammal?", "answer": {value}}}\n'
     spec = write_spec(tmp_path, eval_text=rows, eval_name="eval.jsonl")
     out = run_cli("run", str(spec), tmp_path=tmp_path)
@@ -65,7 +68,9 @@ def test_lone_surrogate_in_gold_is_rejected_at_load_with_file_and_line(tmp_path:
     spec = write_spec(tmp_path, eval_text=rows, eval_name="eval.jsonl")
     for _ in range(2):  # the same clear error on a re-run: never a run stuck half-stored
         out = run_cli("run", str(spec), tmp_path=tmp_path)
-        assert_clean_failure(out, 1, f"{tmp_path / 'eval.jsonl'}:2: data row 2: column 'answer' holds a lone surrogate U+D800")
+        assert_clean_failure(
+            out, 1, f"{tmp_path / 'eval.jsonl'}:2: data row 2: column 'answer' holds a lone surrogate U+D800"
+        )
     assert "UnicodeEncodeError" not in out.stderr
     out = run_cli("export", str(spec), "--split", "eval", "-o", str(tmp_path / "x.jsonl"), tmp_path=tmp_path)
     assert_clean_failure(out, 1, "lone surrogate U+D800")
@@ -102,7 +107,9 @@ def test_json_object_instead_of_a_list_says_what_was_expected(tmp_path: Path) ->
 def test_data_file_that_is_not_utf8_names_line_and_column(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, eval_text=HEADER.encode() + "caf\xe9,yes\n".encode("latin-1"))
     out = run_cli("run", str(spec), tmp_path=tmp_path)  # found when the spec is validated, before running
-    assert_clean_failure(out, 2, f"{tmp_path / 'eval.csv'}:2: not valid csv: not valid UTF-8: byte 0xe9 at line 2, column 4")
+    assert_clean_failure(
+        out, 2, f"{tmp_path / 'eval.csv'}:2: not valid csv: not valid UTF-8: byte 0xe9 at line 2, column 4"
+    )
 
 
 def test_on_bad_row_skip_drops_and_counts_bad_rows(tmp_path: Path) -> None:
@@ -111,7 +118,10 @@ def test_on_bad_row_skip_drops_and_counts_bad_rows(tmp_path: Path) -> None:
     rows = load_rows(Source(path=str(data), on_bad_row="skip"))
     assert rows == [{"question": "a", "answer": "yes"}, {"question": "d", "answer": "no"}]
     assert rows.skipped == 2
-    assert rows.skip_reasons == [f"{data}:3: data row 2: has 1 cells; the header has 2", f"{data}:4: data row 3: has 3 cells; the header has 2"]
+    assert rows.skip_reasons == [
+        f"{data}:3: data row 2: has 1 cells; the header has 2",
+        f"{data}:4: data row 3: has 3 cells; the header has 2",
+    ]
     with pytest.raises(DatasetError, match="2 bad data row"):
         load_rows(Source(path=str(data)))
 

@@ -32,12 +32,18 @@ def test_nested_range_loops_stop_at_the_step_budget(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("statement", "tag"),
-    [("{% include 'other.txt' %}", "include"), ("{% extends 'base.txt' %}", "extends"), ("{% import 'm.txt' as m %}", "import")],
+    [
+        ("{% include 'other.txt' %}", "include"),
+        ("{% extends 'base.txt' %}", "extends"),
+        ("{% import 'm.txt' as m %}", "import"),
+    ],
 )
 def test_include_extends_import_are_refused_at_validate(tmp_path: Path, statement: str, tag: str) -> None:
     spec = write_spec(tmp_path, user=statement + "{{ question }}")
     out = run_cli("validate", str(spec), tmp_path=tmp_path)
-    assert_clean_failure(out, 2, f"prompt.user: template uses {{% {tag} %}} on template line 1; prompt templates must be self-contained")
+    assert_clean_failure(
+        out, 2, f"prompt.user: template uses {{% {tag} %}} on template line 1; prompt templates must be self-contained"
+    )
 
 
 def test_range_of_a_billion_is_a_clear_error(tmp_path: Path) -> None:
@@ -64,7 +70,9 @@ def test_catastrophic_regex_runs_in_linear_time(tmp_path: Path) -> None:
 def test_regex_syntax_re2_cannot_run_is_a_validate_error(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, parser=r"{name: regex, pattern: '(?P<answer>a)\1'}")
     out = run_cli("validate", str(spec), tmp_path=tmp_path)
-    assert_clean_failure(out, 2, "parser.pattern", "invalid regular expression: invalid escape sequence: \\1", "RE2 syntax")
+    assert_clean_failure(
+        out, 2, "parser.pattern", "invalid regular expression: invalid escape sequence: \\1", "RE2 syntax"
+    )
 
 
 def test_validate_dev_zero_reads_at_most_the_cap(tmp_path: Path) -> None:

@@ -60,12 +60,21 @@ def test_a_damaged_or_foreign_file_is_reported_with_what_to_do(tmp_path: Path, g
         db.write_text("name,answer\nfoo,bar\n")
     before = _digest(db)
     for args in (["runs"], ["show", "latest"], ["run", str(YESNO)]):
-        _fails(fteval_cli(*args, store=db), f"{db} is not a readable fteval store", "restore it from a backup", "move it aside")
+        _fails(
+            fteval_cli(*args, store=db),
+            f"{db} is not a readable fteval store",
+            "restore it from a backup",
+            "move it aside",
+        )
     assert _digest(db) == before, "a damaged store is never written to"
 
 
 def test_a_folder_as_the_store_is_reported(tmp_path: Path) -> None:
-    _fails(fteval_cli("runs", store=tmp_path), f"{tmp_path} is a folder, not a store file", f"--store {tmp_path / 'runs.db'}")
+    _fails(
+        fteval_cli("runs", store=tmp_path),
+        f"{tmp_path} is a folder, not a store file",
+        f"--store {tmp_path / 'runs.db'}",
+    )
 
 
 @contextlib.contextmanager
@@ -81,7 +90,9 @@ def _read_only_folder(folder: Path) -> Iterator[str]:
         return
     saved = folder.with_name(folder.name + "-saved")
     shutil.copytree(folder, saved)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True, check=False).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True, check=False
+    ).returncode:
         pytest.skip("running as root and cannot mount a read-only file system here")
     try:
         shutil.copytree(saved, folder, dirs_exist_ok=True)
@@ -113,7 +124,9 @@ def test_a_full_disk_is_reported_and_the_run_resumes_once_there_is_space(tmp_pat
         pytest.skip("needs root to mount a small tmpfs (test_a_full_database_file_... covers SQLITE_FULL)")
     folder = tmp_path / "small"
     folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(folder)], capture_output=True, check=False).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(folder)], capture_output=True, check=False
+    ).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
         db = folder / "runs.db"
@@ -132,14 +145,27 @@ def test_a_full_disk_is_reported_and_the_run_resumes_once_there_is_space(tmp_pat
 
 
 def _record(idx: int, size: int) -> ExampleRecord:
-    return ExampleRecord(idx, {"user": "q"}, "g", "x" * size, True, "o", None, 0.1, 3, 1, None, False, {"m": (1.0, None, {})})
+    return ExampleRecord(
+        idx, {"user": "q"}, "g", "x" * size, True, "o", None, 0.1, 3, 1, None, False, {"m": (1.0, None, {})}
+    )
 
 
 def test_a_full_database_file_keeps_the_real_error_and_loses_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "runs.db")
     run_id = store.create_run(
-        run_key="k", spec_name="s", spec_hash="h", spec_json={}, target="t", trainer="lookup", generator="lookup",
-        model_fingerprint="fp", generation_json={}, config_json={}, versions_json={}, seed=0, n_examples=3,
+        run_key="k",
+        spec_name="s",
+        spec_hash="h",
+        spec_json={},
+        target="t",
+        trainer="lookup",
+        generator="lookup",
+        model_fingerprint="fp",
+        generation_json={},
+        config_json={},
+        versions_json={},
+        seed=0,
+        n_examples=3,
     )
     store.save_examples(run_id, [_record(0, 10)], [])
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
@@ -179,4 +205,8 @@ def test_a_newer_store_lacking_columns_we_read_is_refused(tmp_path: Path, good_s
     db = tmp_path / "runs.db"
     shutil.copy(good_store, db)
     _stamp_newer(db, drop_column="seed")
-    _fails(fteval_cli("runs", store=db), f"{db} was written by a newer fteval", "lacks columns this fteval reads (runs.seed)")
+    _fails(
+        fteval_cli("runs", store=db),
+        f"{db} was written by a newer fteval",
+        "lacks columns this fteval reads (runs.seed)",
+    )

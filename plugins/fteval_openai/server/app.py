@@ -21,7 +21,9 @@ __all__ = ["create_app"]
 CHAT = "/v1/chat/completions"
 
 
-def _error(status: int, message: str, code: str, param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int, message: str, code: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "server_error"
     return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}}, status, headers)
 
@@ -47,12 +49,22 @@ def create_app(options: ServeOptions) -> FastAPI:
             failure = faults.verdict()
             if failure is not None:
                 status, headers = failure
-                return _error(status, "injected fault", "rate_limit_exceeded" if status == 429 else "server_error", headers=headers)
+                return _error(
+                    status,
+                    "injected fault",
+                    "rate_limit_exceeded" if status == 429 else "server_error",
+                    headers=headers,
+                )
         return await call_next(request)
 
     @app.get("/fteval/stats")
     def stats() -> dict[str, Any]:
-        return {"served": dict(served), "faults": dict(faults.counts), "jobs": len(state.jobs), "files": len(state.files)}
+        return {
+            "served": dict(served),
+            "faults": dict(faults.counts),
+            "jobs": len(state.jobs),
+            "files": len(state.files),
+        }
 
     @app.post("/v1/files")
     async def upload(file: Annotated[UploadFile, File()], purpose: Annotated[str, Form()]) -> dict[str, Any]:
@@ -76,16 +88,30 @@ def create_app(options: ServeOptions) -> FastAPI:
     async def create_job(request: Request) -> dict[str, Any] | JSONResponse:
         body = await request.json()
         if body.get("model") not in options.base_models:
-            return _error(400, f"Model {body.get('model')!r} is not available for fine-tuning", "model_not_available", "model")
+            return _error(
+                400, f"Model {body.get('model')!r} is not available for fine-tuning", "model_not_available", "model"
+            )
         for param in ("training_file", "validation_file"):
             if body.get(param) and body[param] not in state.files:
                 return _error(400, f"invalid {param}: {body[param]}", "invalid_file", param)
         if not body.get("training_file"):
             return _error(400, "training_file is required", "missing", "training_file")
-        hyper = {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto", **(body.get("hyperparameters") or {})}
-        job = state.add_job({"model": body["model"], "training_file": body["training_file"],
-                             "validation_file": body.get("validation_file"), "hyperparameters": hyper,
-                             "seed": body.get("seed", 0), "suffix": body.get("suffix")})
+        hyper = {
+            "n_epochs": "auto",
+            "batch_size": "auto",
+            "learning_rate_multiplier": "auto",
+            **(body.get("hyperparameters") or {}),
+        }
+        job = state.add_job(
+            {
+                "model": body["model"],
+                "training_file": body["training_file"],
+                "validation_file": body.get("validation_file"),
+                "hyperparameters": hyper,
+                "seed": body.get("seed", 0),
+                "suffix": body.get("suffix"),
+            }
+        )
         worker.submit(job["id"])
         return public(job)
 
@@ -140,20 +166,37 @@ def create_app(options: ServeOptions) -> FastAPI:
         stop = body.get("stop") or ()
         try:
             text = models.complete(
-                body["model"], body["messages"], max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 128),
-                temperature=float(body.get("temperature", 1.0)), top_p=float(body.get("top_p", 1.0)),
-                stop=(stop,) if isinstance(stop, str) else tuple(stop), seed=int(body.get("seed") or 0),
+                body["model"],
+                body["messages"],
+                max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 128),
+                temperature=float(body.get("temperature", 1.0)),
+                top_p=float(body.get("top_p", 1.0)),
+                stop=(stop,) if isinstance(stop, str) else tuple(stop),
+                seed=int(body.get("seed") or 0),
             )
         except ModelNotFound:
             return _error(404, f"The model '{body.get('model')}' does not exist", "model_not_found", "model")
         served["chat_completions"] += 1
         prompt_tokens, completion_tokens = count_messages(body["messages"]), count_text(text)
         return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-            "model": body["model"], "system_fingerprint": "fteval-serve",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "system_fingerprint": "fteval-serve",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
 
     return app

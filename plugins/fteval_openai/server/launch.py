@@ -40,8 +40,21 @@ class Served:
             extra = ["--api-key-env", "FTEVAL_SERVE_KEY"]
         self.log = (self.state_dir.parent / f"serve-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fteval", "serve", "--port", str(self.port), "--state-dir", str(self.state_dir), *extra, *self.args],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "fteval",
+                "serve",
+                "--port",
+                str(self.port),
+                "--state-dir",
+                str(self.state_dir),
+                *extra,
+                *self.args,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -31,12 +31,21 @@ class Models:
 
     def listing(self) -> list[dict[str, Any]]:
         """Every model id with its ``created`` time and owner."""
-        out = [{"id": m, "object": "model", "created": BASE_CREATED, "owned_by": "system"} for m in self.options.base_models]
+        out = [
+            {"id": m, "object": "model", "created": BASE_CREATED, "owned_by": "system"}
+            for m in self.options.base_models
+        ]
         with self.state.lock:
             for job in self.state.jobs.values():
                 if job["status"] == "succeeded" and job.get("fine_tuned_model"):
-                    out.append({"id": job["fine_tuned_model"], "object": "model", "created": job["finished_at"],
-                                "owned_by": job["organization_id"]})
+                    out.append(
+                        {
+                            "id": job["fine_tuned_model"],
+                            "object": "model",
+                            "created": job["finished_at"],
+                            "owned_by": job["organization_id"],
+                        }
+                    )
         return out
 
     def get(self, model_id: str) -> dict[str, Any]:
@@ -72,8 +81,17 @@ class Models:
                 self._loaded[model_id] = (loaded, threading.Lock())
             return self._loaded[model_id]
 
-    def complete(self, model_id: str, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float,
-                 top_p: float, stop: tuple[str, ...], seed: int) -> str:
+    def complete(
+        self,
+        model_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        top_p: float,
+        stop: tuple[str, ...],
+        seed: int,
+    ) -> str:
         """The model's reply to ``messages``.
 
         Raises:
@@ -88,8 +106,16 @@ class Models:
         from fteval.plugin import GenerationSettings, Prompt
 
         base, lock = self._load(model_id)
-        settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed)
+        settings = GenerationSettings(
+            max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed
+        )
         with lock:
-            model = HFLoadedModel(base.model, base.tokenizer, settings, prompt_format=base.prompt_format,
-                                  share_prefix=base.share_prefix, device=base.device)
+            model = HFLoadedModel(
+                base.model,
+                base.tokenizer,
+                settings,
+                prompt_format=base.prompt_format,
+                share_prefix=base.share_prefix,
+                device=base.device,
+            )
             return model.generate([Prompt(system, str(user))])[0].text

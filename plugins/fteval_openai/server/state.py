@@ -44,8 +44,16 @@ class State:
     def add_file(self, filename: str, purpose: str, content: bytes) -> dict[str, Any]:
         """Store an uploaded file; returns its file object."""
         file_id = f"file-{uuid.uuid4().hex[:24]}"
-        meta = {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
-                "filename": filename, "purpose": purpose, "status": "processed", "status_details": None}
+        meta = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "status_details": None,
+        }
         with self.lock:
             (self.files_dir / f"{file_id}.jsonl").write_bytes(content)
             _write(self.files_dir / f"{file_id}.json", meta)
@@ -61,9 +69,20 @@ class State:
     def add_job(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Create a job in ``validating_files``."""
         job_id = f"ftjob-{uuid.uuid4().hex[:24]}"
-        job = {"id": job_id, "object": "fine_tuning.job", "created_at": int(time.time()), "finished_at": None,
-               "fine_tuned_model": None, "organization_id": "org-fteval-serve", "result_files": [],
-               "status": "validating_files", "trained_tokens": None, "error": None, "_events": [], **fields}
+        job = {
+            "id": job_id,
+            "object": "fine_tuning.job",
+            "created_at": int(time.time()),
+            "finished_at": None,
+            "fine_tuned_model": None,
+            "organization_id": "org-fteval-serve",
+            "result_files": [],
+            "status": "validating_files",
+            "trained_tokens": None,
+            "error": None,
+            "_events": [],
+            **fields,
+        }
         with self.lock:
             self.jobs[job_id] = job
             self.event(job_id, f"Created fine-tuning job: {job_id}")
@@ -81,9 +100,17 @@ class State:
         """Append an event to a job."""
         with self.lock:
             job = self.jobs[job_id]
-            job["_events"].append({"id": f"ftevent-{uuid.uuid4().hex[:24]}", "object": "fine_tuning.job.event",
-                                   "created_at": int(time.time()), "level": level, "message": message,
-                                   "data": data or {}, "type": "metrics" if data else "message"})
+            job["_events"].append(
+                {
+                    "id": f"ftevent-{uuid.uuid4().hex[:24]}",
+                    "object": "fine_tuning.job.event",
+                    "created_at": int(time.time()),
+                    "level": level,
+                    "message": message,
+                    "data": data or {},
+                    "type": "metrics" if data else "message",
+                }
+            )
             _write(self.jobs_dir / f"{job_id}.json", job)
 
     def events(self, job_id: str) -> list[dict[str, Any]]:

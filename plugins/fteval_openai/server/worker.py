@@ -56,7 +56,9 @@ class _Bar:
 class _JobContext:
     """The ``TrainContext`` a server job gives the hf trainer: losses become job events."""
 
-    def __init__(self, state: State, job_id: str, train: list[Example], valid: list[Example], workdir: Path, seed: int) -> None:
+    def __init__(
+        self, state: State, job_id: str, train: list[Example], valid: list[Example], workdir: Path, seed: int
+    ) -> None:
         self.state, self.job_id = state, job_id
         self.target, self.workdir, self.seed = "serve", workdir, seed
         self.train: Sequence[Example] = train
@@ -71,8 +73,11 @@ class _JobContext:
     def log(self, step: int, **values: float) -> None:
         self.check()
         if "loss" in values:
-            self.state.event(self.job_id, f"Step {step}: training loss={values['loss']:.4f}",
-                             data={"step": step, "train_loss": values["loss"]})
+            self.state.event(
+                self.job_id,
+                f"Step {step}: training loss={values['loss']:.4f}",
+                data={"step": step, "train_loss": values["loss"]},
+            )
 
     def set_external_id(self, external_id: str) -> None:
         self.external_id = external_id
@@ -112,8 +117,12 @@ class Worker:
             except Cancelled:
                 self.state.event(job_id, "Job cancelled")
             except Exception as exc:  # a failed job must not stop the worker
-                self.state.update(job_id, status="failed", finished_at=int(time.time()),
-                                  error={"code": "training_failed", "message": f"{type(exc).__name__}: {exc}", "param": None})
+                self.state.update(
+                    job_id,
+                    status="failed",
+                    finished_at=int(time.time()),
+                    error={"code": "training_failed", "message": f"{type(exc).__name__}: {exc}", "param": None},
+                )
                 self.state.event(job_id, f"Job failed: {exc}", level="error")
 
     def _split(self, job_id: str, file_id: str | None, param: str) -> list[Example]:
@@ -144,12 +153,20 @@ class Worker:
 
         tokens = sum(count_messages(training_record(e)["messages"]) for e in train) * epochs
         name = f"ft:{job['model']}:{job.get('suffix') or 'fteval'}:{job_id.removeprefix('ftjob-')[:8]}"
-        self.state.update(job_id, status="succeeded", fine_tuned_model=name, trained_tokens=tokens,
-                          finished_at=int(time.time()), _handle=handle)
+        self.state.update(
+            job_id,
+            status="succeeded",
+            fine_tuned_model=name,
+            trained_tokens=tokens,
+            finished_at=int(time.time()),
+            _handle=handle,
+        )
         self.state.event(job_id, f"New fine-tuned model created: {name}")
         self.state.event(job_id, "The job has successfully completed")
 
-    def _train(self, job: dict[str, Any], train: list[Example], valid: list[Example]) -> tuple[dict[str, Any], _JobContext, int]:
+    def _train(
+        self, job: dict[str, Any], train: list[Example], valid: list[Example]
+    ) -> tuple[dict[str, Any], _JobContext, int]:
         from fteval_hf.config import HFConfig
         from fteval_hf.trainer import HFTrainer
 
@@ -159,14 +176,28 @@ class Worker:
         lr_mult = hyper.get("learning_rate_multiplier")
         lr = o.train_lr * (lr_mult if isinstance(lr_mult, int | float) else 1.0)
         schedule: dict[str, Any] = {"max_steps": o.train_max_steps} if o.train_max_steps else {"epochs": epochs}
-        config = HFConfig.model_validate({
-            "model": {"init": "scratch", "preset": o.preset, "vocab_size": o.vocab_size},
-            "train": {"method": "full", "lr": lr, "batch_size": batch, "warmup_steps": 0, "eval_every": None, **schedule},
-        })
+        config = HFConfig.model_validate(
+            {
+                "model": {"init": "scratch", "preset": o.preset, "vocab_size": o.vocab_size},
+                "train": {
+                    "method": "full",
+                    "lr": lr,
+                    "batch_size": batch,
+                    "warmup_steps": 0,
+                    "eval_every": None,
+                    **schedule,
+                },
+            }
+        )
         workdir = self.state.root / "work" / job["id"]
         workdir.mkdir(parents=True, exist_ok=True)
         ctx = _JobContext(self.state, job["id"], train, valid, workdir, int(job.get("seed") or 0))
         handle = HFTrainer(config).fit(ctx)
-        data: dict[str, Any] = {"trainer": handle.trainer, "fingerprint": handle.fingerprint, "location": handle.location,
-                "meta": dict(handle.meta), "config": config.model_dump(mode="json")}
+        data: dict[str, Any] = {
+            "trainer": handle.trainer,
+            "fingerprint": handle.fingerprint,
+            "location": handle.location,
+            "meta": dict(handle.meta),
+            "config": config.model_dump(mode="json"),
+        }
         return data, ctx, epochs

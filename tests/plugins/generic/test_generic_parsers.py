@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fteval_generic.parsers import ChoiceParser, JsonParser, RegexParser, TextParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-
-from fteval_generic.parsers import ChoiceParser, JsonParser, RegexParser, TextParser
 
 
 def test_text_strip_and_first_line() -> None:
@@ -49,7 +48,9 @@ def test_json_plain_and_fenced() -> None:
 @given(st.text())
 def test_no_parser_raises_on_any_text(text: str) -> None:
     parsers = [
-        TextParser(), JsonParser(), ChoiceParser(ChoiceParser.Config(labels=["a"])),
+        TextParser(),
+        JsonParser(),
+        ChoiceParser(ChoiceParser.Config(labels=["a"])),
         RegexParser(RegexParser.Config(pattern=r"(?P<answer>\w+)")),
     ]
     for parser in parsers:

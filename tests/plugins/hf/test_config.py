@@ -42,9 +42,7 @@ def test_bad_targets_are_rejected_with_the_key(data: dict, needle: str) -> None:
 
 
 def test_quantised_lora_is_accepted() -> None:
-    cfg = HFConfig.model_validate(
-        {"model": {"id": "x", "load_in_4bit": True}, "train": {"method": "lora"}}
-    )
+    cfg = HFConfig.model_validate({"model": {"id": "x", "load_in_4bit": True}, "train": {"method": "lora"}})
     assert cfg.model.load_in_4bit
 
 
@@ -64,8 +62,9 @@ def _env() -> dict[str, str]:
 
 
 def test_hub_token_is_named_by_an_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fteval.errors import PluginError
     from fteval_hf.loading import hub_token
+
+    from fteval.errors import PluginError
 
     model = HFConfig.model_validate({"model": {"id": "org/gated", "token_env": "FTEVAL_TEST_HUB_TOKEN"}}).model
     monkeypatch.setenv("FTEVAL_TEST_HUB_TOKEN", "hf_FromTheEnvironment0123")

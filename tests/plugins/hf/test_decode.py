@@ -27,9 +27,7 @@ def viggo_prompts() -> list[list[int]]:
     if not VIGGO.exists():
         pytest.skip(f"{VIGGO} not found")
     rows = [json.loads(line)["messages"] for line in VIGGO.read_text().splitlines()[:100]]
-    texts = [
-        f"{m[0]['content']}\n### Target sentence:\n{m[1]['content']}\n### Meaning:\n" for m in rows
-    ]
+    texts = [f"{m[0]['content']}\n### Target sentence:\n{m[1]['content']}\n### Meaning:\n" for m in rows]
     tok = tokenizers.Tokenizer(tokenizers.models.BPE())
     tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = tokenizers.trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<eos>"])
@@ -47,7 +45,7 @@ def test_greedy_matches_transformers_generate():
     gen = torch.Generator().manual_seed(0)
     prompts = [torch.randint(2, 60, (k,), generator=gen).tolist() for k in (5, 17, 9, 1)]
     ours = generate(model, prompts, max_new_tokens=12, eos_token_id=EOS, pad_token_id=PAD)
-    for prompt, out in zip(prompts, ours):
+    for prompt, out in zip(prompts, ours, strict=False):
         ref = model.generate(
             torch.tensor([prompt]),
             max_new_tokens=12,
@@ -76,18 +74,14 @@ def test_prefix_sharing_is_token_identical_on_viggo(viggo_prompts, batch_size):
 
 def test_prefix_sharing_through_lora(viggo_prompts):
     peft = pytest.importorskip("peft")
-    config = peft.LoraConfig(
-        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
-    )
+    config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
     model = peft.get_peft_model(tiny_llama(), config)
     for name, param in model.named_parameters():
         if "lora_B" in name:
             torch.nn.init.normal_(param, std=0.1)
     kwargs = {"max_new_tokens": 5, "eos_token_id": EOS, "pad_token_id": PAD, "batch_size": 20}
     prompts = viggo_prompts[:40]
-    assert generate(model, prompts, shared_prefix="on", **kwargs) == generate(
-        model, prompts, **kwargs
-    )
+    assert generate(model, prompts, shared_prefix="on", **kwargs) == generate(model, prompts, **kwargs)
 
 
 def test_stops_at_eos_and_stop_sequences():
@@ -100,9 +94,7 @@ def test_stops_at_eos_and_stop_sequences():
     cut = generate(model, prompts, max_new_tokens=6, eos_token_id=[eos], pad_token_id=PAD)
     assert cut[0] == free[0][: free[0].index(eos)]
     stop = free[1][3:5]
-    stopped = generate(
-        model, prompts, max_new_tokens=6, eos_token_id=None, pad_token_id=PAD, stop_sequences=[stop]
-    )
+    stopped = generate(model, prompts, max_new_tokens=6, eos_token_id=None, pad_token_id=PAD, stop_sequences=[stop])
     first = next(i for i in range(len(free[1]) - 1) if free[1][i : i + 2] == stop)
     assert stopped[1] == free[1][:first]
 
@@ -124,11 +116,7 @@ def test_sampling_is_deterministic_per_seed():
 
 def test_rejects_unknown_mode_and_keeps_training_flag():
     model = tiny_llama(vocab=60).train()
-    generate(
-        model, [[3, 4]], max_new_tokens=2, eos_token_id=EOS, pad_token_id=PAD, shared_prefix="auto"
-    )
+    generate(model, [[3, 4]], max_new_tokens=2, eos_token_id=EOS, pad_token_id=PAD, shared_prefix="auto")
     assert model.training
     with pytest.raises(ValueError, match="auto, on or off"):
-        generate(
-            model, [[3]], max_new_tokens=1, eos_token_id=EOS, pad_token_id=PAD, shared_prefix="y"
-        )
+        generate(model, [[3]], max_new_tokens=1, eos_token_id=EOS, pad_token_id=PAD, shared_prefix="y")

@@ -47,14 +47,10 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_two_processes_equal_one_with_gradient_accumulation(
-    tiny_hub_model, examples, make_ctx, tmp_path
-) -> None:
+def test_two_processes_equal_one_with_gradient_accumulation(tiny_hub_model, examples, make_ctx, tmp_path) -> None:
     single = make_ctx(examples, examples[:8], workdir=tmp_path / "single")
     HFTrainer(
-        HFTrainer.Config.model_validate(
-            {"model": {"id": str(tiny_hub_model)}, "train": {**TRAIN, "grad_accum": 2}}
-        )
+        HFTrainer.Config.model_validate({"model": {"id": str(tiny_hub_model)}, "train": {**TRAIN, "grad_accum": 2}})
     ).fit(single)
     rows = tmp_path / "rows.json"
     rows.write_text(json.dumps([(e.prompt.user, e.target) for e in examples]))
@@ -89,6 +85,4 @@ def test_two_processes_equal_one_with_gradient_accumulation(
     assert multi["stats"]["trained_tokens"] == single.stats["trained_tokens"]
     losses = [v["loss"] for _, v in multi["logs"] if "loss" in v]
     assert losses == pytest.approx([v for _, v in single.curve("loss")], rel=1e-4)
-    assert multi["stats"]["best_eval_loss"] == pytest.approx(
-        single.stats["best_eval_loss"], rel=1e-4
-    )
+    assert multi["stats"]["best_eval_loss"] == pytest.approx(single.stats["best_eval_loss"], rel=1e-4)

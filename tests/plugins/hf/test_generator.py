@@ -14,9 +14,7 @@ from fteval.plugin import GenerationSettings, ModelHandle, Prompt  # noqa: E402
 
 @pytest.fixture(scope="module")
 def handle(tiny_hub_model) -> ModelHandle:
-    return ModelHandle(
-        trainer="hf", fingerprint="base", location=str(tiny_hub_model), meta={"method": "base"}
-    )
+    return ModelHandle(trainer="hf", fingerprint="base", location=str(tiny_hub_model), meta={"method": "base"})
 
 
 def _load(hf_config, tiny_hub_model, handle, **settings):
@@ -24,9 +22,7 @@ def _load(hf_config, tiny_hub_model, handle, **settings):
     return HFGenerator().load(handle, config, GenerationSettings(**settings))
 
 
-def test_batched_greedy_matches_one_generate_per_example(
-    hf_config, tiny_hub_model, handle, examples
-) -> None:
+def test_batched_greedy_matches_one_generate_per_example(hf_config, tiny_hub_model, handle, examples) -> None:
     loaded = _load(hf_config, tiny_hub_model, handle, max_new_tokens=12, batch_size=5)
     prompts = [e.prompt for e in examples[:12]]
     outs = loaded.generate(prompts)
@@ -52,9 +48,9 @@ def test_sampling_is_deterministic_for_a_seed(hf_config, tiny_hub_model, handle,
     runs = [
         [
             g.text
-            for g in _load(
-                hf_config, tiny_hub_model, handle, max_new_tokens=15, temperature=1.0, seed=s
-            ).generate(prompts)
+            for g in _load(hf_config, tiny_hub_model, handle, max_new_tokens=15, temperature=1.0, seed=s).generate(
+                prompts
+            )
         ]
         for s in (7, 7, 8)
     ]
@@ -73,11 +69,7 @@ def test_stop_string_cuts_generated_text(hf_config, tiny_hub_model, handle) -> N
     free = _load(hf_config, tiny_hub_model, handle, max_new_tokens=20).generate([prompt])[0].text
     assert len(free) > 2
     stop = free[1:3]
-    cut = (
-        _load(hf_config, tiny_hub_model, handle, max_new_tokens=20, stop=[stop])
-        .generate([prompt])[0]
-        .text
-    )
+    cut = _load(hf_config, tiny_hub_model, handle, max_new_tokens=20, stop=[stop]).generate([prompt])[0].text
     assert cut == free[: free.index(stop)]
 
 
@@ -88,18 +80,12 @@ def test_automatic_batch_size_follows_prompt_length() -> None:
     assert forward_batch_size([4000], 3) == 3
 
 
-def test_base_model_handle_of_a_hub_target_generates(
-    hf_config, tiny_hub_model, make_ctx, examples
-) -> None:
+def test_base_model_handle_of_a_hub_target_generates(hf_config, tiny_hub_model, make_ctx, examples) -> None:
     from fteval_hf.trainer import HFTrainer
 
     config = hf_config({"id": str(tiny_hub_model)})
     handle = HFTrainer(config).base_model(make_ctx(examples))
     # a local directory is identified by its contents, not its name
     assert handle.location == str(tiny_hub_model) and handle.fingerprint.startswith("dir-sha256:")
-    out = (
-        HFGenerator()
-        .load(handle, config, GenerationSettings(max_new_tokens=4))
-        .generate([examples[0].prompt])
-    )
+    out = HFGenerator().load(handle, config, GenerationSettings(max_new_tokens=4)).generate([examples[0].prompt])
     assert out[0].prompt_tokens > 0 and out[0].completion_tokens <= 4

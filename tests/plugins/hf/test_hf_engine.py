@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fteval_testutil import SPECS
@@ -15,12 +14,12 @@ from fteval.store import Store
 def _spec(tmp_path: Path) -> Path:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(
-        f"""extends: {SPECS / 'viggo.yaml'}
+        f"""extends: {SPECS / "viggo.yaml"}
 name: viggo-smoke
 dataset:
-  train: {{path: {SPECS / 'data/viggo/train.csv'}, limit: 96}}
-  valid: {{path: {SPECS / 'data/viggo/valid.csv'}, limit: 16}}
-  eval: {{path: {SPECS / 'data/viggo/test.csv'}, limit: 12}}
+  train: {{path: {SPECS / "data/viggo/train.csv"}, limit: 96}}
+  valid: {{path: {SPECS / "data/viggo/valid.csv"}, limit: 16}}
+  eval: {{path: {SPECS / "data/viggo/test.csv"}, limit: 12}}
 generation: {{max_new_tokens: 24}}
 targets:
   tiny:
@@ -52,6 +51,4 @@ def test_hf_target_trains_evaluates_and_reuses_everything(tmp_path: Path) -> Non
     # the same command again trains nothing and calls the model zero times
     again = Engine(load_spec(spec), Store(tmp_path / "runs.db"), tmp_path)
     assert again.run("tiny", rerun=True) != run_id and again.model_calls == 0
-    assert [e.output for e in again.store.examples(again.store.get_run("latest").id)] == [
-        e.output for e in examples
-    ]
+    assert [e.output for e in again.store.examples(again.store.get_run("latest").id)] == [e.output for e in examples]

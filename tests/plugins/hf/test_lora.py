@@ -14,9 +14,7 @@ from fteval_hf.trainer import HFTrainer  # noqa: E402
 from fteval.plugin import GenerationSettings  # noqa: E402
 
 
-def test_lora_trains_only_the_adapter_and_generates_through_it(
-    tiny_hub_model, examples, make_ctx, hf_config
-) -> None:
+def test_lora_trains_only_the_adapter_and_generates_through_it(tiny_hub_model, examples, make_ctx, hf_config) -> None:
     config = hf_config({"id": str(tiny_hub_model)}, method="lora", lr=1e-2, max_steps=4)
     ctx = make_ctx(examples)
     handle = HFTrainer(config).fit(ctx)
@@ -33,18 +31,12 @@ def test_lora_trains_only_the_adapter_and_generates_through_it(
     merged_cfg = hf_config({"id": str(tiny_hub_model)}, method="lora", lora={"merge": True})
     merged = HFGenerator().load(handle, merged_cfg, settings)
     assert not type(merged.model).__name__.startswith("Peft")
-    assert [g.text for g in unmerged.generate(prompts)] == [
-        g.text for g in merged.generate(prompts)
-    ]
+    assert [g.text for g in unmerged.generate(prompts)] == [g.text for g in merged.generate(prompts)]
 
 
 def test_lora_on_a_scratch_model_saves_its_base(examples, make_ctx, hf_config) -> None:
     config = hf_config({"init": "scratch", "vocab_size": 300}, method="lora", max_steps=1)
     handle = HFTrainer(config).fit(make_ctx(examples))
     assert (Path(handle.meta["base"]["dir"]) / "config.json").exists()
-    out = (
-        HFGenerator()
-        .load(handle, config, GenerationSettings(max_new_tokens=3))
-        .generate([examples[0].prompt])
-    )
+    out = HFGenerator().load(handle, config, GenerationSettings(max_new_tokens=3)).generate([examples[0].prompt])
     assert out[0].completion_tokens <= 3

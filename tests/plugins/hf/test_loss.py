@@ -96,9 +96,7 @@ def test_plain_loss_matches_transformers_loss():
 def test_shared_prefix_length_stays_inside_the_prompt():
     batch = make_batch("ragged")
     assert shared_prefix_length(batch["input_ids"], batch["prompt_lengths"]) == 40
-    assert (
-        shared_prefix_length(make_batch("disjoint")["input_ids"], torch.tensor([31, 13, 45])) == 0
-    )
+    assert shared_prefix_length(make_batch("disjoint")["input_ids"], torch.tensor([31, 13, 45])) == 0
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])
@@ -148,9 +146,7 @@ def test_auto_falls_back_when_prefix_short_or_model_unsupported():
     batch = make_batch("ragged")
     assert causal_lm_loss(model, batch, "auto").shared_prefix == 40
     assert causal_lm_loss(model, batch, "auto", min_prefix=41).shared_prefix == 0
-    assert (
-        causal_lm_loss(model, make_batch("single"), "auto").shared_prefix == 0
-    )  # one row: nothing to save
+    assert causal_lm_loss(model, make_batch("single"), "auto").shared_prefix == 0  # one row: nothing to save
     model.activation_checkpointing_enable()
     assert causal_lm_loss(model, batch, "auto").shared_prefix == 0
     with pytest.raises(ValueError, match="shared_prefix: on"):

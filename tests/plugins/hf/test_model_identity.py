@@ -23,7 +23,9 @@ def _save_model(folder: Path, seed: int) -> Path:
     from fteval_hf.scratch import train_tokenizer
 
     tokenizer = train_tokenizer([f"{q} {a}" for q, a in ROWS] * 20, 300)
-    model = tiny_llama(len(tokenizer), pad=tokenizer.pad_token_id, eos=tokenizer.eos_token_id, seed=seed, init_range=0.5)
+    model = tiny_llama(
+        len(tokenizer), pad=tokenizer.pad_token_id, eos=tokenizer.eos_token_id, seed=seed, init_range=0.5
+    )
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -85,7 +87,9 @@ def test_evaluator_only_dir_replaced_in_place_gives_new_calls_and_new_numbers(
     assert run_b != run_a and second.model_calls == len(ROWS)
     # the numbers are the new model's: the same as a fresh store evaluating the new files
     (tmp_path / "fresh").mkdir()
-    fresh, run_c = _run(_spec(tmp_path / "fresh", new, "evaluator_only: true"), tmp_path / "fresh" / "runs.db", tmp_path / "fresh")
+    fresh, run_c = _run(
+        _spec(tmp_path / "fresh", new, "evaluator_only: true"), tmp_path / "fresh" / "runs.db", tmp_path / "fresh"
+    )
     assert _outputs(second, run_b) == _outputs(fresh, run_c) != _outputs(first, run_a)
     agg = lambda e, r: [(a.metric, a.value) for a in e.store.aggregates(r)]
     assert agg(second, run_b) == agg(fresh, run_c)
@@ -97,7 +101,9 @@ def test_evaluator_only_dir_replaced_in_place_gives_new_calls_and_new_numbers(
     assert run_d == run_b and third.model_calls == 0
 
 
-def test_lora_base_dir_replaced_in_place_retrains(tmp_path: Path, models: tuple[Path, Path], one_torch_thread: None) -> None:
+def test_lora_base_dir_replaced_in_place_retrains(
+    tmp_path: Path, models: tuple[Path, Path], one_torch_thread: None
+) -> None:
     old, new = models
     release = shutil.copytree(old, tmp_path / "release")
     lora = "train: {method: lora, max_steps: 2, batch_size: 4, warmup_steps: 0, eval_every: null, lr: 1.0e-2}"
@@ -124,7 +130,9 @@ def test_hub_identity_offline_is_the_cached_snapshot_commit(tmp_path: Path) -> N
         "from fteval_hf.loading import hub_identity;"
         "print(hub_identity('acme/tiny', None)); print(hub_identity('acme/tiny', 'v2')); print(hub_identity('acme/other', None))"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == [f"hub:acme/tiny@{commit}", "hub:acme/tiny@v2", "hub:acme/other@main"]
 
 

@@ -59,9 +59,7 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
-def test_sigkill_then_resume_reaches_the_uninterrupted_loss(
-    tiny_hub_model, examples, make_ctx, tmp_path
-) -> None:
+def test_sigkill_then_resume_reaches_the_uninterrupted_loss(tiny_hub_model, examples, make_ctx, tmp_path) -> None:
     config = HFTrainer.Config.model_validate({"model": {"id": str(tiny_hub_model)}, "train": TRAIN})
     reference = make_ctx(examples, examples[:8], workdir=tmp_path / "straight")
     HFTrainer(config).fit(reference)
@@ -99,13 +97,9 @@ def test_sigkill_then_resume_reaches_the_uninterrupted_loss(
     assert [s for s, _ in resumed.curve("loss")] == list(range(9, 13))
     assert resumed.bars[0].done == 12
     assert resumed.stats["final_loss"] == pytest.approx(reference.stats["final_loss"], rel=1e-5)
-    assert resumed.curve("eval_loss")[-1][1] == pytest.approx(
-        reference.curve("eval_loss")[-1][1], rel=1e-5
-    )
+    assert resumed.curve("eval_loss")[-1][1] == pytest.approx(reference.curve("eval_loss")[-1][1], rel=1e-5)
     assert resumed.stats["trained_tokens"] == reference.stats["trained_tokens"]
-    assert (
-        json.loads((Path(handle.location) / "fteval_hf.json").read_text())["stats"]["steps"] == 12
-    )
+    assert json.loads((Path(handle.location) / "fteval_hf.json").read_text())["stats"]["steps"] == 12
 
 
 CORRUPT_TRAIN = {"max_steps": 8, "save_every": 2, "batch_size": 4, "lr": 3e-3, "warmup_steps": 1}

@@ -13,9 +13,7 @@ from fteval_hf.trainer import HFTrainer  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 
-def test_hub_model_full_finetune_saves_a_reloadable_model(
-    tiny_hub_model, examples, make_ctx, hf_config
-) -> None:
+def test_hub_model_full_finetune_saves_a_reloadable_model(tiny_hub_model, examples, make_ctx, hf_config) -> None:
     ctx = make_ctx(examples[:40], examples[40:])
     handle = HFTrainer(hf_config({"id": str(tiny_hub_model)}, max_steps=8)).fit(ctx)
     model = AutoModelForCausalLM.from_pretrained(handle.location)
@@ -32,9 +30,7 @@ def test_hub_model_full_finetune_saves_a_reloadable_model(
     assert ctx.bars[0].total == 8 and ctx.bars[0].done == 8 and "tok_s" in ctx.bars[0].fields
 
 
-def test_refit_of_a_finished_target_returns_the_same_model(
-    tiny_hub_model, examples, make_ctx, hf_config
-) -> None:
+def test_refit_of_a_finished_target_returns_the_same_model(tiny_hub_model, examples, make_ctx, hf_config) -> None:
     config = hf_config({"id": str(tiny_hub_model)}, max_steps=2)
     first = HFTrainer(config).fit(make_ctx(examples))
     again_ctx = make_ctx(examples)
@@ -43,9 +39,7 @@ def test_refit_of_a_finished_target_returns_the_same_model(
     assert again_ctx.stats["steps"] == 2
 
 
-def test_fingerprint_follows_the_weights(
-    tiny_hub_model, examples, make_ctx, hf_config, tmp_path
-) -> None:
+def test_fingerprint_follows_the_weights(tiny_hub_model, examples, make_ctx, hf_config, tmp_path) -> None:
     a = HFTrainer(hf_config({"id": str(tiny_hub_model)}, max_steps=2, seed=1)).fit(
         make_ctx(examples, workdir=tmp_path / "a")
     )
@@ -77,9 +71,7 @@ def test_cost_uses_the_cpu_price_on_cpu(tiny_hub_model, examples, make_ctx) -> N
     assert ctx.stats["cost_usd"] == pytest.approx(ctx.stats["wall_s"], abs=0.002)
 
 
-def test_early_stopping_keeps_the_best_checkpoint(
-    tiny_hub_model, examples, make_ctx, hf_config
-) -> None:
+def test_early_stopping_keeps_the_best_checkpoint(tiny_hub_model, examples, make_ctx, hf_config) -> None:
     ctx = make_ctx(examples[:40], examples[40:])
     config = hf_config(
         {"id": str(tiny_hub_model)},
@@ -96,25 +88,16 @@ def test_early_stopping_keeps_the_best_checkpoint(
     evals = ctx.curve("eval_loss")
     best_step, best = min(evals, key=lambda e: e[1])
     assert ctx.stats["stopped_early"] == 1 and ctx.stats["steps"] < 40
-    assert ctx.stats["best_step"] == best_step and ctx.stats["best_eval_loss"] == pytest.approx(
-        best
-    )
-    assert (
-        json.loads((Path(handle.location) / "fteval_hf.json").read_text())["stats"]["best_step"]
-        == best_step
-    )
+    assert ctx.stats["best_step"] == best_step and ctx.stats["best_eval_loss"] == pytest.approx(best)
+    assert json.loads((Path(handle.location) / "fteval_hf.json").read_text())["stats"]["best_step"] == best_step
 
 
 def test_scratch_tiny_preset_trains_its_own_tokenizer(examples, make_ctx, hf_config) -> None:
     ctx = make_ctx(examples)
-    handle = HFTrainer(
-        hf_config({"init": "scratch", "preset": "tiny", "vocab_size": 300}, max_steps=1)
-    ).fit(ctx)
+    handle = HFTrainer(hf_config({"init": "scratch", "preset": "tiny", "vocab_size": 300}, max_steps=1)).fit(ctx)
     tok = AutoTokenizer.from_pretrained(handle.location)
     model = AutoModelForCausalLM.from_pretrained(handle.location)
-    assert (
-        len(tok) == 300 and model.config.num_hidden_layers == 4 and model.config.hidden_size == 256
-    )
+    assert len(tok) == 300 and model.config.num_hidden_layers == 4 and model.config.hidden_size == 256
     assert 3_000_000 < ctx.stats["trainable_params"] < 5_000_000
     text = "Colours of: sea, sun\nblue, violet"
     assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text

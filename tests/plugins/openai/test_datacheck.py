@@ -16,20 +16,38 @@ from fteval.errors import FtevalError
 
 pytest.importorskip("tiktoken")
 
-GOOD = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]}
+GOOD = {
+    "messages": [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "content": "a"},
+    ]
+}
 
 
-@pytest.mark.parametrize(("record", "reason"), [
-    ({}, "missing or empty 'messages' list"),
-    ({"messages": []}, "missing or empty 'messages' list"),
-    ({"messages": [{"role": "user", "content": "u"}]}, "no assistant message"),
-    ({"messages": [{"role": "robot", "content": "u"}, {"role": "assistant", "content": "a"}]}, "unknown role 'robot'"),
-    ({"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]}, "missing or empty content"),
-    ({"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]}, "lacks 'role' or 'content'"),
-    ({**GOOD, "prompt": "x"}, "unknown key 'prompt'"),
-    ({"messages": [{"role": "user", "content": "u", "colour": 1}, {"role": "assistant", "content": "a"}]}, "unknown key 'colour'"),
-    ("not an object", "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({}, "missing or empty 'messages' list"),
+        ({"messages": []}, "missing or empty 'messages' list"),
+        ({"messages": [{"role": "user", "content": "u"}]}, "no assistant message"),
+        (
+            {"messages": [{"role": "robot", "content": "u"}, {"role": "assistant", "content": "a"}]},
+            "unknown role 'robot'",
+        ),
+        (
+            {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]},
+            "missing or empty content",
+        ),
+        ({"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]}, "lacks 'role' or 'content'"),
+        ({**GOOD, "prompt": "x"}, "unknown key 'prompt'"),
+        (
+            {"messages": [{"role": "user", "content": "u", "colour": 1}, {"role": "assistant", "content": "a"}]},
+            "unknown key 'colour'",
+        ),
+        ("not an object", "not a JSON object"),
+    ],
+)
 def test_each_format_error_names_its_row_and_reason(record: object, reason: str) -> None:
     errors = format_errors([GOOD, GOOD, record])
     assert errors and all(row == 2 for row, _ in errors)
@@ -93,8 +111,16 @@ def test_token_counting_needs_no_network(tmp_path: Path) -> None:
         "print(json.dumps(sorted(m for m in ('requests', 'urllib3') if m in sys.modules)))\n"
     )
     dead = "http://127.0.0.1:9"
-    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "cache"), "DATA_GYM_CACHE_DIR": str(tmp_path / "cache"),
-           "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "NO_PROXY": ""}
+    env = {
+        **os.environ,
+        "TIKTOKEN_CACHE_DIR": str(tmp_path / "cache"),
+        "DATA_GYM_CACHE_DIR": str(tmp_path / "cache"),
+        "HTTP_PROXY": dead,
+        "HTTPS_PROXY": dead,
+        "http_proxy": dead,
+        "https_proxy": dead,
+        "NO_PROXY": "",
+    }
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     counts, http_modules = (json.loads(line) for line in out.stdout.splitlines())

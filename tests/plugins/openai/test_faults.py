@@ -21,7 +21,10 @@ def _outputs(store: Path) -> dict[int, tuple[str, dict]]:
 
 def test_thirty_percent_429_500_with_random_latency_changes_nothing(tmp_path: Path, api_key: str) -> None:
     results = []
-    for name, faults in [("clean", ()), ("faulty", ("--fail-rate", "0.3", "--latency-jitter-ms", "40", "--fault-seed", "7"))]:
+    for name, faults in [
+        ("clean", ()),
+        ("faulty", ("--fail-rate", "0.3", "--latency-jitter-ms", "40", "--fault-seed", "7")),
+    ]:
         store = tmp_path / name / "runs.db"
         with Served(tmp_path / f"state-{name}", *faults, key=api_key) as server:
             spec = write_spec(tmp_path / f"{name}.yaml", server.url, eval_rows=100)

@@ -63,7 +63,9 @@ def test_run_fine_tunes_then_evaluates_and_a_rerun_makes_no_requests(tmp_path: P
         again = fteval_cli("run", str(spec), "--target", "ft", "--rerun", store=store, timeout=300)
         assert again.returncode == 0, again.stderr
         assert "model calls this invocation: 0" in again.stdout
-        assert server.stats()["served"]["chat_completions"] == 10 and len(server.get("/v1/fine_tuning/jobs")["data"]) == 1
+        assert (
+            server.stats()["served"]["chat_completions"] == 10 and len(server.get("/v1/fine_tuning/jobs")["data"]) == 1
+        )
     _assert_key_absent(api_key, store.parent, out.stdout, out.stderr, again.stdout, again.stderr)
 
 
@@ -84,8 +86,13 @@ def test_killed_train_reattaches_to_the_same_job(tmp_path: Path, api_key: str) -
     with Served(tmp_path / "state", "--train-max-steps", "10", key=api_key) as server:
         spec = write_spec(tmp_path / "spec.yaml", server.url)
         env = {**os.environ, "COLUMNS": "200"}
-        first = subprocess.Popen([*FTEVAL, "--store", str(store), "train", str(spec), "--target", "ft"], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        first = subprocess.Popen(
+            [*FTEVAL, "--store", str(store), "train", str(spec), "--target", "ft"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not server.get("/v1/fine_tuning/jobs")["data"]:
             time.sleep(0.1)
@@ -146,8 +153,12 @@ def test_jobs_and_files_survive_a_server_restart_and_cancel_works(tmp_path: Path
     store = tmp_path / "runs.db"
     with Served(tmp_path / "state", "--train-max-steps", "1000", key=api_key) as server:
         spec = write_spec(tmp_path / "spec.yaml", server.url)
-        train = subprocess.Popen([*FTEVAL, "--store", str(store), "train", str(spec), "--target", "ft"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        train = subprocess.Popen(
+            [*FTEVAL, "--store", str(store), "train", str(spec), "--target", "ft"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not server.get("/v1/fine_tuning/jobs")["data"]:
             time.sleep(0.1)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fteval_sql.parser import SqlParser
 
 from fteval.plugin import Example, Prompt, ScoreItem
-from fteval_sql.parser import SqlParser
 
 ROOT = Path(__file__).resolve().parents[3]
 VAL = ROOT / "specs" / "data" / "sql" / "val.json"

@@ -6,8 +6,10 @@ from fteval_sql.datagen import generate
 from fteval_sql.execution import prepare
 
 CONTEXT = "CREATE TABLE singer (name VARCHAR, country VARCHAR, age INTEGER); CREATE TABLE concert (singer_name VARCHAR)"
-GOLD = ("SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.name = T2.singer_name "
-        "WHERE T1.country = 'France' AND T1.age > 30")
+GOLD = (
+    "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.name = T2.singer_name "
+    "WHERE T1.country = 'France' AND T1.age > 30"
+)
 
 
 def _data(seed: int = 0, k: int = 5):
@@ -37,7 +39,9 @@ def test_nulls_only_after_db_0_and_joins_find_partners() -> None:
 
 
 def test_missing_columns_and_tables_are_added_for_the_gold() -> None:
-    schema, profile = prepare("CREATE TABLE country (Name VARCHAR)", "SELECT Name FROM country ORDER BY Population DESC")
+    schema, profile = prepare(
+        "CREATE TABLE country (Name VARCHAR)", "SELECT Name FROM country ORDER BY Population DESC"
+    )
     assert schema.table("country").column("Population") is not None and profile.ordered
     schema, _ = prepare("CREATE TABLE Flight (Id VARCHAR)", "SELECT count(*) FROM FLIGHTS")
     assert schema.table("flights") is not None

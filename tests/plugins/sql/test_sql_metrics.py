@@ -7,12 +7,14 @@ from importlib import import_module
 from pathlib import Path
 
 import pytest
-
-from fteval.plugin import Metric, Parser
 from fteval_sql.metrics import ExecutionAccuracy, NormalizedMatch, ValidSqlRate
 
-ROW = {"context": "CREATE TABLE singer (name VARCHAR, country VARCHAR, age INTEGER)",
-       "answer": "SELECT name FROM singer WHERE country = 'France'"}
+from fteval.plugin import Metric, Parser
+
+ROW = {
+    "context": "CREATE TABLE singer (name VARCHAR, country VARCHAR, age INTEGER)",
+    "answer": "SELECT name FROM singer WHERE country = 'France'",
+}
 RUNAWAY = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"
 
 
@@ -49,8 +51,10 @@ def test_missing_schema_column_scores_zero(local, make_item) -> None:
 def test_a_hostile_query_does_not_stop_the_batch_in_the_pool(make_item) -> None:
     metric = ExecutionAccuracy(ExecutionAccuracy.Config(processes=2, timeout_s=0.3, memory_mb=64))
     try:
-        hog = ("WITH RECURSIVE r(x) AS (SELECT 1 UNION SELECT x + 1 FROM r) "
-               "SELECT group_concat(x || printf('%.500c', 'y')) FROM r")
+        hog = (
+            "WITH RECURSIVE r(x) AS (SELECT 1 UNION SELECT x + 1 FROM r) "
+            "SELECT group_concat(x || printf('%.500c', 'y')) FROM r"
+        )
         items = [make_item(ROW, q, i) for i, q in enumerate([RUNAWAY, hog, ROW["answer"], "ATTACH 'a.db' AS a"])]
         scores = metric.score_many(items)
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from fteval_sql.normalize import NormalizeError, normalize
 from fteval_sql.schema import parse_schema
 
@@ -25,12 +24,18 @@ def same(a: str, b: str, schema=SINGER) -> bool:
         ("SELECT name FROM singer WHERE country = 'France'", 'SELECT name FROM singer WHERE country = "France"'),
         ("SELECT T1.name FROM singer AS T1", "SELECT name FROM singer"),
         ("SELECT name AS n FROM singer", "SELECT name FROM singer"),
-        ("SELECT name FROM singer WHERE age > 20 AND country = 'x'", "SELECT name FROM singer WHERE country = 'x' AND age > 20"),
+        (
+            "SELECT name FROM singer WHERE age > 20 AND country = 'x'",
+            "SELECT name FROM singer WHERE country = 'x' AND age > 20",
+        ),
         ("SELECT name FROM singer WHERE age > 20", "SELECT name FROM singer WHERE 20 < age"),
         ("SELECT name FROM singer WHERE age != 20", "SELECT name FROM singer WHERE age <> 20"),
         ("SELECT name FROM singer ORDER BY age ASC", "SELECT name FROM singer ORDER BY age"),
         ("SELECT name FROM singer WHERE age IN (1, 2)", "SELECT name FROM singer WHERE age IN (2, 1)"),
-        ("SELECT name FROM singer WHERE a = 1 OR (b = 2 OR c = 3)", "SELECT name FROM singer WHERE (c = 3 OR a = 1) OR b = 2"),
+        (
+            "SELECT name FROM singer WHERE a = 1 OR (b = 2 OR c = 3)",
+            "SELECT name FROM singer WHERE (c = 3 OR a = 1) OR b = 2",
+        ),
     ],
 )
 def test_equal_after_normalisation(a: str, b: str) -> None:
@@ -47,17 +52,21 @@ def test_equal_after_normalisation(a: str, b: str) -> None:
         ("SELECT count(*) FROM singer", "SELECT count(DISTINCT name) FROM singer"),
         ("SELECT name FROM singer WHERE name LIKE 'a'", "SELECT name FROM singer WHERE name = 'a'"),
         ("SELECT name, age FROM singer", "SELECT name FROM singer"),
-        ("SELECT name FROM singer WHERE a = 1 AND b = 2 OR c = 3", "SELECT name FROM singer WHERE a = 1 AND (b = 2 OR c = 3)"),
-        ("SELECT name FROM singer WHERE name = 'a' COLLATE NOCASE", "SELECT name FROM singer WHERE 'a' COLLATE NOCASE = name"),
+        (
+            "SELECT name FROM singer WHERE a = 1 AND b = 2 OR c = 3",
+            "SELECT name FROM singer WHERE a = 1 AND (b = 2 OR c = 3)",
+        ),
+        (
+            "SELECT name FROM singer WHERE name = 'a' COLLATE NOCASE",
+            "SELECT name FROM singer WHERE 'a' COLLATE NOCASE = name",
+        ),
     ],
 )
 def test_different_queries_stay_different(a: str, b: str) -> None:
     assert not same(a, b)
 
 
-QUOTED = parse_schema(
-    'CREATE TABLE singer (name VARCHAR, "a b" INTEGER, "null" INTEGER, country VARCHAR)'
-)
+QUOTED = parse_schema('CREATE TABLE singer (name VARCHAR, "a b" INTEGER, "null" INTEGER, country VARCHAR)')
 
 
 @pytest.mark.parametrize(
@@ -119,7 +128,7 @@ def test_join_aliases_canonicalised() -> None:
 
 
 def test_without_schema_case_is_kept() -> None:
-    assert normalize("SELECT a FROM t WHERE b = \"X\"") != normalize("SELECT a FROM t WHERE b = \"x\"")
+    assert normalize('SELECT a FROM t WHERE b = "X"') != normalize('SELECT a FROM t WHERE b = "x"')
     assert normalize("select a from t where b=1") == normalize("SELECT a FROM t WHERE 1 = b")
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fteval_sql.parser import SqlParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from fteval_sql.parser import SqlParser
 
 GOLD = "SELECT count(*) FROM singer"
 
@@ -41,9 +40,7 @@ def test_empty_output_is_a_parse_failure(output: str) -> None:
 
 
 def test_default_metrics_and_config() -> None:
-    assert SqlParser.default_metrics == (
-        "char_exact", "normalized_match", "execution_accuracy", "valid_sql_rate"
-    )
+    assert SqlParser.default_metrics == ("char_exact", "normalized_match", "execution_accuracy", "valid_sql_rate")
     assert SqlParser().config.dialect == "sqlite"
 
 

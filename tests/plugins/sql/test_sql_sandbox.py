@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from fteval_sql.sandbox import Limits, QueryError, build_database, run_query
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fteval_sql.sandbox import Limits, QueryError, build_database, run_query
 
 DDL = ['CREATE TABLE singer ("name" VARCHAR, "age" INTEGER)', 'CREATE TABLE concert ("singer" VARCHAR)']
 ROWS = {"singer": [(f"s{i}", i) for i in range(30)], "concert": [(f"s{i}",) for i in range(30)]}
@@ -78,8 +77,14 @@ def test_attach_of_a_file_path_creates_nothing(conn, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "sql",
-    ["ATTACH DATABASE '{path}' AS x", "INSERT INTO singer VALUES ('x', 1)", "PRAGMA query_only = 0",
-     "CREATE TABLE t (a)", "SELECT load_extension('{path}')", "SELECT * FROM sqlite_master"],
+    [
+        "ATTACH DATABASE '{path}' AS x",
+        "INSERT INTO singer VALUES ('x', 1)",
+        "PRAGMA query_only = 0",
+        "CREATE TABLE t (a)",
+        "SELECT load_extension('{path}')",
+        "SELECT * FROM sqlite_master",
+    ],
 )
 def test_the_connection_itself_refuses_without_the_keyword_check(conn, tmp_path: Path, sql: str) -> None:
     """Defence in depth: the authorizer alone stops these, not only run_query's first-word check."""
@@ -113,14 +118,24 @@ def test_value_length_is_capped(conn) -> None:
 @st.composite
 def hostile(draw) -> str:
     """SELECT-shaped attacks mixed with write/attach/pragma attempts and junk."""
-    head = draw(st.sampled_from([
-        "SELECT * FROM singer", "SELECT count(*) FROM singer a, singer b, singer c, singer d",
-        "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM r) SELECT max(x) FROM r",
-        "ATTACH '{path}' AS a", "INSERT INTO singer VALUES (1, 2)", "PRAGMA writable_schema = 1",
-        "SELECT load_extension('{path}')", "DELETE FROM concert", "SELECT group_concat(name) FROM singer",
-        "SELECT * FROM singer WHERE name LIKE '%' || (SELECT name FROM concert)",
-        "CREATE TABLE x AS SELECT * FROM singer", "SELECT replace(hex(1), '1', name) FROM singer",
-    ]))
+    head = draw(
+        st.sampled_from(
+            [
+                "SELECT * FROM singer",
+                "SELECT count(*) FROM singer a, singer b, singer c, singer d",
+                "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM r) SELECT max(x) FROM r",
+                "ATTACH '{path}' AS a",
+                "INSERT INTO singer VALUES (1, 2)",
+                "PRAGMA writable_schema = 1",
+                "SELECT load_extension('{path}')",
+                "DELETE FROM concert",
+                "SELECT group_concat(name) FROM singer",
+                "SELECT * FROM singer WHERE name LIKE '%' || (SELECT name FROM concert)",
+                "CREATE TABLE x AS SELECT * FROM singer",
+                "SELECT replace(hex(1), '1', name) FROM singer",
+            ]
+        )
+    )
     tail = draw(st.sampled_from(["", ";", "; DROP TABLE singer", " UNION ALL SELECT 1, 2", " --", "'"]))
     junk = draw(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20))
     return head + tail + draw(st.sampled_from(["", " " + junk]))

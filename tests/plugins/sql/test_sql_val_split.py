@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import time
 
+from fteval_sql.coverage import informative_fraction
 from fteval_sql.execution import ExecSettings
 from fteval_sql.metrics import ExecutionAccuracy, NormalizedMatch, ValidSqlRate
-from fteval_sql.coverage import informative_fraction
 
 
 def _shuffled(rows):
@@ -21,7 +21,9 @@ def test_execution_accuracy_gold_vs_gold_and_shuffled(val_rows, make_item) -> No
     metric = ExecutionAccuracy()  # the process pool, as in a real run
     try:
         same = metric.score_many([make_item(r, r["answer"], i) for i, r in enumerate(val_rows)])
-        mixed = metric.score_many([make_item(r, a, i) for i, (r, a) in enumerate(zip(val_rows, _shuffled(val_rows)))])
+        mixed = metric.score_many(
+            [make_item(r, a, i) for i, (r, a) in enumerate(zip(val_rows, _shuffled(val_rows), strict=False))]
+        )
     finally:
         metric.close()
     assert [s.detail for s in same if s.value != 1.0] == []
@@ -32,7 +34,7 @@ def test_execution_accuracy_gold_vs_gold_and_shuffled(val_rows, make_item) -> No
 
 def test_normalized_match_and_validity_gold_vs_gold_and_shuffled(val_rows, make_item) -> None:
     same = [make_item(r, r["answer"], i) for i, r in enumerate(val_rows)]
-    mixed = [make_item(r, a, i) for i, (r, a) in enumerate(zip(val_rows, _shuffled(val_rows)))]
+    mixed = [make_item(r, a, i) for i, (r, a) in enumerate(zip(val_rows, _shuffled(val_rows), strict=False))]
     nm = NormalizedMatch()
     assert nm.aggregate(nm.score_many(same)).value == 1.0
     assert nm.aggregate(nm.score_many(mixed)).value <= 0.02

@@ -9,9 +9,6 @@ from importlib import import_module
 from pathlib import Path
 
 import pytest
-from viggo_helpers import SPLITS, make_item, read_rows
-
-from fteval.plugin import Metric, Parser
 from fteval_viggo.metrics import (
     FunctionAccuracy,
     OntologyViolations,
@@ -22,6 +19,9 @@ from fteval_viggo.metrics import (
 )
 from fteval_viggo.ontology import load_ontology
 from fteval_viggo.parser import ViggoParser
+from viggo_helpers import SPLITS, make_item, read_rows
+
+from fteval.plugin import Metric, Parser
 
 ROOT = Path(__file__).resolve().parents[3]
 DIVISION = (
@@ -30,8 +30,7 @@ DIVISION = (
     "has_multiplayer[yes], platforms[PlayStation, Xbox, PC], available_on_steam[yes])"
 )
 LITTLE_BIG = (
-    "verify_attribute(name[Little Big Adventure], rating[average], has_multiplayer[no], "
-    "platforms[PlayStation])"
+    "verify_attribute(name[Little Big Adventure], rating[average], has_multiplayer[no], platforms[PlayStation])"
 )
 WEIRDEST = "request(specifier[weirdest])"
 PLATFORMS_REQUEST = "request_attribute(platforms[])"
@@ -73,8 +72,9 @@ def test_slot_counts_on_one_example(real):
 
 
 def test_slot_metrics_are_order_insensitive(real):
-    reordered = "verify_attribute(platforms[PlayStation], has_multiplayer[no], " \
-        "rating[average], name[Little Big Adventure])"
+    reordered = (
+        "verify_attribute(platforms[PlayStation], has_multiplayer[no], rating[average], name[Little Big Adventure])"
+    )
     for cls in SLOT_METRICS:
         assert cls().score(make_item(reordered, real(LITTLE_BIG))).value == 1.0
 
@@ -132,7 +132,7 @@ def test_test_split_scored_against_itself_and_against_shuffled_gold():
         same = metric.aggregate(metric.score_many([make_item(g, g, parser) for g in golds]))
         assert same.value == 1.0 and same.n == 1083
         other = metric.aggregate(
-            metric.score_many([make_item(p, g, parser) for p, g in zip(shuffled, golds)])
+            metric.score_many([make_item(p, g, parser) for p, g in zip(shuffled, golds, strict=False)])
         )
         assert other.value < 0.5, (cls.__name__, other.value)
 
@@ -175,6 +175,11 @@ def test_entry_points_resolve_to_plugin_classes():
         assert issubclass(plugin, Parser if name.startswith("parser.") else Metric), name
         plugin()
     assert ViggoParser.default_metrics == (
-        "char_exact", "exact_match", "function_accuracy", "slot_precision", "slot_recall",
-        "slot_f1", "parse_rate",
+        "char_exact",
+        "exact_match",
+        "function_accuracy",
+        "slot_precision",
+        "slot_recall",
+        "slot_f1",
+        "parse_rate",
     )

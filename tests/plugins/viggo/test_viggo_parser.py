@@ -6,13 +6,13 @@ import json
 import random
 
 import pytest
+from fteval_viggo.mr import LIST_SLOTS, scan_mr
+from fteval_viggo.parser import ViggoParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from viggo_helpers import SPLITS, read_rows
 
 from fteval.plugin import Parsed
-from fteval_viggo.mr import LIST_SLOTS, scan_mr
-from fteval_viggo.parser import ViggoParser
 
 DIVISION = (
     "inform(name[Tom Clancy's The Division], esrb[M (for Mature)], rating[average], "
@@ -31,8 +31,7 @@ WOW = (
 ESRB_REQUEST = "request_attribute(esrb[])"
 PLATFORMS_REQUEST = "request_attribute(platforms[])"
 LITTLE_BIG = (
-    "verify_attribute(name[Little Big Adventure], rating[average], has_multiplayer[no], "
-    "platforms[PlayStation])"
+    "verify_attribute(name[Little Big Adventure], rating[average], has_multiplayer[no], platforms[PlayStation])"
 )
 LITTLE_BIG_REF = (
     "I remember you saying you found Little Big Adventure to be average. Are you not usually "
@@ -143,8 +142,10 @@ def test_different_values_or_functions_are_not_equal(real):
 
 def test_whitespace_around_and_inside_the_mr_is_tolerated(real):
     assert ok(f"  {real(LITTLE_BIG)}\n") == ok(LITTLE_BIG)
-    assert ok(" verify_attribute ( name[ Little Big Adventure ] ,rating[average],"
-              "has_multiplayer[no], platforms[PlayStation] ) ") == ok(LITTLE_BIG)
+    assert ok(
+        " verify_attribute ( name[ Little Big Adventure ] ,rating[average],"
+        "has_multiplayer[no], platforms[PlayStation] ) "
+    ) == ok(LITTLE_BIG)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t\n"])

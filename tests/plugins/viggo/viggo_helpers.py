@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from fteval.plugin import Example, Prompt, ScoreItem
 from fteval_viggo.parser import ViggoParser
+
+from fteval.plugin import Example, Prompt, ScoreItem
 
 DATA = Path(__file__).resolve().parents[3] / "specs" / "data" / "viggo"
 SPLITS = ("train", "valid", "test")
@@ -22,6 +23,4 @@ def make_item(output: str, gold: str, parser: ViggoParser | None = None) -> Scor
     """A ScoreItem whose prediction and gold are parsed by the viggo parser."""
     parser = parser or ViggoParser()
     example = Example(index=0, row={"mr": gold}, prompt=Prompt(None, "sentence"), target=gold)
-    return ScoreItem(
-        example=example, output=output, pred=parser.parse(output), gold=parser.parse(gold)
-    )
+    return ScoreItem(example=example, output=output, pred=parser.parse(output), gold=parser.parse(gold))
