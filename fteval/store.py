@@ -242,6 +242,9 @@ class Store:
             if version in done:
                 continue
             with self.db.transaction():
+                # another process opening the same new store may have applied it since we looked
+                if self.db.execute("SELECT 1 FROM migrations WHERE version = ?", (version,)).fetchone():
+                    continue
                 for statement in filter(str.strip, script.split(";")):
                     self.db.execute(statement)
                 self.db.execute("INSERT INTO migrations VALUES (?, ?)", (version, time.time()))

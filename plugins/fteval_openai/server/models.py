@@ -115,7 +115,7 @@ class Models:
                 base.tokenizer,
                 settings,
                 prompt_format=base.prompt_format,
-                share_prefix=base.share_prefix,
+                shared_prefix=base.shared_prefix,
                 device=base.device,
             )
             return model.generate([Prompt(system, str(user))])[0].text

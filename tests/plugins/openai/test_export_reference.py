@@ -12,7 +12,7 @@ from fteval_testutil import ROOT, SPECS, fteval_cli
 from fteval.engine import render_examples
 from fteval.loader import load_spec
 
-REFERENCE = ROOT / "tests" / "data" / "reference"  # byte-identical copies of the shared openai-format files
+REFERENCE = ROOT / "tests" / "data" / "reference"  # byte-identical copies of the reference OpenAI files
 CASES = [("base/viggo.yaml", "viggo_validation.jsonl"), ("base/sql.yaml", "sql_validation.jsonl")]
 
 
