@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, model_validator
 
 from fteval.plugin import PluginConfig
 
@@ -12,7 +14,18 @@ __all__ = ["CostOverrides", "ModelSettings", "OpenAIConfig", "TrainSettings"]
 class ModelSettings(PluginConfig):
     """Which model, where, and how to reach it. The API key itself is never part of a spec."""
 
-    name: str = Field(description="Base model id, e.g. gpt-4o-mini-2024-07-18 (or a served model name).")
+    name: str = Field(
+        description="Base model id, e.g. gpt-4o-mini-2024-07-18 (or a served model name); `id` is accepted too."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_is_the_name(cls, data: Any) -> Any:
+        """``id`` (as in the hf model section, and what ``--model`` sets) names the model and wins over ``name``."""
+        if isinstance(data, dict) and "id" in data:
+            data = {k: v for k, v in data.items() if k != "id"} | {"name": data["id"]}
+        return data
+
     base_url: str | None = Field(
         None,
         description="API root, e.g. http://127.0.0.1:8000/v1 for `fteval serve` or a vLLM server; default api.openai.com.",
