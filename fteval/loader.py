@@ -79,6 +79,8 @@ class LoadedSpec:
     metrics: dict[str, ResolvedPlugin] = field(default_factory=dict)
     #: Problems that do not stop a run (e.g. a secret written in the spec), as located issues.
     warnings: list[Issue] = field(default_factory=list)
+    #: The gold-answer check of each split (``fteval.goldcheck.GoldCheck``): rows checked, label counts.
+    gold: list[Any] = field(default_factory=list)
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -305,11 +307,12 @@ def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
             loaded.metrics[ref.name] = ResolvedPlugin(ref.name, cls, config)
 
 
-def _check_templates(spec: Spec, issues: _Issues) -> None:
+def _split_columns(spec: Spec, issues: _Issues) -> dict[str, tuple[set[str], str]]:
+    """Column names of each file split that can be read cheaply, with its file; problems go to ``issues``."""
     from fteval.datasets import header_columns  # noqa: PLC0415
 
-    columns: set[str] | None = None
-    dataset, prompt = getattr(spec, "dataset", None), getattr(spec, "prompt", None)
+    out: dict[str, tuple[set[str], str]] = {}
+    dataset = getattr(spec, "dataset", None)
     for split_name in ("train", "valid", "eval") if dataset is not None else ():
         source = getattr(dataset, split_name)
         if source is None:
@@ -323,7 +326,14 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
             issues.add(("dataset", split_name, "path"), f"cannot read header: {exc}")
             continue
         if names is not None:
-            columns = names if columns is None else columns & names
+            out[split_name] = (names, str(source.path))
+    return out
+
+
+def _check_templates(spec: Spec, issues: _Issues) -> None:
+    splits = _split_columns(spec, issues)
+    columns = set.intersection(*(names for names, _ in splits.values())) if splits else None
+    prompt = getattr(spec, "prompt", None)
     for key in ("system", "user", "target") if prompt is not None else ():
         text = getattr(prompt, key)
         if text is None:
@@ -332,16 +342,23 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
         for problem in problems:
             issues.add(("prompt", key), problem)
         if columns is not None:
-            # reliability-input: list only names a template could use, so a file that is not a dataset
-            # (a spec pointing at /etc/passwd) never has its first line echoed.
-            usable = sorted(c for c in columns if c.isidentifier())
             for var in sorted(variables - columns):
-                close = difflib.get_close_matches(var, usable, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                listed = ", ".join(usable) if usable else "none usable as template variables"
-                issues.add(
-                    ("prompt", key), f"template variable {var!r} is not a dataset column{hint}; columns: {listed}"
-                )
+                issues.add(("prompt", key), _missing_column(var, splits))
+
+
+def _missing_column(var: str, splits: dict[str, tuple[set[str], str]]) -> str:
+    """Why template variable ``var`` is not a column: of every split, or of the ones named with their files."""
+    lacking = [name for name, (names, _) in splits.items() if var not in names]
+    # reliability-input: list only names a template could use, so a file that is not a dataset
+    # (a spec pointing at /etc/passwd) never has its first line echoed.
+    usable = sorted({c for name in lacking for c in splits[name][0] if c.isidentifier()})
+    close = difflib.get_close_matches(var, usable, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    listed = ", ".join(usable) if usable else "none usable as template variables"
+    if len(lacking) == len(splits):
+        return f"template variable {var!r} is not a dataset column{hint}; columns: {listed}"
+    where = "; ".join(f"the {name} split ({splits[name][1]})" for name in lacking)
+    return f"template variable {var!r} is not a column of {where}{hint}; its columns: {listed}"
 
 
 def _apply_overrides(
@@ -363,7 +380,10 @@ def _apply_overrides(
 
 
 def load_spec(
-    file: str | Path, overrides: Mapping[str, Any] | None = None, overrides_from: str = "<command line>"
+    file: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    overrides_from: str = "<command line>",
+    gold_rows: int | None = 1_000,
 ) -> LoadedSpec:
     """Load, merge, validate and check a spec without running anything heavy.
 
@@ -372,6 +392,8 @@ def load_spec(
         overrides: a partial spec merged over the file's (after ``extends``), validated like the
             rest; e.g. ``{"targets": {"t": {"model": {"id": "./new"}}}}`` for ``--model``.
         overrides_from: how errors in ``overrides`` name their origin (e.g. ``--model``).
+        gold_rows: render and parse the gold answers of the first N rows of each file split (0: none;
+            None: every row of every split, hub splits too, as before a run); see ``fteval.goldcheck``.
 
     Raises:
         SpecError: with every issue found in the file, the files it extends and the overrides.
@@ -392,10 +414,26 @@ def load_spec(
     _check_targets(loaded, issues)
     _check_evaluators(loaded, issues)
     _check_templates(spec, issues)
+    if not issues.items and gold_rows != 0:
+        _check_gold(loaded, gold_rows, issues)
     if issues.items:
         raise SpecError(issues.items)
     loaded.warnings = issues.warnings
     return loaded
+
+
+def _check_gold(loaded: LoadedSpec, gold_rows: int | None, issues: _Issues) -> None:
+    """Gold answers the parser rejects become issues; the checks (label counts) are kept on ``loaded``."""
+    from fteval.errors import DatasetError  # noqa: PLC0415
+    from fteval.goldcheck import check_gold, gold_problems  # noqa: PLC0415
+
+    try:
+        loaded.gold = check_gold(loaded, gold_rows, files_only=gold_rows is not None, reuse=gold_rows is not None)
+    except DatasetError as exc:
+        issues.add(("dataset",), str(exc))
+        return
+    for path, message in gold_problems(loaded, loaded.gold):
+        issues.add(path, message)
 
 
 def _valid_sections(data: Any) -> Spec:

@@ -17,7 +17,11 @@ from fteval.loader import load_spec
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(specs: tuple[Path, ...]) -> None:
-    """Check specs completely (keys, types, plugins, templates, columns) without running anything."""
+    """Check specs completely (keys, types, plugins, templates, columns, gold answers) without running anything.
+
+    Gold answers are rendered and parsed for the first 1,000 rows of each file split; ``run``
+    checks every row before it starts.
+    """
     failed = False
     for path in specs:
         try:
@@ -28,7 +32,12 @@ def validate(specs: tuple[Path, ...]) -> None:
                 click.secho(str(issue), fg="red", err=True)
             continue
         print_warnings(loaded)
-        click.echo(f"{path}: ok ({len(loaded.spec.targets)} targets: {', '.join(loaded.spec.targets)})")
+        n = len(loaded.spec.targets)
+        click.echo(f"{path}: ok ({n} target{'' if n == 1 else 's'}: {', '.join(loaded.spec.targets)})")
+        for check in loaded.gold:
+            if check.labels:
+                sample = f", first {check.checked:,} of {check.total:,} rows" if check.checked < check.total else ""
+                click.echo(f"  {check.split} gold labels{sample}: {check.distribution()}")
     if failed:
         sys.exit(2)
 
