@@ -84,7 +84,8 @@ def check_gold(
     Raises:
         DatasetError: a split cannot be read.
     """
-    from fteval.datasets import load_rows  # noqa: PLC0415
+    from fteval.datasets import Rows  # noqa: PLC0415
+    from fteval.splits import load_split  # noqa: PLC0415
     from fteval.templates import render  # noqa: PLC0415
 
     spec = loaded.spec
@@ -95,17 +96,20 @@ def check_gold(
     checks = []
     for split in ("train", "valid", "eval"):
         source = getattr(spec.dataset, split)
-        if source is None or (files_only and source.path is None):
+        train = spec.dataset.train
+        if source is None or (files_only and (source.hf is not None or (source.from_ and train and train.hf))):
             continue
-        origin = f"dataset.{split} ({source.path or (source.hf.path if source.hf else split)})"
+        carved = f"{source.fraction:g} of train" if source.from_ else None
+        origin = f"dataset.{split} ({source.path or carved or (source.hf.path if source.hf else split)})"
         config = loaded.parser.config.model_dump_json()
         limit_key = str(spec.limits.max_output_chars)
-        key: tuple[str, ...] = (source.model_dump_json(), spec.prompt.target, loaded.parser.name, config, limit_key)
+        key: tuple[str, ...] = (spec.dataset.model_dump_json(), split, spec.prompt.target, loaded.parser.name, config)
+        key += (limit_key,)
         key += (str(max_rows),)
         if reuse and key in _DONE:
             checks.append(dataclasses.replace(_DONE[key], split=split, origin=origin))
             continue
-        rows = load_rows(source)
+        rows = load_split(spec.dataset, split) or Rows()
         check = GoldCheck(split, origin, total=len(rows))
         for number, row in enumerate(rows[:max_rows] if max_rows else rows, 1):
             check.checked += 1

@@ -192,7 +192,7 @@ def _report_validation(exc: ValidationError, model: type[BaseModel], prefix: Key
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
             parent = _model_at(model, loc[:-1])
-            allowed = sorted(parent.model_fields) if parent else []
+            allowed = sorted(f.alias or n for n, f in parent.model_fields.items()) if parent else []
             close = difflib.get_close_matches(key, allowed, n=1)
             message = f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
             if allowed:
