@@ -44,10 +44,10 @@ def validate(specs: tuple[Path, ...]) -> None:
 
 @main.command()
 def schema() -> None:
-    """Print the JSON Schema of the spec format (for editors)."""
-    from fteval.spec import Spec  # noqa: PLC0415
+    """Print the JSON Schema of the spec format with every installed plugin's options (for editors)."""
+    from fteval.schema import spec_schema  # noqa: PLC0415
 
-    click.echo(json.dumps(Spec.model_json_schema(), indent=2))
+    click.echo(json.dumps(spec_schema(), indent=2))
 
 
 @main.command()
