@@ -25,7 +25,7 @@ from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
 from fteval.yamlsafe import SourceMap, format_path, load_yaml
 
-__all__ = ["LoadedSpec", "ResolvedPlugin", "ResolvedTarget", "format_path", "load_spec"]
+__all__ = ["LoadedSpec", "ResolvedPlugin", "ResolvedTarget", "format_path", "load_spec", "merged_spec"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -133,6 +133,18 @@ def deep_merge(base: Any, child: Any) -> Any:
     return child
 
 
+def _parent_file(file: Path, parent: str, line: int | None, col: int | None) -> Path:
+    """The file an ``extends`` entry names: a path relative to ``file``, or ``pkg:PACKAGE/FILE``."""
+    from fteval.specpkgs import PREFIX, resolve_ref  # noqa: PLC0415
+
+    if not parent.startswith(PREFIX):
+        return (file.parent / parent).resolve()
+    try:
+        return resolve_ref(parent)
+    except ValueError as exc:
+        raise SpecError([Issue(file, line, col, "extends", str(exc))]) from None
+
+
 def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[dict[str, Any], SourceMap]:
     data, source = load_yaml(file)
     files.append(file)
@@ -150,7 +162,7 @@ def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[di
         _, line, col = source.locate(where)
         if not isinstance(parent, str):
             raise SpecError([Issue(file, line, col, "extends", "must be a file path or a list of paths")])
-        target = (file.parent / parent).resolve()
+        target = _parent_file(file, parent, line, col)
         if target in stack:
             chain = " -> ".join(p.name for p in (*stack, target))
             raise SpecError([Issue(file, line, col, "extends", f"extends cycle: {chain}")])
@@ -377,6 +389,21 @@ def _apply_overrides(
         mark(value, (key,))
     merged: dict[str, Any] = deep_merge(data, dict(overrides))
     return merged
+
+
+def merged_spec(file: str | Path) -> tuple[dict[str, Any], SourceMap, list[Path]]:
+    """A spec file merged with everything it ``extends``, not validated (``fteval resolve``).
+
+    Returns:
+        The merged data (dataset paths made absolute), where each key path came from, and the files read.
+
+    Raises:
+        SpecError: a file cannot be read or parsed, or ``extends`` is broken (missing file, cycle).
+    """
+    path = Path(file).resolve()
+    files: list[Path] = []
+    data, source = _resolve(path, (path,), files)
+    return data, source, files
 
 
 def load_spec(
