@@ -55,3 +55,13 @@ def test_schema_checks_plugin_options_and_plugin_names() -> None:
     assert not list(validator.iter_errors({"extends": "base.yaml", "targets": {}})), (
         "a child file needs no required keys"
     )
+
+
+def test_plugins_verbose_lists_each_plugins_options(tmp_path: Path) -> None:
+    from fteval_testutil import fteval_cli
+
+    out = fteval_cli("plugins", "--verbose", store=tmp_path / "r.db")
+    assert out.returncode == 0, out.stderr
+    choice = out.stdout[out.stdout.index("parser choice") :]
+    assert "allow_surrounding_text" in choice and "(required)" in choice
+    assert "train.epochs" in out.stdout[out.stdout.index("trainer hf") :]

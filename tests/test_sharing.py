@@ -44,8 +44,7 @@ def test_bad_package_references_say_what_is_installed(tmp_path: Path) -> None:
     out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
     assert out.returncode == 2
     assert (
-        f"{spec}:1:1: extends: 'pkg:fteval_sql/sqll.yaml': package 'fteval_sql' ships no spec 'sqll.yaml'"
-        in out.stderr
+        f"{spec}:1:1: extends: 'pkg:fteval_sql/sqll.yaml': package 'fteval_sql' ships no spec 'sqll.yaml'" in out.stderr
     )
     assert "it ships: sql.yaml" in out.stderr
     spec.write_text("extends: pkg:no_such_pack/x.yaml\n", encoding="utf-8")
