@@ -39,13 +39,18 @@ class GoldCheck:
     labels: Counter[str] = field(default_factory=Counter)
 
     def message(self, parser: str) -> str:
-        """The issue text for the failures."""
+        """The issue text: how many were rejected, the first rows, two reasons, what it means."""
         rows = ", ".join(str(row) for row, _ in self.failures[:_SHOWN])
+        more = ", ..." if len(self.failures) > _SHOWN else ""
         reasons = "; ".join(f"row {row}: {reason}" for row, reason in self.failures[:2])
-        sample = f" of the first {self.checked:,} rows" if self.checked < self.total else ""
+        sample = f" (the first {self.checked:,} rows read)" if self.checked < self.total else ""
+        if len(self.failures) == self.checked:
+            outcome = "every example would score 0: fix the gold labels or the parser's options"
+        else:
+            outcome = "those examples will always score 0"
         return (
-            f"{len(self.failures):,} gold answer(s){sample} in {self.origin} are rejected by parser {parser!r}"
-            f" and would always score 0 (data rows {rows}{', ...' if len(self.failures) > _SHOWN else ''}): {reasons}"
+            f"{len(self.failures):,} of {self.checked:,} gold answers{sample} in {self.origin} are rejected by parser"
+            f" {parser!r} (data rows {rows}{more}): {reasons}; {outcome}"
         )
 
     def distribution(self) -> str:
@@ -115,11 +120,13 @@ def check_gold(
             check.checked += 1
             try:
                 gold = render(spec.prompt.target, row, where=f"{origin} data row {number}: prompt.target")
-            except TemplateError as exc:
-                check.failures.append((number, str(exc)))
+            except TemplateError:
+                check.checked -= 1  # not a parser problem: rendering reports it, with its row, where it runs
                 continue
-            limit = spec.limits.max_output_chars
-            parsed = _parse(parser, gold) if len(gold) <= limit else Parsed.fail(f"over the {limit:,}-character limit")
+            if len(gold) > spec.limits.max_output_chars:
+                check.checked -= 1  # a cost cap, not a parser problem: the run reports it per example
+                continue
+            parsed = _parse(parser, gold)
             if not parsed.ok:
                 check.failures.append((number, str(parsed.error)))
             elif labelled:
@@ -129,7 +136,7 @@ def check_gold(
     return checks
 
 
-def gold_problems(loaded: LoadedSpec, checks: list[GoldCheck]) -> list[tuple[tuple[str, str], str]]:
-    """(key path ``dataset.<split>``, message) for each split with gold answers the parser rejects."""
+def gold_problems(loaded: LoadedSpec, checks: list[GoldCheck]) -> list[tuple[tuple[str, str], str, bool]]:
+    """(key path ``dataset.<split>``, message, whether every checked gold was rejected) per split with rejections."""
     name = loaded.parser.name if loaded.parser else "?"
-    return [(("dataset", c.split), c.message(name)) for c in checks if c.failures]
+    return [(("dataset", c.split), c.message(name), len(c.failures) == c.checked) for c in checks if c.failures]

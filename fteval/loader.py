@@ -450,17 +450,20 @@ def load_spec(
 
 
 def _check_gold(loaded: LoadedSpec, gold_rows: int | None, issues: _Issues) -> None:
-    """Gold answers the parser rejects become issues; the checks (label counts) are kept on ``loaded``."""
+    """Gold answers the parser rejects: an issue when a split has no gold it accepts, else a warning.
+
+    The checks (label counts) are kept on ``loaded``.
+    """
     from fteval.errors import DatasetError  # noqa: PLC0415
     from fteval.goldcheck import check_gold, gold_problems  # noqa: PLC0415
 
     try:
         loaded.gold = check_gold(loaded, gold_rows, files_only=gold_rows is not None, reuse=gold_rows is not None)
-    except DatasetError as exc:
-        issues.add(("dataset",), str(exc))
-        return
-    for path, message in gold_problems(loaded, loaded.gold):
-        issues.add(path, message)
+    except DatasetError:
+        return  # a file that cannot be read is reported where rows are loaded, with its own message
+    for path, message, every in gold_problems(loaded, loaded.gold):
+        # every gold rejected: nothing could ever score (an error); some: a warning with the rows
+        (issues.add if every else issues.warn)(path, message)
 
 
 def _valid_sections(data: Any) -> Spec:
