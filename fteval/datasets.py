@@ -107,14 +107,15 @@ def _json_records(text: str, path: Path) -> Iterator[_Record]:
             raise DatasetError(f"{path}: not valid json: {exc}") from None
         raise DatasetError(f"{path}: expected a JSON list of objects, found {found}; or use format: jsonl")
     at = _skip_ws(text, at + 1)
-    number = 0
+    number, line, counted = 0, 1, 0
     while text[at : at + 1] != "]":
         try:
             value, end = decoder.raw_decode(text, at)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}: not valid json: {exc}") from None
         number += 1
-        line = text.count("\n", 0, at) + 1
+        line += text.count("\n", counted, at)  # counted from the previous record on: linear in the file
+        counted = at
         yield number, line, value if isinstance(value, dict) else f"expected a JSON object, found {_kind(value)}"
         at = _skip_ws(text, end)
         if text[at : at + 1] == ",":

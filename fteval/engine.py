@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fteval import leases, registry
-from fteval.datasets import load_rows
+from fteval.datasets import Rows
 from fteval.errors import FtevalError, PluginError, StoreError
 from fteval.identity import cache_key, canonical_hash, job_key, redact, redact_text, run_config
 from fteval.loader import LoadedSpec, ResolvedTarget
@@ -32,6 +32,7 @@ from fteval.plugin import (
 from fteval.progress import progress_bar
 from fteval.records import ExampleRecord, JobRecord
 from fteval.spec import Source
+from fteval.splits import load_split
 from fteval.store import Store
 from fteval.templates import render
 from fteval.versions import run_versions
@@ -54,8 +55,8 @@ def render_examples(loaded: LoadedSpec, split: str) -> SplitExamples:
         return SplitExamples([])
     prompt = loaded.spec.prompt
     examples = []
-    rows = load_rows(source)
-    origin = source.path or (source.hf.path if source.hf else split)
+    rows = load_split(loaded.spec.dataset, split) or Rows()
+    origin = source.path or (source.hf.path if source.hf else f"{source.fraction:g} of train")
     for index, row in enumerate(rows):
         where = f"{split} split ({origin}) data row {index + 1}"
         system = render(prompt.system, row, where=f"{where}: prompt.system") if prompt.system else None

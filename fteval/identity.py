@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from fteval.plugin import GenerationSettings, PluginConfig, Prompt
-from fteval.spec import Source, Spec
+from fteval.spec import Source, Spec, Splits
 
 __all__ = [
     "REDACTED",
@@ -36,6 +36,8 @@ __all__ = [
     "redact_text",
     "run_config",
     "secret_values",
+    "source_identity",
+    "split_identity",
 ]
 
 REDACTED = "<redacted>"
@@ -181,12 +183,31 @@ def source_identity(source: Source | None) -> Any:
     """A dataset split's identity: its selection options and the sha256 of its file's bytes."""
     if source is None:
         return None
-    data = source.model_dump()
+    data = source.model_dump(by_alias=True)
     if data.get("on_bad_row") == "error":  # the default; left out so older runs keep their identity
         del data["on_bad_row"]
+    for key in ("from", "fraction"):  # unset unless carved from train; left out for the same reason
+        if data.get(key) is None:
+            data.pop(key, None)
     if source.path:
         data["path"] = f"sha256:{file_digest(source.path)}"
     return data
+
+
+def split_identity(splits: Splits, name: str) -> Any:
+    """A split's identity: its own, plus the train split's for a split carved from train, plus the
+    carved splits' for train (whose rows are what the carving leaves)."""
+    source = getattr(splits, name)
+    if source is None:
+        return None
+    own = source_identity(source)
+    if source.from_ is not None:
+        own["train"] = source_identity(splits.train)
+    elif name == "train":
+        carved = {n: source_identity(s) for n in ("valid", "eval") if (s := getattr(splits, n)) and s.from_}
+        if carved:
+            own["carved"] = carved
+    return own
 
 
 def job_key(spec: Spec, target: str, model_identity: str | None = None) -> str:
@@ -195,8 +216,8 @@ def job_key(spec: Spec, target: str, model_identity: str | None = None) -> str:
     so keys of targets without an outside model stay as they were)."""
     t = spec.targets[target]
     data = {
-        "train": source_identity(spec.dataset.train),
-        "valid": source_identity(spec.dataset.valid),
+        "train": split_identity(spec.dataset, "train"),
+        "valid": split_identity(spec.dataset, "valid"),
         "prompt": spec.prompt.model_dump(),
         "target": redact(t.model_dump(exclude={"generation", "generator"})),
         "seed": spec.seed,
@@ -223,7 +244,7 @@ def run_config(
     t = spec.targets[target]
     config = {
         "spec": spec.name,
-        "eval": source_identity(spec.dataset.eval),
+        "eval": split_identity(spec.dataset, "eval"),
         "prompt": spec.prompt.model_dump(),
         "parser": spec.parser.model_dump(),
         "metrics": {n: c.model_dump() for n, c in metrics.items()},

@@ -25,7 +25,7 @@ from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
 from fteval.yamlsafe import SourceMap, format_path, load_yaml
 
-__all__ = ["LoadedSpec", "ResolvedPlugin", "ResolvedTarget", "format_path", "load_spec"]
+__all__ = ["LoadedSpec", "ResolvedPlugin", "ResolvedTarget", "format_path", "load_spec", "merged_spec"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -79,6 +79,8 @@ class LoadedSpec:
     metrics: dict[str, ResolvedPlugin] = field(default_factory=dict)
     #: Problems that do not stop a run (e.g. a secret written in the spec), as located issues.
     warnings: list[Issue] = field(default_factory=list)
+    #: The gold-answer check of each split (``fteval.goldcheck.GoldCheck``): rows checked, label counts.
+    gold: list[Any] = field(default_factory=list)
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -131,6 +133,18 @@ def deep_merge(base: Any, child: Any) -> Any:
     return child
 
 
+def _parent_file(file: Path, parent: str, line: int | None, col: int | None) -> Path:
+    """The file an ``extends`` entry names: a path relative to ``file``, or ``pkg:PACKAGE/FILE``."""
+    from fteval.specpkgs import PREFIX, resolve_ref  # noqa: PLC0415
+
+    if not parent.startswith(PREFIX):
+        return (file.parent / parent).resolve()
+    try:
+        return resolve_ref(parent)
+    except ValueError as exc:
+        raise SpecError([Issue(file, line, col, "extends", str(exc))]) from None
+
+
 def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[dict[str, Any], SourceMap]:
     data, source = load_yaml(file)
     files.append(file)
@@ -148,7 +162,7 @@ def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[di
         _, line, col = source.locate(where)
         if not isinstance(parent, str):
             raise SpecError([Issue(file, line, col, "extends", "must be a file path or a list of paths")])
-        target = (file.parent / parent).resolve()
+        target = _parent_file(file, parent, line, col)
         if target in stack:
             chain = " -> ".join(p.name for p in (*stack, target))
             raise SpecError([Issue(file, line, col, "extends", f"extends cycle: {chain}")])
@@ -190,7 +204,7 @@ def _report_validation(exc: ValidationError, model: type[BaseModel], prefix: Key
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
             parent = _model_at(model, loc[:-1])
-            allowed = sorted(parent.model_fields) if parent else []
+            allowed = sorted(f.alias or n for n, f in parent.model_fields.items()) if parent else []
             close = difflib.get_close_matches(key, allowed, n=1)
             message = f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
             if allowed:
@@ -305,11 +319,12 @@ def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
             loaded.metrics[ref.name] = ResolvedPlugin(ref.name, cls, config)
 
 
-def _check_templates(spec: Spec, issues: _Issues) -> None:
+def _split_columns(spec: Spec, issues: _Issues) -> dict[str, tuple[set[str], str]]:
+    """Column names of each file split that can be read cheaply, with its file; problems go to ``issues``."""
     from fteval.datasets import header_columns  # noqa: PLC0415
 
-    columns: set[str] | None = None
-    dataset, prompt = getattr(spec, "dataset", None), getattr(spec, "prompt", None)
+    out: dict[str, tuple[set[str], str]] = {}
+    dataset = getattr(spec, "dataset", None)
     for split_name in ("train", "valid", "eval") if dataset is not None else ():
         source = getattr(dataset, split_name)
         if source is None:
@@ -323,7 +338,14 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
             issues.add(("dataset", split_name, "path"), f"cannot read header: {exc}")
             continue
         if names is not None:
-            columns = names if columns is None else columns & names
+            out[split_name] = (names, str(source.path))
+    return out
+
+
+def _check_templates(spec: Spec, issues: _Issues) -> None:
+    splits = _split_columns(spec, issues)
+    columns = set.intersection(*(names for names, _ in splits.values())) if splits else None
+    prompt = getattr(spec, "prompt", None)
     for key in ("system", "user", "target") if prompt is not None else ():
         text = getattr(prompt, key)
         if text is None:
@@ -332,16 +354,23 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
         for problem in problems:
             issues.add(("prompt", key), problem)
         if columns is not None:
-            # reliability-input: list only names a template could use, so a file that is not a dataset
-            # (a spec pointing at /etc/passwd) never has its first line echoed.
-            usable = sorted(c for c in columns if c.isidentifier())
             for var in sorted(variables - columns):
-                close = difflib.get_close_matches(var, usable, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                listed = ", ".join(usable) if usable else "none usable as template variables"
-                issues.add(
-                    ("prompt", key), f"template variable {var!r} is not a dataset column{hint}; columns: {listed}"
-                )
+                issues.add(("prompt", key), _missing_column(var, splits))
+
+
+def _missing_column(var: str, splits: dict[str, tuple[set[str], str]]) -> str:
+    """Why template variable ``var`` is not a column: of every split, or of the ones named with their files."""
+    lacking = [name for name, (names, _) in splits.items() if var not in names]
+    # reliability-input: list only names a template could use, so a file that is not a dataset
+    # (a spec pointing at /etc/passwd) never has its first line echoed.
+    usable = sorted({c for name in lacking for c in splits[name][0] if c.isidentifier()})
+    close = difflib.get_close_matches(var, usable, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    listed = ", ".join(usable) if usable else "none usable as template variables"
+    if len(lacking) == len(splits):
+        return f"template variable {var!r} is not a dataset column{hint}; columns: {listed}"
+    where = "; ".join(f"the {name} split ({splits[name][1]})" for name in lacking)
+    return f"template variable {var!r} is not a column of {where}{hint}; its columns: {listed}"
 
 
 def _apply_overrides(
@@ -362,8 +391,26 @@ def _apply_overrides(
     return merged
 
 
+def merged_spec(file: str | Path) -> tuple[dict[str, Any], SourceMap, list[Path]]:
+    """A spec file merged with everything it ``extends``, not validated (``fteval resolve``).
+
+    Returns:
+        The merged data (dataset paths made absolute), where each key path came from, and the files read.
+
+    Raises:
+        SpecError: a file cannot be read or parsed, or ``extends`` is broken (missing file, cycle).
+    """
+    path = Path(file).resolve()
+    files: list[Path] = []
+    data, source = _resolve(path, (path,), files)
+    return data, source, files
+
+
 def load_spec(
-    file: str | Path, overrides: Mapping[str, Any] | None = None, overrides_from: str = "<command line>"
+    file: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    overrides_from: str = "<command line>",
+    gold_rows: int | None = 1_000,
 ) -> LoadedSpec:
     """Load, merge, validate and check a spec without running anything heavy.
 
@@ -372,6 +419,8 @@ def load_spec(
         overrides: a partial spec merged over the file's (after ``extends``), validated like the
             rest; e.g. ``{"targets": {"t": {"model": {"id": "./new"}}}}`` for ``--model``.
         overrides_from: how errors in ``overrides`` name their origin (e.g. ``--model``).
+        gold_rows: render and parse the gold answers of the first N rows of each file split (0: none;
+            None: every row of every split, hub splits too, as before a run); see ``fteval.goldcheck``.
 
     Raises:
         SpecError: with every issue found in the file, the files it extends and the overrides.
@@ -392,10 +441,29 @@ def load_spec(
     _check_targets(loaded, issues)
     _check_evaluators(loaded, issues)
     _check_templates(spec, issues)
+    if not issues.items and gold_rows != 0:
+        _check_gold(loaded, gold_rows, issues)
     if issues.items:
         raise SpecError(issues.items)
     loaded.warnings = issues.warnings
     return loaded
+
+
+def _check_gold(loaded: LoadedSpec, gold_rows: int | None, issues: _Issues) -> None:
+    """Gold answers the parser rejects: an issue when a split has no gold it accepts, else a warning.
+
+    The checks (label counts) are kept on ``loaded``.
+    """
+    from fteval.errors import DatasetError  # noqa: PLC0415
+    from fteval.goldcheck import check_gold, gold_problems  # noqa: PLC0415
+
+    try:
+        loaded.gold = check_gold(loaded, gold_rows, files_only=gold_rows is not None, reuse=gold_rows is not None)
+    except DatasetError:
+        return  # a file that cannot be read is reported where rows are loaded, with its own message
+    for path, message, every in gold_problems(loaded, loaded.gold):
+        # every gold rejected: nothing could ever score (an error); some: a warning with the rows
+        (issues.add if every else issues.warn)(path, message)
 
 
 def _valid_sections(data: Any) -> Spec:

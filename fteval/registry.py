@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,7 +62,9 @@ def load(kind: str, name: str) -> type[_Plugin]:
     """
     info = discover().get((kind, name))
     if info is None:
-        raise PluginError(f"unknown {kind} {name!r}; installed: {', '.join(names(kind)) or 'none'}")
+        close = difflib.get_close_matches(name, names(kind), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise PluginError(f"unknown {kind} {name!r}{hint}; installed: {', '.join(names(kind)) or 'none'}")
     try:
         with install_hint(kind, name):
             cls = info.entry_point.load()

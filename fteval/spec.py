@@ -31,6 +31,18 @@ class Source(_Strict):
 
     path: str | None = Field(None, description="CSV, JSON (list of objects) or JSONL file, relative to the spec.")
     hf: HFSource | None = Field(None, description="A hub dataset instead of a local file.")
+    from_: Literal["train"] | None = Field(
+        None,
+        alias="from",
+        description=(
+            "Carve this split (valid or eval) out of the train split's rows instead of a file: "
+            "`{from: train, fraction: 0.1, seed: 0}`. The rows are disjoint from train and stable "
+            "(they depend only on the train rows, the fraction and the seed)."
+        ),
+    )
+    fraction: float | None = Field(
+        None, gt=0, lt=1, description="With `from: train`: the share of the train rows this split takes."
+    )
     format: Literal["auto", "csv", "json", "jsonl"] = Field("auto", description="File format; auto uses the suffix.")
     limit: int | None = Field(None, ge=1, description="Keep only the first N rows (after shuffling).")
     shuffle: bool = Field(False, description="Shuffle rows before applying the limit.")
@@ -46,8 +58,10 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _one_origin(self) -> Source:
-        if (self.path is None) == (self.hf is None):
-            raise ValueError("give exactly one of 'path' or 'hf'")
+        if sum(x is not None for x in (self.path, self.hf, self.from_)) != 1:
+            raise ValueError("give exactly one of 'path', 'hf' or 'from'")
+        if (self.from_ is None) != (self.fraction is None):
+            raise ValueError("'from: train' and 'fraction' go together")
         return self
 
 
@@ -57,6 +71,17 @@ class Splits(_Strict):
     train: Source | None = Field(None, description="Training rows.")
     valid: Source | None = Field(None, description="Held-out rows for eval loss / early stopping.")
     eval: Source = Field(description="Rows the targets are evaluated on.")
+
+    @model_validator(mode="after")
+    def _carved_from_a_train_split(self) -> Splits:
+        if self.train is not None and self.train.from_ is not None:
+            raise ValueError("the train split cannot be carved from itself; give it a path or hf")
+        carved = [s for s in (self.valid, self.eval) if s is not None and s.from_ is not None]
+        if carved and self.train is None:
+            raise ValueError("'from: train' needs a dataset.train split")
+        if sum(s.fraction or 0 for s in carved) >= 1:
+            raise ValueError("the carved fractions take every train row; leave some for training")
+        return self
 
 
 class PromptSpec(_Strict):

@@ -71,7 +71,7 @@ def test_validate_bad_spec_exits_2_without_traceback(tmp_path: Path) -> None:
     bad.write_text((SPECS / "yesno.yaml").read_text().replace("parser:", "parsr:"))
     out = fteval_cli("validate", str(bad), store=tmp_path / "r.db")
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert f"{bad}:19:1: parsr: unknown key 'parsr' (did you mean 'parser'?); allowed: " in out.stderr
+    assert f"{bad}:20:1: parsr: unknown key 'parsr' (did you mean 'parser'?); allowed: " in out.stderr
 
 
 def test_runtime_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
@@ -125,7 +125,9 @@ def test_schema_is_json_schema(tmp_path: Path) -> None:
     schema = json.loads(out.stdout)
     assert schema["type"] == "object" and schema["additionalProperties"] is False
     assert {"fteval", "name", "dataset", "prompt", "parser", "targets"} <= set(schema["properties"])
-    assert {"fteval", "name", "dataset", "prompt", "parser"} <= set(schema["required"])
+    assert {"fteval", "name", "dataset", "prompt", "parser"} <= set(schema["else"]["required"]), (
+        "a file with extends needs none"
+    )
     target = schema["$defs"]["Target"]
     assert target["required"] == ["trainer"] and target["properties"]["trainer"]["description"]
 

@@ -156,9 +156,9 @@ def test_header_columns_of_a_hub_source_is_unknown() -> None:
 
 
 def test_source_needs_exactly_one_origin(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="exactly one of 'path' or 'hf'"):
+    with pytest.raises(ValueError, match="exactly one of 'path', 'hf' or 'from'"):
         Source.model_validate({})
-    with pytest.raises(ValueError, match="exactly one of 'path' or 'hf'"):
+    with pytest.raises(ValueError, match="exactly one of 'path', 'hf' or 'from'"):
         Source.model_validate({"path": "x.csv", "hf": {"path": "GEM/viggo"}})
 
 

@@ -32,6 +32,7 @@ def test_yesno_lookup_end_to_end_records_everything(tmp_path: Path) -> None:
         "parser.choice",
         "metric.accuracy",
         "metric.format_rate",
+        "metric.macro_f1",
     }
     assert (
         plugins["parser.choice"]["package"] == "fteval"
@@ -40,7 +41,7 @@ def test_yesno_lookup_end_to_end_records_everything(tmp_path: Path) -> None:
     examples = engine.store.examples(run_id)
     assert len(examples) == run.n_examples == 20
     aggregates = {a.metric: a for a in engine.store.aggregates(run_id)}
-    assert set(aggregates) == {"accuracy", "format_rate"}
+    assert set(aggregates) == {"accuracy", "format_rate", "macro_f1"}
     acc = aggregates["accuracy"]
     expected = sum(e.output == e.gold for e in examples) / len(examples)
     assert acc.value == expected and acc.ci_low <= expected <= acc.ci_high and acc.n == 20

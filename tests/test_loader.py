@@ -102,7 +102,7 @@ def test_metrics_default_to_the_parsers_own(tmp_path: Path) -> None:
     text = BASE.replace("metrics: [accuracy, format_rate]\n", "") + TARGETS
     loaded = load_spec(write(tmp_path / "spec.yaml", text))
     assert loaded.spec.metrics is None
-    assert list(loaded.metrics) == ["accuracy", "format_rate"]
+    assert list(loaded.metrics) == ["accuracy", "macro_f1", "format_rate"]
 
 
 def test_hash_is_stable_and_follows_content(tmp_path: Path) -> None:

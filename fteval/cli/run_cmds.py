@@ -65,7 +65,8 @@ def _engine(ctx: click.Context, spec: Path, overrides: dict[str, Any] | None = N
     from fteval.engine import Engine  # noqa: PLC0415
     from fteval.store import Store  # noqa: PLC0415
 
-    loaded = load_spec(spec, overrides, overrides_from="--model")
+    # every row's gold answer is parsed first: one the parser rejects stops the run before anything is spent
+    loaded = load_spec(spec, overrides, overrides_from="--model", gold_rows=None)
     print_warnings(loaded)
     store_path: Path = ctx.obj["store"]
     store = Store(store_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -17,7 +18,11 @@ from fteval.loader import load_spec
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(specs: tuple[Path, ...]) -> None:
-    """Check specs completely (keys, types, plugins, templates, columns) without running anything."""
+    """Check specs completely (keys, types, plugins, templates, columns, gold answers) without running anything.
+
+    Gold answers are rendered and parsed for the first 1,000 rows of each file split; ``run``
+    checks every row before it starts.
+    """
     failed = False
     for path in specs:
         try:
@@ -28,29 +33,80 @@ def validate(specs: tuple[Path, ...]) -> None:
                 click.secho(str(issue), fg="red", err=True)
             continue
         print_warnings(loaded)
-        click.echo(f"{path}: ok ({len(loaded.spec.targets)} targets: {', '.join(loaded.spec.targets)})")
+        n = len(loaded.spec.targets)
+        click.echo(f"{path}: ok ({n} target{'' if n == 1 else 's'}: {', '.join(loaded.spec.targets)})")
+        for check in loaded.gold:
+            if check.labels:
+                sample = f", first {check.checked:,} of {check.total:,} rows" if check.checked < check.total else ""
+                click.echo(f"  {check.split} gold labels{sample}: {check.distribution()}")
     if failed:
         sys.exit(2)
 
 
 @main.command()
 def schema() -> None:
-    """Print the JSON Schema of the spec format (for editors)."""
-    from fteval.spec import Spec  # noqa: PLC0415
+    """Print the JSON Schema of the spec format with every installed plugin's options (for editors)."""
+    from fteval.schema import spec_schema  # noqa: PLC0415
 
-    click.echo(json.dumps(Spec.model_json_schema(), indent=2))
+    click.echo(json.dumps(spec_schema(), indent=2))
 
 
 @main.command()
-def plugins() -> None:
-    """List installed plugins: kind, name, package, version."""
+@click.option("--verbose", "-v", is_flag=True, help="Each plugin's options: type, default, description.")
+def plugins(verbose: bool) -> None:
+    """List installed plugins: kind, name, package, version (with --verbose, their options)."""
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     table = Table("kind", "name", "package", "version", "entry point")
     for (kind, name), info in sorted(registry.discover().items()):
         table.add_row(kind, name, info.package, info.version, info.entry_point.value)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if verbose:
+        for kind, name in sorted(registry.discover()):
+            console.print(_options_table(kind, name))
+
+
+def _options_table(kind: str, name: str) -> object:
+    """One plugin's options (nested sections as dotted names), or why it cannot be loaded."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from fteval.errors import PluginError  # noqa: PLC0415
+
+    table = Table("option", "type", "default", "description", title=f"{kind} {name}", title_justify="left")
+    try:
+        cls = registry.load(kind, name)
+    except PluginError as exc:
+        table.add_row("-", "-", "-", f"cannot load: {exc}")
+        return table
+    rows = list(_option_rows(cls.Config))
+    for row in rows:
+        table.add_row(*row)
+    if not rows:
+        table.add_row("-", "-", "-", "no options")
+    return table
+
+
+def _option_rows(model: type, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
+    from pydantic import BaseModel  # noqa: PLC0415
+    from pydantic_core import PydanticUndefined  # noqa: PLC0415
+
+    for field_name, info in model.model_fields.items():  # type: ignore[attr-defined]
+        key = prefix + (info.alias or field_name)
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield key, "section", "", info.description or ""
+            yield from _option_rows(annotation, key + ".")
+            continue
+        kind = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        if info.is_required():
+            default = "(required)"
+        elif info.default_factory is not None:
+            default = repr(info.default_factory())
+        else:
+            default = repr(info.default) if info.default is not PydanticUndefined else ""
+        yield key, kind, default, info.description or ""
 
 
 @main.command()

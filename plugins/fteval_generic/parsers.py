@@ -105,20 +105,46 @@ class ChoiceConfig(PluginConfig):
     """Options of the ``choice`` parser."""
 
     labels: list[str] = Field(min_length=1, description="The allowed labels.")
+    allow_surrounding_text: bool = Field(
+        False,
+        description=(
+            "Accept an output that contains exactly one of the labels as a whole word, with any text "
+            "around it (e.g. 'The answer is yes.'). Off by default: the output must be the label alone."
+        ),
+    )
 
 
 class ChoiceParser(Parser):
     """One label of a fixed set (case-insensitive, surrounding punctuation ignored); anything else fails."""
 
     Config = ChoiceConfig
-    default_metrics = ("accuracy", "format_rate")
+    config: ChoiceConfig
+    default_metrics = ("accuracy", "macro_f1", "format_rate")
 
     def parse(self, text: str) -> Parsed:
         cleaned = nfc(text).strip().strip(".!\"'` \n").casefold()
         for label in self.config.labels:
             if cleaned == nfc(label).casefold():
                 return Parsed(ok=True, value=label)
+        if self.config.allow_surrounding_text:
+            return self._find(nfc(text))
         return Parsed.fail(f"not one of {self.config.labels}: {text.strip()[:40]!r}")
+
+    def _find(self, text: str) -> Parsed:
+        """The one label found as a whole word in ``text``; none or several different ones fail."""
+        folded = text.casefold()
+        found = [
+            label
+            for label in self.config.labels
+            if re.search(rf"(?<!\w){re.escape(nfc(label).casefold())}(?!\w)", folded) is not None
+        ]
+        # a label inside a longer one ("not spam" holds "spam") counts once, as the longer label
+        found = [a for a in found if not any(a != b and nfc(a).casefold() in nfc(b).casefold() for b in found)]
+        if len(found) == 1:
+            return Parsed(ok=True, value=found[0])
+        if not found:
+            return Parsed.fail(f"none of {self.config.labels} in the output: {text.strip()[:40]!r}")
+        return Parsed.fail(f"several labels in the output ({', '.join(found)}): {text.strip()[:40]!r}")
 
 
 class JsonParser(Parser):

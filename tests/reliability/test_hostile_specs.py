@@ -59,7 +59,8 @@ def test_recursive_macro_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_catastrophic_regex_runs_in_linear_time(tmp_path: Path) -> None:
-    rows = "question,answer\n" + "".join(f"q{i},{'a' * 35}!\n" for i in range(5))
+    # one gold the pattern matches: a split whose every gold is rejected stops at validation
+    rows = "question,answer\nq,aaa\n" + "".join(f"q{i},{'a' * 35}!\n" for i in range(5))
     spec = write_spec(tmp_path, eval_text=rows, parser="{name: regex, pattern: '(?P<answer>(a+)+)$'}")
     started = time.monotonic()
     out = run_cli("run", str(spec), tmp_path=tmp_path, timeout=60)
