@@ -29,6 +29,7 @@ bench: setup
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/generate_throughput.py
 	$(PY) benchmarks/shared_prefix.py
+	$(PY) benchmarks/eval_vs_lm_eval.py
 
 clean:
 	rm -rf .fteval
