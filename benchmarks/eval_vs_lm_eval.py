@@ -74,12 +74,8 @@ def trained_model(cache: Path) -> Path:
     work = cache / "viggo-tiny"
     done = work / "model-dir.txt"
     if not done.exists():
-        config = HFTrainer.Config.model_validate(
-            {"model": target["model"], "train": target["train"]}
-        )
-        ctx = RecordingTrainContext(
-            viggo_examples("train", "short"), viggo_examples("valid", "short"), work
-        )
+        config = HFTrainer.Config.model_validate({"model": target["model"], "train": target["train"]})
+        ctx = RecordingTrainContext(viggo_examples("train", "short"), viggo_examples("valid", "short"), work)
         print(f"training the tiny ViGGO model ({target['train']}) into {work} ...", flush=True)
         done.write_text(HFTrainer(config).fit(ctx).location or "")
     return Path(done.read_text())
@@ -195,10 +191,7 @@ def main() -> None:
     stripped = sum(a.strip() == b.strip() for a, b in zip(ours, theirs, strict=True))
     print(f"model {model}; {args.n} ViGGO test rows, greedy, max_new_tokens 128; {LM_EVAL}")
     print(f"identical outputs: {same}/{len(ours)} (after strip: {stripped}/{len(ours)})")
-    med = {
-        k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v))
-        for k, v in results.items()
-    }
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v)) for k, v in results.items()}
     for name, (wall, mem) in med.items():
         runs = ", ".join(f"{w:.1f}" for w, _ in results[name])
         print(f"{name:8s} median wall {wall:6.1f} s  peak RSS {mem:6.0f} MiB  (runs: {runs} s)")
