@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 from fteval.report.model import Report
-from fteval.report.plots import all_plots
+from fteval.report.plots import all_plots, tradeoff_points
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
 
 __all__ = ["browser_data", "render_html"]
@@ -181,13 +181,14 @@ def render_html(report: Report, title: str = "fteval report") -> str:
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'"
     primary = next((r.primary for r in report.runs if r.primary), None) or "the first metric"
+    against = "cost" if tradeoff_points(report, primary)[0] == "cost" else "latency (p50)"
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.created_at))
     sections = [
         '<section id="results"><h2>Results</h2>',
         _table(main_header(report), main_rows(report), "main"),
         "<p class=note>Brackets: 95% confidence intervals. Cost and latency are per question; "
         "training cost, time and tokens are the training job's.</p>",
-        _figure(plots.get("tradeoff"), f"{primary} (95% CI) against cost per question; squares are baselines"),
+        _figure(plots.get("tradeoff"), f"{primary} (95% CI) against {against} per question; squares are baselines"),
         _figure(plots.get("loss"), "training and eval loss per target over steps"),
         "</section>",
         _comparison(report),

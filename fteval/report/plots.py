@@ -161,7 +161,7 @@ def breakdown_svg(breakdown: Breakdown, key: str) -> str | None:
     if not series:
         return None
     width = 0.8 / len(series)
-    with _figure(key, 7, 0.6 + 0.22 * len(labels) * max(1, len(series) * 0.6)) as fig:
+    with _figure(key, 7, 0.8 + 0.22 * len(labels) * max(1, len(series) * 0.6)) as fig:
         ax = fig.add_subplot()
         for k, (column, values) in enumerate(series.items()):
             ax.barh([i + k * width for i in range(len(labels))], values, height=width, label=column)
@@ -169,8 +169,8 @@ def breakdown_svg(breakdown: Breakdown, key: str) -> str | None:
         ax.invert_yaxis()
         if all(0 <= v <= 1 for vs in series.values() for v in vs):
             ax.set_xlim(0, 1)
-        if len(series) > 1:
-            ax.legend(fontsize=8, loc="lower right")
+        if len(series) > 1:  # above the axes: inside, it would cover the bars
+            fig.legend(fontsize=8, loc="outside upper center", ncols=len(series), frameon=False)
         return _svg(fig)
 
 
