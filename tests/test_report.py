@@ -15,6 +15,8 @@ from fteval_testutil import ROOT, SPECS, fteval_cli
 from report_helpers import Row, hand_made_run, viggo_lookup_runs
 
 from fteval.compare import compare_runs
+from fteval.engine import Engine
+from fteval.loader import load_spec
 from fteval.plugin import Breakdown
 from fteval.report.html import browser_data, render_html
 from fteval.report.markdown import render_markdown
@@ -181,3 +183,28 @@ def test_markdown_only_imports_no_matplotlib(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
     assert (tmp_path / "r.md").read_text().startswith("## fteval report")
+
+
+def test_sql_report_breaks_down_by_query_feature_and_error_kind(tmp_path: Path) -> None:
+    val = SPECS / "data" / "sql" / "val.json"
+    spec = tmp_path / "sql.yaml"
+    spec.write_text(
+        f"fteval: 1\nextends: {SPECS / 'base' / 'sql.yaml'}\n"
+        f"dataset:\n  train: {{path: {val}, limit: 20}}\n  eval: {{path: {val}, limit: 40}}\n"
+        "metrics: [{name: execution_accuracy, processes: 0}, valid_sql_rate]\n"
+        "targets:\n  lookup: {trainer: lookup}\n",
+        encoding="utf-8",
+    )
+    store = Store(tmp_path / "r.db")
+    run = store.get_run(Engine(load_spec(spec), store, tmp_path).run("lookup"))
+    report = build_report(store, [run])
+    by_feature, by_kind = report.runs[0].breakdowns
+    kinds = {r[0]: r[1] for r in by_kind.rows}
+    executed = report.runs[0].row.metrics["execution_accuracy"]
+    assert kinds["correct"] == round(executed.value * 40) >= 20  # the 20 memorised rows run right
+    assert sum(kinds.values()) == 40 and kinds.get("not executable", 0) > 0  # the fallback query elsewhere
+    features = {r[0]: r for r in by_feature.rows}
+    assert by_feature.columns[2] == "execution_accuracy"
+    assert sum(features[f][1] for f in ("1 table", "2 tables", "3+ tables") if f in features) == 40
+    md = render_markdown(report)
+    assert "lookup (baseline): Outcomes by error kind" in md and f"| correct | {kinds['correct']} |" in md

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 
 from fteval.plugin import Breakdown, Outcome, Score
 
-FEATURES = ("JOIN", "GROUP BY", "ORDER BY", "aggregate", "nested query", "1 table", "2 tables", "3+ tables")
+FEATURES = (
+    "JOIN",
+    "GROUP BY",
+    "ORDER BY",
+    "aggregate",
+    "nested query",
+    "set operation",
+    "1 table",
+    "2 tables",
+    "3+ tables",
+)
 KINDS = ("correct", "parse failure", "not executable", "wrong result", "gold failed")
 #: Scores to judge an example by, best first: the first one the run has is used.
 JUDGES = ("execution_accuracy", "normalized_match", "exact_match")
@@ -40,8 +50,10 @@ def query_features(sql: str) -> tuple[str, ...]:
         found.append("ORDER BY")
     if tree.find(exp.AggFunc) is not None:
         found.append("aggregate")
-    if tree.find(exp.Subquery) is not None or any(s is not tree for s in tree.find_all(exp.Select)):
-        found.append("nested query")
+    if any(s.find_ancestor(exp.Select) is not None for s in tree.find_all(exp.Select)):
+        found.append("nested query")  # a SELECT inside another (a subquery), not the arms of a UNION
+    if tree.find(exp.SetOperation) is not None:
+        found.append("set operation")
     tables = len({t.name.lower() for t in tree.find_all(exp.Table)})
     found.append("1 table" if tables <= 1 else "2 tables" if tables == 2 else "3+ tables")
     return tuple(found)
