@@ -29,6 +29,7 @@ bench: setup
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/generate_throughput.py
 	$(PY) benchmarks/shared_prefix.py
+	$(PY) benchmarks/report_build.py --synthetic 5000
 
 clean:
 	rm -rf .fteval

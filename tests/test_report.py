@@ -57,6 +57,18 @@ def test_main_row_figures_from_a_hand_made_run(tmp_path: Path) -> None:
     assert curves["loss"].steps == (1, 2) and curves["loss"].values == (2.0, 1.5)
 
 
+def test_loss_plot_only_for_runs_whose_job_logged_curves(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from fteval.report.plots import loss_svg
+
+    store, trained, baseline = _hand_made(tmp_path)
+    assert loss_svg(build_report(store, [store.get_run(baseline)], compare=False)) is None
+    svg = loss_svg(build_report(store, [store.get_run(baseline), store.get_run(trained)], compare=False))
+    assert svg is not None and svg.startswith("<svg") and "tuned: loss" in svg and "tuned: eval_loss" in svg
+    page = render_html(build_report(store, [store.get_run(trained)], compare=False))
+    assert page.count("<svg") == 2 and "training and eval loss per target over steps" in page
+
+
 def test_worst_examples_put_parse_failures_first(tmp_path: Path) -> None:
     store, trained, _ = _hand_made(tmp_path)
     run = build_report(store, [store.get_run(trained)], compare=False).runs[0]

@@ -118,7 +118,14 @@ def _svg(fig: Figure) -> str:
 
 def loss_svg(report: Report, key: str = "loss") -> str | None:
     """Training and eval loss per run over steps; None when no run has a curve."""
-    lines = [(r.row.name, c) for r in report.runs for c in r.curves if c.steps]
+    jobs: set[str] = set()
+    lines = []
+    for r in report.runs:
+        job = r.row.run.job_id
+        if job is None or job in jobs:  # two evaluations of one trained model share its curves
+            continue
+        jobs.add(job)
+        lines += [(r.row.name, c) for c in r.curves if c.steps]
     if not lines:
         return None
     with _figure(key, 7, 3.2) as fig:

@@ -93,7 +93,12 @@
     if (!run) { root.appendChild(el("p", {}, "No runs.")); return; }
     var controls = el("div", { "class": "controls" });
     controls.appendChild(select("f-run", "run", data.runs.map(function (r, i) { return [i, r.name + " (" + r.id + ")"]; }), state.run,
-      function (v) { state.run = Number(v); state.facets = {}; state.page = 0; render(); }));
+      function (v) {
+        state.run = Number(v); state.facets = {}; state.page = 0;
+        // a flip filter means nothing for a run outside the comparison
+        if (state.show.indexOf("->") >= 0 && !Object.keys(data.runs[state.run].flips).length) state.show = "all";
+        render();
+      }));
     var shows = [["all", "all"], ["wrong", "wrong only"], ["unparsed", "parse failures"]];
     if (Object.keys(run.flips).length) shows.push(["right->wrong", "right \u2192 wrong"], ["wrong->right", "wrong \u2192 right"]);
     controls.appendChild(select("f-show", "show", shows, state.show, function (v) { state.show = v; state.page = 0; render(); }));
