@@ -141,7 +141,9 @@ def test_markdown_has_the_main_table_comparison_and_worst_examples(viggo: dict[s
     assert f"{tenth.value:.3f} [{tenth.ci_low:.3f}, {tenth.ci_high:.3f}]" in md
     assert "vs" in md and "right → wrong" in md
     wrong = sum(report.runs[1].wrong(e) for e in report.runs[1].examples)
-    assert f"lookup (baseline): {wrong} of 150 wrong on char_exact; the worst 3" in md
+    name = report.runs[1].row.name
+    assert name == f"lookup (baseline) · {viggo['tenth']}"  # both runs are of target lookup
+    assert f"{name}: {wrong} of 150 wrong on char_exact; the worst 3" in md
 
 
 def test_html_is_self_contained_with_a_hashed_script(viggo: dict[str, object]) -> None:
@@ -220,3 +222,13 @@ def test_sql_report_breaks_down_by_query_feature_and_error_kind(tmp_path: Path) 
     assert sum(features[f][1] for f in ("1 table", "2 tables", "3+ tables") if f in features) == 40
     md = render_markdown(report)
     assert "lookup (baseline): Outcomes by error kind" in md and f"| correct | {kinds['correct']} |" in md
+
+
+def test_rows_that_would_read_the_same_carry_their_run_id(tmp_path: Path) -> None:
+    store = Store(tmp_path / "r.db")
+    first = hand_made_run(store, [Row("a", "a", scores={"exact_match": 1.0})], spec_name="one")
+    second = hand_made_run(store, [Row("a", "b", scores={"exact_match": 0.0})], spec_name="two")
+    report = build_report(store, [store.get_run(first), store.get_run(second)], compare=False)
+    assert [r.row.name for r in report.runs] == [f"t · {first}", f"t · {second}"]
+    md = render_markdown(report)
+    assert "| parse rate |" in md.splitlines()[2]  # no parse_rate metric: the report computes it

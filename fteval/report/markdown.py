@@ -70,7 +70,8 @@ def _examples(run: RunReport, examples: list[ExampleRecord]) -> list[str]:
             if e.parse_ok
             else f"{_short(e.output, 100)} (parse failed: {_short(e.parse_error or '', 80)})"
         )
-        detail = e.scores.get(run.primary or "", (0.0, None, {}))[1]
+        details = [e.scores[m][1] for m in (run.primary, *sorted(e.scores)) if m in e.scores and e.scores[m][1]]
+        detail = details[0] if details else None
         rows.append([str(e.idx), _short(e.prompt.get("user", "")), _short(e.gold), got, _short(detail or "", 100)])
     return _table(["#", "prompt", "gold", "output", "why"], rows)
 

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from fteval import registry
@@ -46,12 +47,7 @@ class RunRow:
     parse_rate: float | None
     model: str
     versions: str
-
-    @property
-    def name(self) -> str:
-        """The target, with ``(baseline)`` for baselines and the run's label when it has one."""
-        label = f" [{self.run.label}]" if self.run.label else ""
-        return self.run.display_target + label
+    name: str  # the target, "(baseline)", the label; the run id too when two rows would read the same
 
 
 @dataclass(frozen=True)
@@ -121,6 +117,7 @@ def _row(store: Store, run: RunRecord, examples: list[ExampleRecord]) -> RunRow:
         parse_rate=sum(e.parse_ok for e in examples) / len(examples) if examples else None,
         model=model_name(run),
         versions=version_line(run),
+        name=run.display_target + (f" [{run.label}]" if run.label else ""),
     )
 
 
@@ -223,6 +220,11 @@ def build_report(store: Store, runs: Sequence[RunRecord], *, compare: bool = Tru
     if not runs:
         raise UsageError("nothing to report: name runs or specs with runs in the store")
     reports = [run_report(store, run) for run in runs]
+    seen = Counter(r.row.name for r in reports)
+    reports = [
+        replace(r, row=replace(r.row, name=f"{r.row.name} · {r.row.run.id}")) if seen[r.row.name] > 1 else r
+        for r in reports
+    ]
     names: list[str] = []
     for r in reports:
         names += [m for m in metric_order(r.row.run, list(r.row.metrics.values())) if m not in names]

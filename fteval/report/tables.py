@@ -28,6 +28,11 @@ def _usd(value: float | None) -> str:
     return f"${value:.2f}" if value >= 0.1 else f"${value:.6f}"
 
 
+def _has_parse_metric(report: Report) -> bool:
+    """Whether a metric already is the parse rate (``parse_rate``/``format_rate``: the share the parser accepted)."""
+    return any(m in ("parse_rate", "format_rate") for m in report.metrics)
+
+
 def main_header(report: Report) -> list[str]:
     """Columns of the main table: target, model, n, every metric, then parse rate, costs, times, latency."""
     return [
@@ -35,7 +40,7 @@ def main_header(report: Report) -> list[str]:
         "model",
         "n",
         *report.metrics,
-        "parse rate",
+        *([] if _has_parse_metric(report) else ["parse rate"]),
         "training cost",
         "training time",
         "trained tokens",
@@ -66,7 +71,7 @@ def main_rows(report: Report) -> list[list[str]]:
                 row.model,
                 str(row.n),
                 *(_metric(row, m) for m in report.metrics),
-                _num(row.parse_rate, ".3f"),
+                *([] if _has_parse_metric(report) else [_num(row.parse_rate, ".3f")]),
                 _usd(row.train_cost_usd),
                 _duration(row.train_wall_s),
                 "–" if row.trained_tokens is None else f"{row.trained_tokens:,}",
