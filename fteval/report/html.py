@@ -135,11 +135,13 @@ def _comparison(report: Report) -> str:
             "(<i>show: right → wrong / wrong → right</i>).</p>"
         )
         shown = cmp.flips[:20]
+        flips += f"<details><summary>the first {len(shown)} flipped examples</summary>"
         flips += _table(
             ["#", "flip", "gold", "output A", "output B"],
             [[str(f.idx), f.direction, f.gold, f.output_a, f.output_b] for f in shown],
             "flips",
         )
+        flips += "</details>"
     return (
         f'<section id="compare"><h2>Comparison: B = {escape(cmp.b.name)} against A = {escape(cmp.a.name)}</h2>'
         f"<p>{cmp.n} examples with identical prompts and golds; paired bootstrap ({cmp.samples} resamples), "
@@ -185,7 +187,9 @@ def render_html(report: Report, title: str = "fteval report") -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.created_at))
     sections = [
         '<section id="results"><h2>Results</h2>',
+        '<div class="scroll">',
         _table(main_header(report), main_rows(report), "main"),
+        "</div>",
         "<p class=note>Brackets: 95% confidence intervals. Cost and latency are per question; "
         "training cost, time and tokens are the training job's.</p>",
         _figure(plots.get("tradeoff"), f"{primary} (95% CI) against {against} per question; squares are baselines"),
