@@ -232,3 +232,16 @@ def test_rows_that_would_read_the_same_carry_their_run_id(tmp_path: Path) -> Non
     assert [r.row.name for r in report.runs] == [f"t · {first}", f"t · {second}"]
     md = render_markdown(report)
     assert "| parse rate |" in md.splitlines()[2]  # no parse_rate metric: the report computes it
+
+
+def test_html_without_matplotlib_names_the_extra_to_install(tmp_path: Path) -> None:
+    store = tmp_path / "r.db"
+    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    code = (
+        "import sys\nsys.modules['matplotlib'] = None  # as if it were not installed\n"
+        "from fteval.cli import main\n"
+        f"main(['--store', {str(store)!r}, 'report', '--html', {str(tmp_path / 'r.html')!r}])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 1 and "pip install 'fteval[report]'" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "r.html").exists()
