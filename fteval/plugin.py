@@ -22,6 +22,7 @@ __all__ = [
     "CONTRACT_VERSION",
     "Aggregate",
     "Breakdown",
+    "Cell",
     "EmptyConfig",
     "Example",
     "Generation",
