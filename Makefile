@@ -30,6 +30,7 @@ bench: setup
 	$(PY) benchmarks/generate_throughput.py
 	$(PY) benchmarks/shared_prefix.py
 	$(PY) benchmarks/eval_vs_lm_eval.py
+	$(PY) benchmarks/report_build.py --synthetic 5000
 
 clean:
 	rm -rf .fteval

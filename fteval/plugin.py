@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "CONTRACT_VERSION",
     "Aggregate",
+    "Breakdown",
+    "Cell",
     "EmptyConfig",
     "Example",
     "Generation",
@@ -29,6 +31,7 @@ __all__ = [
     "LoadedModel",
     "Metric",
     "ModelHandle",
+    "Outcome",
     "Parsed",
     "Parser",
     "PluginConfig",
@@ -41,7 +44,7 @@ __all__ = [
     "nfc",
 ]
 
-CONTRACT_VERSION = 3
+CONTRACT_VERSION = 4
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -153,6 +156,43 @@ class Aggregate:
     ci_high: float
     n: int
     method: str
+
+
+# ---------------------------------------------------------------- reports
+
+Cell = str | int | float | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One evaluated example as a report's breakdown sees it: gold and output text, the parse and the scores."""
+
+    index: int
+    gold: str
+    output: str
+    pred: Parsed
+    scores: Mapping[str, Score] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A table of where a model fails, grouped by what the task knows (class, function, SQL feature).
+
+    ``columns[0]`` names the groups; ``rows`` hold one group each. ``plot`` says how a report draws
+    it: ``bars`` draws ``plot_columns`` (numbers, rates in [0, 1] on a shared axis) per row,
+    ``matrix`` draws the numeric cells of every row as a heat map (a confusion matrix). ``facet``
+    names a filter of the report's example browser, and ``groups`` maps an example's index to the
+    row labels it belongs to under that filter.
+    """
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    plot: Literal["none", "bars", "matrix"] = "none"
+    plot_columns: tuple[str, ...] = ()
+    facet: str | None = None
+    groups: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    note: str = ""
 
 
 # ---------------------------------------------------------------- training
@@ -284,6 +324,14 @@ class Parser(_Plugin):
     @abstractmethod
     def parse(self, text: str) -> Parsed:
         """Parse one output; malformed text gives ``Parsed.fail(reason)``."""
+
+    def breakdowns(self, outcomes: Sequence[Outcome]) -> list[Breakdown]:
+        """Tables (and plots) of where a run fails, from its evaluated examples; none by default.
+
+        ``fteval report`` calls it once per run with every example; it must not raise on model
+        output (a failure is reported and the report is built without this run's breakdowns).
+        """
+        return []
 
 
 class Metric(_Plugin):

@@ -38,6 +38,7 @@ COMMANDS = (
     "tag",
     "serve",
     "cancel",
+    "report",
 )
 
 

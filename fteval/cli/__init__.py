@@ -45,6 +45,24 @@ def main(ctx: click.Context, store: Path, debug: bool) -> None:
     ctx.obj = {"store": store or Path(os.environ.get("FTEVAL_STORE", ".fteval/runs.db")), "debug": debug}
 
 
-from fteval.cli import compare_cmds, run_cmds, serve_cmds, share_cmds, spec_cmds, store_cmds  # noqa: E402  (registers the commands)
+from fteval.cli import (  # noqa: E402  (registers the commands)
+    compare_cmds,
+    report_cmds,
+    run_cmds,
+    serve_cmds,
+    share_cmds,
+    spec_cmds,
+    store_cmds,
+)
 
-__all__ = ["compare_cmds", "main", "print_warnings", "run_cmds", "serve_cmds", "share_cmds", "spec_cmds", "store_cmds"]
+__all__ = [
+    "compare_cmds",
+    "main",
+    "print_warnings",
+    "report_cmds",
+    "run_cmds",
+    "serve_cmds",
+    "share_cmds",
+    "spec_cmds",
+    "store_cmds",
+]

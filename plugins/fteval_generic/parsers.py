@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fteval.plugin import Parsed, Parser, PluginConfig, nfc
+from fteval.plugin import Breakdown, Outcome, Parsed, Parser, PluginConfig, nfc
+from fteval_generic.breakdowns import classification_breakdowns
 
 
 class TextConfig(PluginConfig):
@@ -129,6 +131,10 @@ class ChoiceParser(Parser):
         if self.config.allow_surrounding_text:
             return self._find(nfc(text))
         return Parsed.fail(f"not one of {self.config.labels}: {text.strip()[:40]!r}")
+
+    def breakdowns(self, outcomes: Sequence[Outcome]) -> list[Breakdown]:
+        """Per-class precision/recall/F1, the confusion matrix and the label distribution."""
+        return classification_breakdowns(self.config.labels, outcomes, self.parse)
 
     def _find(self, text: str) -> Parsed:
         """The one label found as a whole word in ``text``; none or several different ones fail."""

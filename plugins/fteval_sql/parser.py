@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
-from fteval.plugin import Parsed, Parser, PluginConfig, nfc
+from fteval.plugin import Breakdown, Outcome, Parsed, Parser, PluginConfig, nfc
+from fteval_sql.breakdowns import sql_breakdowns
 from fteval_sql.extract import extract_sql
 
 
@@ -41,3 +43,7 @@ class SqlParser(Parser):
         if sql is None:
             return Parsed.fail("no SQL statement in the output")
         return Parsed(ok=True, value=sql)
+
+    def breakdowns(self, outcomes: Sequence[Outcome]) -> list[Breakdown]:
+        """Accuracy by gold-query feature (JOIN, GROUP BY, ...) and outcomes by error kind."""
+        return sql_breakdowns(outcomes)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
-from fteval.plugin import Parsed, Parser, PluginConfig, nfc
+from fteval.plugin import Breakdown, Outcome, Parsed, Parser, PluginConfig, nfc
+from fteval_viggo.breakdowns import viggo_breakdowns
 from fteval_viggo.mr import MRSyntaxError, canonical, find_mr, scan_mr, snippet, starts_like_mr
 
 __all__ = ["ViggoParser", "ViggoParserConfig"]
@@ -60,6 +62,10 @@ class ViggoParser(Parser):
                 return Parsed.fail(f"unbalanced brackets: stray {text[end]!r} after the MR")
             return Parsed.fail(f"text after the MR: {snippet(text[end:])}")
         return Parsed(ok=True, value=canonical(mr))
+
+    def breakdowns(self, outcomes: Sequence[Outcome]) -> list[Breakdown]:
+        """Accuracy per gold function and F1 per slot."""
+        return viggo_breakdowns(outcomes, self.parse)
 
     def _recover(self, text: str, error: MRSyntaxError) -> Parsed:
         """Handle an output that does not start with an MR: find one later, or explain why not."""

@@ -1,0 +1,218 @@
+"""The report as one self-contained HTML file: tables, inline SVG plots and an example browser.
+
+Nothing is fetched at view time: CSS, JavaScript, plots and data are inline, and the page's
+Content-Security-Policy (``default-src 'none'``, the script allowed by its hash) makes the browser
+refuse any request the page might try.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from html import escape
+from importlib import resources
+from typing import Any
+
+from fteval.report.model import Report
+from fteval.report.plots import all_plots, tradeoff_points
+from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
+
+__all__ = ["browser_data", "render_html"]
+
+
+def _asset(name: str) -> str:
+    return resources.files("fteval.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+class _Strings:
+    """Interns strings: prompts, golds and outputs repeated across runs are stored once."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def __call__(self, text: str | None) -> int:
+        if text is None:
+            return -1
+        return self.ids.setdefault(text, len(self.ids))
+
+    def table(self) -> list[str]:
+        return list(self.ids)
+
+
+def browser_data(report: Report) -> dict[str, Any]:
+    """The example browser's data: per run its examples (as string ids), facets and flips.
+
+    An example row is ``[idx, system, user, gold, output, parse_ok, parsed_or_error, scores, latency, wrong]``
+    where text fields are indexes into ``strings`` and ``scores`` is ``[[metric, value, detail], ...]``.
+    """
+    s = _Strings()
+    flips: dict[int, str] = {}
+    cmp = report.comparison
+    if cmp is not None:
+        flips = {f.idx: f.direction for f in cmp.flips}
+    runs = []
+    for run in report.runs:
+        metrics = sorted({m for e in run.examples for m in e.scores})
+        where = {m: i for i, m in enumerate(metrics)}
+        rows = []
+        for e in run.examples:
+            parsed = json.dumps(e.parsed, ensure_ascii=False) if e.parse_ok else e.parse_error
+            scores = [[where[m], round(v, 4), s(d)] for m, (v, d, _) in sorted(e.scores.items())]
+            latency = round(e.latency_s, 4) if e.latency_s is not None else None
+            prompt = e.prompt
+            rows.append(
+                [e.idx, s(prompt.get("system")), s(prompt.get("user", "")), s(e.gold), s(e.output)]
+                + [int(e.parse_ok), s(parsed), scores, latency, int(run.wrong(e))]
+            )
+        facets = []
+        for b in run.breakdowns:
+            if not b.facet or not b.groups:
+                continue
+            labels = list(dict.fromkeys(label for e in run.examples for label in b.groups.get(e.idx, ())))
+            at = {label: i for i, label in enumerate(labels)}
+            members = [[at[label] for label in b.groups.get(e.idx, ())] for e in run.examples]
+            facets.append({"name": b.facet, "labels": labels, "members": members})
+        in_comparison = cmp is not None and run.row.run.id in (cmp.a.id, cmp.b.id)
+        runs.append(
+            {
+                "name": run.row.name,
+                "id": run.row.run.id,
+                "primary": run.primary,
+                "metrics": metrics,
+                "rows": rows,
+                "facets": facets,
+                "flips": {str(i): d for i, d in flips.items()} if in_comparison else {},
+            }
+        )
+    return {"strings": s.table(), "runs": runs}
+
+
+def _json_for_script(data: Any) -> str:
+    """JSON safe inside a <script> element: no '</script>', no HTML comment openers."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _figure(svg: str | None, caption: str) -> str:
+    if not svg:
+        return ""
+    return f'<figure class="plot">{svg}<figcaption>{escape(caption)}</figcaption></figure>'
+
+
+def _comparison(report: Report) -> str:
+    cmp = report.comparison
+    if cmp is None:
+        note = f"<p>{escape(report.comparison_note)}</p>" if report.comparison_note else ""
+        return f'<section id="compare"><h2>Comparison</h2>{note}</section>' if note else ""
+    header = ["metric", "A", "B", "B − A", "95% CI (paired)", "p", "test", "MDE"]
+    rows = [
+        [
+            m.metric,
+            f"{m.a:.3f}",
+            f"{m.b:.3f}",
+            f"{m.difference:+.3f}",
+            f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
+            "<0.0001" if m.p_value < 1e-4 else f"{m.p_value:.4f}",
+            m.test,
+            "n/a" if m.mde is None else f"{m.mde:.3f}",
+        ]
+        for m in cmp.metrics
+    ]
+    flips = ""
+    if cmp.flips_metric:
+        flips = (
+            f"<p>On <b>{escape(cmp.flips_metric)}</b>: {cmp.n_right_to_wrong} examples right → wrong, "
+            f"{cmp.n_wrong_to_right} wrong → right (B against A). The example browser filters them "
+            "(<i>show: right → wrong / wrong → right</i>).</p>"
+        )
+        shown = cmp.flips[:20]
+        flips += f"<details><summary>the first {len(shown)} flipped examples</summary>"
+        flips += _table(
+            ["#", "flip", "gold", "output A", "output B"],
+            [[str(f.idx), f.direction, f.gold, f.output_a, f.output_b] for f in shown],
+            "flips",
+        )
+        flips += "</details>"
+    return (
+        f'<section id="compare"><h2>Comparison: B = {escape(cmp.b.name)} against A = {escape(cmp.a.name)}</h2>'
+        f"<p>{cmp.n} examples with identical prompts and golds; paired bootstrap ({cmp.samples} resamples), "
+        f"McNemar's exact test for 0/1 metrics; MDE: the smallest difference detectable at alpha {cmp.alpha:g}, "
+        f"power {cmp.power:g}.</p>{_table(header, rows, 'compare')}{flips}</section>"
+    )
+
+
+def _breakdowns(report: Report, plots: dict[str, str]) -> str:
+    parts = []
+    for i, run in enumerate(report.runs):
+        if not run.breakdowns:
+            continue
+        parts.append(f"<h3>{escape(run.row.name)}</h3>")
+        for k, b in enumerate(run.breakdowns):
+            note = f'<p class="note">{escape(b.note)}</p>' if b.note else ""
+            table = _table(b.columns, breakdown_cells(b), "breakdown")
+            figure = _figure(plots.get(f"b{i}-{k}"), f"{run.row.name}: {b.title}")
+            parts.append(
+                f'<div class="breakdown"><h4>{escape(b.title)}</h4>{note}<div class="pair">{table}{figure}</div></div>'
+            )
+    if not parts:
+        return ""
+    return '<section id="breakdowns"><h2>Where the models fail</h2>' + "".join(parts) + "</section>"
+
+
+def render_html(report: Report, title: str = "fteval report") -> str:
+    """The report as one HTML document that needs no network and no other file.
+
+    Args:
+        report: The built report.
+        title: The page title.
+
+    Returns:
+        The HTML text.
+    """
+    plots = all_plots(report)
+    script = _asset("report.js")
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    csp = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'"
+    primary = next((r.primary for r in report.runs if r.primary), None) or "the first metric"
+    against = "cost" if tradeoff_points(report, primary)[0] == "cost" else "latency (p50)"
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.created_at))
+    sections = [
+        '<section id="results"><h2>Results</h2>',
+        '<div class="scroll">',
+        _table(main_header(report), main_rows(report), "main"),
+        "</div>",
+        "<p class=note>Brackets: 95% confidence intervals. Cost and latency are per question; "
+        "training cost, time and tokens are the training job's.</p>",
+        _figure(plots.get("tradeoff"), f"{primary} (95% CI) against {against} per question; squares are baselines"),
+        _figure(plots.get("loss"), "training and eval loss per target over steps"),
+        "</section>",
+        _comparison(report),
+        _breakdowns(report, plots),
+        '<section id="examples"><h2>Examples</h2><div id="browser" class="browser">'
+        "<noscript>The example browser needs JavaScript.</noscript></div></section>",
+        '<section id="provenance"><h2>Provenance</h2>',
+        _table(PROVENANCE_HEADER, provenance_rows(report), "provenance"),
+        "".join(f"<p class=note>{escape(n)}</p>" for n in report.notes),
+        "</section>",
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_asset('report.css')}</style></head><body>"
+        f"<header><h1>{escape(title)}</h1><p class=note>{len(report.runs)} run(s), made {when} by fteval report"
+        "</p></header>"
+        + "".join(sections)
+        + f'<script type="application/json" id="fteval-data">{_json_for_script(browser_data(report))}</script>'
+        f"<script>{script}</script></body></html>\n"
+    )

@@ -1,0 +1,110 @@
+"""The report as Markdown for a pull-request comment: the main table, the comparison and the worst examples."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fteval.records import ExampleRecord
+from fteval.report.model import Report, RunReport, worst_examples
+from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
+
+__all__ = ["render_markdown"]
+
+SNIPPET = 160  # characters of a prompt, gold or output shown per example
+
+
+def _escape(text: str) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes and HTML-ish brackets escaped."""
+    flat = " ".join(text.split())
+    return flat.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+
+
+def _short(text: str, limit: int = SNIPPET) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(_escape(h) for h in header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(_escape(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _comparison(report: Report) -> list[str]:
+    cmp = report.comparison
+    if cmp is None:
+        return [f"_{report.comparison_note}_", ""] if report.comparison_note else []
+    lines = [
+        f"### {cmp.b.name} vs {cmp.a.name} (A), paired on {cmp.n} examples",
+        "",
+        *_table(
+            ["metric", "A", "B", "B − A [95% CI]", "p", "MDE"],
+            [
+                [
+                    m.metric,
+                    f"{m.a:.3f}",
+                    f"{m.b:.3f}",
+                    f"{m.difference:+.3f} [{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
+                    "<0.0001" if m.p_value < 1e-4 else f"{m.p_value:.4f}",
+                    "n/a" if m.mde is None else f"{m.mde:.3f}",
+                ]
+                for m in cmp.metrics
+            ],
+        ),
+        "",
+    ]
+    if cmp.flips_metric:
+        lines += [
+            f"On {cmp.flips_metric}: {cmp.n_right_to_wrong} examples went right → wrong, "
+            f"{cmp.n_wrong_to_right} wrong → right.",
+            "",
+        ]
+    return lines
+
+
+def _examples(run: RunReport, examples: list[ExampleRecord]) -> list[str]:
+    rows = []
+    for e in examples:
+        got = (
+            _short(e.output)
+            if e.parse_ok
+            else f"{_short(e.output, 100)} (parse failed: {_short(e.parse_error or '', 80)})"
+        )
+        details = [e.scores[m][1] for m in (run.primary, *sorted(e.scores)) if m in e.scores and e.scores[m][1]]
+        detail = details[0] if details else None
+        rows.append([str(e.idx), _short(e.prompt.get("user", "")), _short(e.gold), got, _short(detail or "", 100)])
+    return _table(["#", "prompt", "gold", "output", "why"], rows)
+
+
+def render_markdown(report: Report, worst: int = 5) -> str:
+    """The report as GitHub-flavoured Markdown.
+
+    Args:
+        report: The built report.
+        worst: Wrong examples listed per run (parse failures first).
+
+    Returns:
+        Markdown text ending with a newline.
+    """
+    lines = ["## fteval report", ""]
+    lines += _table(main_header(report), main_rows(report))
+    lines += ["", "Brackets: 95% confidence intervals. Latency and cost are per question.", ""]
+    lines += _comparison(report)
+    for run in report.runs:
+        wrong = sum(run.wrong(e) for e in run.examples)
+        examples = worst_examples(run, worst)
+        if not examples:
+            continue
+        title = f"{run.row.name}: {wrong} of {len(run.examples)} wrong on {run.primary}; the worst {len(examples)}"
+        lines += ["<details>", f"<summary>{_escape(title)}</summary>", "", *_examples(run, examples), "", "</details>"]
+        lines.append("")
+    for run in report.runs:
+        for b in run.breakdowns:
+            if not b.rows:
+                continue
+            lines += ["<details>", f"<summary>{_escape(run.row.name)}: {_escape(b.title)}</summary>", ""]
+            lines += [*_table(b.columns, breakdown_cells(b)), "", "</details>", ""]
+    lines += ["<details>", "<summary>provenance</summary>", ""]
+    lines += [*_table(PROVENANCE_HEADER, provenance_rows(report)), "", "</details>", ""]
+    lines += [f"_note: {_escape(n)}_" for n in report.notes]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,241 @@
+"""A report as typed data, read from the run store: one row per run, curves, breakdowns, examples, a comparison.
+
+``build_report`` reads and computes; ``markdown`` and ``html`` only render what it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from fteval import registry
+from fteval.errors import FtevalError, UsageError
+from fteval.plugin import Breakdown, Outcome, Parsed, Parser, Score
+from fteval.records import AggregateRecord, ExampleRecord, RunRecord
+from fteval.store import Store
+from fteval.summary import metric_order, model_name, version_line
+
+if TYPE_CHECKING:
+    from fteval.compare import Comparison
+
+__all__ = ["Curve", "Report", "RunReport", "RunRow", "build_report", "percentile", "worst_examples"]
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile of sorted values (nearest rank, as ``fteval show``); None when empty."""
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of the main table: a run's metrics with CIs, costs, latency and provenance."""
+
+    run: RunRecord
+    metrics: dict[str, AggregateRecord]
+    n: int
+    train_cost_usd: float | None
+    train_wall_s: float | None
+    trained_tokens: int | None
+    cost_per_question: float | None
+    latency_p50: float | None
+    latency_p95: float | None
+    parse_rate: float | None
+    model: str
+    versions: str
+    name: str  # the target, "(baseline)", the label; the run id too when two rows would read the same
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One training curve of a run's job (``loss``, ``eval_loss``)."""
+
+    name: str
+    steps: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything a report shows about one run."""
+
+    row: RunRow
+    primary: str | None
+    higher_is_better: bool
+    curves: list[Curve]
+    breakdowns: list[Breakdown]
+    breakdown_error: str | None
+    examples: list[ExampleRecord]
+
+    def wrong(self, example: ExampleRecord) -> bool:
+        """Whether an example is wrong on the primary metric (not a perfect score) or failed to parse."""
+        if not example.parse_ok:
+            return True
+        if self.primary is None or self.primary not in example.scores:
+            return False
+        value = example.scores[self.primary][0]
+        return value < 1.0 if self.higher_is_better else value > 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report of one or more runs; ``comparison`` when exactly two runs share their examples."""
+
+    runs: list[RunReport]
+    metrics: list[str]
+    created_at: float
+    comparison: Comparison | None = None
+    comparison_note: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _row(store: Store, run: RunRecord, examples: list[ExampleRecord]) -> RunRow:
+    job = store.job_by_id(run.job_id) if run.job_id else None
+    stats = job.stats if job is not None else {}
+    latencies = sorted(e.latency_s for e in examples if e.latency_s is not None)
+    costs = [e.cost_usd for e in examples if e.cost_usd is not None]
+
+    def number(key: str) -> float | None:
+        value = stats.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    tokens = number("trained_tokens")
+    return RunRow(
+        run=run,
+        metrics={a.metric: a for a in store.aggregates(run.id)},
+        n=len(examples),
+        train_cost_usd=number("cost_usd"),
+        train_wall_s=number("wall_s"),
+        trained_tokens=int(tokens) if tokens is not None else None,
+        cost_per_question=sum(costs) / len(examples) if costs and examples else None,
+        latency_p50=percentile(latencies, 0.5),
+        latency_p95=percentile(latencies, 0.95),
+        parse_rate=sum(e.parse_ok for e in examples) / len(examples) if examples else None,
+        model=model_name(run),
+        versions=version_line(run),
+        name=run.display_target + (f" [{run.label}]" if run.label else ""),
+    )
+
+
+def _curves(store: Store, run: RunRecord) -> list[Curve]:
+    if not run.job_id:
+        return []
+    series: dict[str, list[tuple[int, float]]] = {}
+    for point in store.job_curve(run.job_id):
+        if "loss" in point.name:
+            series.setdefault(point.name, []).append((point.step, point.value))
+    return [Curve(name, tuple(s for s, _ in pts), tuple(v for _, v in pts)) for name, pts in sorted(series.items())]
+
+
+def _parser(run: RunRecord) -> Parser | None:
+    options = dict(run.config.get("parser") or {})
+    name = options.pop("name", None)
+    if not name:
+        return None
+    cls = registry.load("parser", str(name))
+    parser: Parser = cls(cls.Config.model_validate(options))  # type: ignore[assignment]
+    return parser
+
+
+def outcomes(examples: Sequence[ExampleRecord]) -> list[Outcome]:
+    """The plugin-contract view of stored examples, for ``Parser.breakdowns``."""
+    return [
+        Outcome(
+            index=e.idx,
+            gold=e.gold,
+            output=e.output,
+            pred=Parsed(e.parse_ok, e.parsed, e.parse_error),
+            scores={m: Score(v, d, p) for m, (v, d, p) in e.scores.items()},
+        )
+        for e in examples
+    ]
+
+
+def _breakdowns(run: RunRecord, examples: list[ExampleRecord]) -> tuple[list[Breakdown], str | None]:
+    try:
+        parser = _parser(run)
+        return (parser.breakdowns(outcomes(examples)) if parser is not None else []), None
+    except FtevalError as exc:
+        return [], str(exc)
+    except Exception as exc:  # a plugin's bug must not cost the user the rest of the report
+        return [], f"the parser's breakdowns failed: {type(exc).__name__}: {exc}"
+
+
+def _higher_is_better(metric: str | None) -> bool:
+    if metric is None:
+        return True
+    try:
+        return bool(getattr(registry.load("metric", metric), "higher_is_better", True))
+    except FtevalError:
+        return True
+
+
+def run_report(store: Store, run: RunRecord) -> RunReport:
+    """Read one run's row, curves, breakdowns and examples."""
+    examples = store.examples(run.id)
+    aggregates = store.aggregates(run.id)
+    names = metric_order(run, aggregates)
+    scored = examples[0].scores if examples else {}
+    primary = next((m for m in names if m in scored), names[0] if names else None)
+    breakdowns, error = _breakdowns(run, examples)
+    return RunReport(
+        row=_row(store, run, examples),
+        primary=primary,
+        higher_is_better=_higher_is_better(primary),
+        curves=_curves(store, run),
+        breakdowns=breakdowns,
+        breakdown_error=error,
+        examples=examples,
+    )
+
+
+def worst_examples(report: RunReport, limit: int) -> list[ExampleRecord]:
+    """Up to ``limit`` wrong examples: parse failures first, then the lowest primary score, by index."""
+
+    def badness(e: ExampleRecord) -> tuple[int, float, int]:
+        value = e.scores.get(report.primary or "", (1.0, None, {}))[0]
+        return (0 if not e.parse_ok else 1, value if report.higher_is_better else -value, e.idx)
+
+    return sorted((e for e in report.examples if report.wrong(e)), key=badness)[:limit]
+
+
+def build_report(store: Store, runs: Sequence[RunRecord], *, compare: bool = True) -> Report:
+    """Read the given runs into a report; two runs on the same examples also get a paired comparison.
+
+    Args:
+        store: The run store.
+        runs: The runs, in the order they are shown (a baseline first reads best).
+        compare: Whether to compare two runs (``fteval.compare``: paired CIs, McNemar, flips).
+
+    Returns:
+        The typed report.
+
+    Raises:
+        UsageError: no runs.
+    """
+    if not runs:
+        raise UsageError("nothing to report: name runs or specs with runs in the store")
+    reports = [run_report(store, run) for run in runs]
+    seen = Counter(r.row.name for r in reports)
+    reports = [
+        replace(r, row=replace(r.row, name=f"{r.row.name} · {r.row.run.id}")) if seen[r.row.name] > 1 else r
+        for r in reports
+    ]
+    names: list[str] = []
+    for r in reports:
+        names += [m for m in metric_order(r.row.run, list(r.row.metrics.values())) if m not in names]
+    comparison, note = None, None
+    if compare and len(runs) == 2:
+        from fteval.compare import compare_runs  # noqa: PLC0415 - numpy, only when comparing
+
+        a, b = sorted(runs, key=lambda r: not r.is_baseline)  # the baseline is A when there is one
+        try:
+            comparison = compare_runs(store, a, b, limit=100_000)
+        except UsageError as exc:
+            note = f"no paired comparison: {exc}"
+    notes = [f"{r.row.run.id}: {r.breakdown_error}" for r in reports if r.breakdown_error]
+    return Report(reports, names, time.time(), comparison, note, notes)
