@@ -1,60 +1,82 @@
-"""Per-metric breakdowns of a stored run (e.g. per-class F1 and a confusion matrix), for ``fteval show``.
+"""Breakdowns of a stored run by the task pack's ``Parser.breakdowns`` hook, for ``fteval show`` and reports.
 
-A metric plugin offers one by a static ``breakdown(parts)`` method that turns the stored
-``Score.parts`` of a run into a report with ``rows`` (label, precision, recall, f1, support),
-``labels``, ``predicted`` and ``matrix[gold][pred]``; see fteval_generic.classes.
+One code path: the parser named in the run's config turns the stored examples into
+``fteval.plugin.Breakdown`` tables (per class for ``choice``, per function and slot for ViGGO, per
+query feature for SQL); ``fteval show`` prints them, the report draws them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
 from fteval import registry
-from fteval.errors import PluginError
+from fteval.errors import FtevalError
+from fteval.plugin import Breakdown, Outcome, Parsed, Parser, Score
+from fteval.records import ExampleRecord, RunRecord
 
-if TYPE_CHECKING:
-    from fteval.store import Store
-
-__all__ = ["breakdown_json", "breakdown_tables", "breakdowns"]
-
-
-def breakdowns(store: Store, run_id: str, metrics: list[str]) -> dict[str, Any]:
-    """The breakdown of each of ``metrics`` whose plugin offers one, by metric name (plugins that fail to load are skipped)."""
-    out: dict[str, Any] = {}
-    scores = None
-    for name in metrics:
-        try:
-            cls = registry.load("metric", name)
-        except PluginError:
-            continue
-        make = getattr(cls, "breakdown", None)
-        if make is None:
-            continue
-        scores = scores if scores is not None else store.scores(run_id)
-        report = make([parts for _, _, _, parts in scores.get(name, [])])
-        if report is not None:
-            out[name] = report
-    return out
+__all__ = ["breakdown_json", "breakdown_table", "outcomes", "run_breakdowns"]
 
 
-def breakdown_tables(name: str, report: Any) -> list[Table]:
-    """A per-class table and a confusion-matrix table for one breakdown."""
-    per_class = Table("class", "precision", "recall", "F1", "support", title=f"{name}: per class")
-    for row in report.rows:
-        per_class.add_row(
-            escape(row.label), f"{row.precision:.3f}", f"{row.recall:.3f}", f"{row.f1:.3f}", str(row.support)
+def _parser(run: RunRecord) -> Parser | None:
+    options = dict(run.config.get("parser") or {})
+    name = options.pop("name", None)
+    if not name:
+        return None
+    cls = registry.load("parser", str(name))
+    parser: Parser = cls(cls.Config.model_validate(options))  # type: ignore[assignment]
+    return parser
+
+
+def outcomes(examples: Sequence[ExampleRecord]) -> list[Outcome]:
+    """The plugin-contract view of stored examples, for ``Parser.breakdowns``."""
+    return [
+        Outcome(
+            index=e.idx,
+            gold=e.gold,
+            output=e.output,
+            pred=Parsed(e.parse_ok, e.parsed, e.parse_error),
+            scores={m: Score(v, d, p) for m, (v, d, p) in e.scores.items()},
         )
-    per_class.add_row("macro", "", "", f"{report.macro_f1:.3f}", str(sum(r.support for r in report.rows)))
-    matrix = Table("gold \\ predicted", *map(escape, report.predicted), title=f"{name}: confusion matrix (rows: gold)")
-    for gold in report.labels:
-        matrix.add_row(escape(gold), *(str(report.matrix[gold][p]) for p in report.predicted))
-    return [per_class, matrix]
+        for e in examples
+    ]
 
 
-def breakdown_json(report: Any) -> Any:
-    """A breakdown as plain data."""
-    return dataclasses.asdict(report) if dataclasses.is_dataclass(report) and not isinstance(report, type) else report
+def run_breakdowns(run: RunRecord, examples: Sequence[ExampleRecord]) -> tuple[list[Breakdown], str | None]:
+    """The run's breakdowns, and why there are none when the parser cannot be loaded or fails."""
+    try:
+        parser = _parser(run)
+        return (parser.breakdowns(outcomes(examples)) if parser is not None else []), None
+    except FtevalError as exc:
+        return [], str(exc)
+    except Exception as exc:  # a plugin's bug must not cost the user the rest of the output
+        return [], f"the parser's breakdowns failed: {type(exc).__name__}: {exc}"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return escape(str(value))
+
+
+def breakdown_table(breakdown: Breakdown) -> Table:
+    """A breakdown as a terminal table."""
+    table = Table(*map(escape, breakdown.columns), title=escape(breakdown.title), title_justify="left")
+    for row in breakdown.rows:
+        table.add_row(*map(_cell, row))
+    if breakdown.note:
+        table.caption = escape(breakdown.note)
+    return table
+
+
+def breakdown_json(breakdown: Breakdown) -> dict[str, Any]:
+    """A breakdown as plain data (without the per-example groups, which only the report's browser needs)."""
+    data = dataclasses.asdict(breakdown)
+    data.pop("groups", None)
+    return data

@@ -130,7 +130,7 @@ def _first_metric_wrong(example: ExampleRecord, first: str | None) -> bool:
 @click.pass_context
 def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, wrong: bool, as_json: bool) -> None:
     """Show one run (id, unique prefix, or 'latest'): metrics, model, provenance, examples."""
-    from fteval.breakdowns import breakdown_json, breakdown_tables, breakdowns  # noqa: PLC0415
+    from fteval.breakdowns import breakdown_json, breakdown_table, run_breakdowns  # noqa: PLC0415
     from fteval.summary import metric_order, print_run  # noqa: PLC0415
 
     store = _open(ctx)
@@ -143,7 +143,7 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
         rows = [r for r in rows if (failures and not r.parse_ok) or (wrong and _first_metric_wrong(r, first))]
     limit = examples if examples is not None else (None if as_json else 5)
     rows = rows[:limit] if limit is not None else rows
-    per_metric = breakdowns(store, run.id, order)
+    tables, breakdown_error = run_breakdowns(run, store.examples(run.id))
     if as_json:
         job = store.job_by_id(run.job_id) if run.job_id else None
         _json(
@@ -153,16 +153,17 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
                 "aggregates": [dataclasses.asdict(a) for a in aggregates],
                 "metric_order": order,
                 "totals": dataclasses.asdict(store.run_totals(run.id)),
-                "breakdowns": {name: breakdown_json(report) for name, report in per_metric.items()},
+                "breakdowns": [breakdown_json(b) for b in tables],
                 "examples": [dataclasses.asdict(r) for r in rows],
             }
         )
         return
     console = _console()
     print_run(console, store, run)
-    for name, report in per_metric.items():
-        for table in breakdown_tables(name, report):
-            console.print(table)
+    for breakdown in tables:
+        console.print(breakdown_table(breakdown))
+    if breakdown_error:
+        console.print(f"breakdowns unavailable: {breakdown_error}", markup=False)
     for r in rows:
         # model text may hold [brackets]: escaped, never read as markup
         console.print(f"\n[bold]#{r.idx}[/bold] {escape(repr(r.prompt.get('user', '')[:200]))}", soft_wrap=True)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from fteval import registry
+from fteval.breakdowns import run_breakdowns
 from fteval.errors import FtevalError, UsageError
-from fteval.plugin import Breakdown, Outcome, Parsed, Parser, Score
+from fteval.plugin import Breakdown
 from fteval.records import AggregateRecord, ExampleRecord, RunRecord
 from fteval.store import Store
 from fteval.summary import metric_order, model_name, version_line
@@ -131,40 +132,6 @@ def _curves(store: Store, run: RunRecord) -> list[Curve]:
     return [Curve(name, tuple(s for s, _ in pts), tuple(v for _, v in pts)) for name, pts in sorted(series.items())]
 
 
-def _parser(run: RunRecord) -> Parser | None:
-    options = dict(run.config.get("parser") or {})
-    name = options.pop("name", None)
-    if not name:
-        return None
-    cls = registry.load("parser", str(name))
-    parser: Parser = cls(cls.Config.model_validate(options))  # type: ignore[assignment]
-    return parser
-
-
-def outcomes(examples: Sequence[ExampleRecord]) -> list[Outcome]:
-    """The plugin-contract view of stored examples, for ``Parser.breakdowns``."""
-    return [
-        Outcome(
-            index=e.idx,
-            gold=e.gold,
-            output=e.output,
-            pred=Parsed(e.parse_ok, e.parsed, e.parse_error),
-            scores={m: Score(v, d, p) for m, (v, d, p) in e.scores.items()},
-        )
-        for e in examples
-    ]
-
-
-def _breakdowns(run: RunRecord, examples: list[ExampleRecord]) -> tuple[list[Breakdown], str | None]:
-    try:
-        parser = _parser(run)
-        return (parser.breakdowns(outcomes(examples)) if parser is not None else []), None
-    except FtevalError as exc:
-        return [], str(exc)
-    except Exception as exc:  # a plugin's bug must not cost the user the rest of the report
-        return [], f"the parser's breakdowns failed: {type(exc).__name__}: {exc}"
-
-
 def _higher_is_better(metric: str | None) -> bool:
     if metric is None:
         return True
@@ -181,7 +148,7 @@ def run_report(store: Store, run: RunRecord) -> RunReport:
     names = metric_order(run, aggregates)
     scored = examples[0].scores if examples else {}
     primary = next((m for m in names if m in scored), names[0] if names else None)
-    breakdowns, error = _breakdowns(run, examples)
+    breakdowns, error = run_breakdowns(run, examples)
     return RunReport(
         row=_row(store, run, examples),
         primary=primary,

@@ -6,23 +6,21 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from fteval.plugin import Breakdown, Outcome, Parsed
-
-NO_PARSE = "(no parse)"
-
-
-def _ratio(num: int, den: int) -> float | None:
-    return num / den if den else None
+from fteval_generic.classes import UNPARSED, class_report, label_text
 
 
-def _f1(tp: int, n_gold: int, n_pred: int) -> float | None:
-    """2 tp / (gold + predicted): 0 for a class never found or never right, None when it never occurs."""
-    return 2 * tp / (n_gold + n_pred) if n_gold + n_pred else None
+def _or_none(value: float, denominator: int) -> float | None:
+    """A rate, or None when it is undefined (no examples behind it)."""
+    return value if denominator else None
 
 
 def classification_breakdowns(
     labels: Sequence[str], outcomes: Sequence[Outcome], parse: Callable[[str], Parsed]
 ) -> list[Breakdown]:
     """Per-class precision/recall/F1, the confusion matrix and the gold/predicted label distribution.
+
+    The counts and rates are ``fteval_generic.classes.class_report``'s, the same that ``macro_f1``
+    aggregates, so the tables and the metric always agree.
 
     Args:
         labels: The allowed labels, in the spec's order.
@@ -36,19 +34,25 @@ def classification_breakdowns(
     pred: dict[int, str] = {}
     for o in outcomes:
         g = parse(o.gold)
-        gold[o.index] = str(g.value) if g.ok else NO_PARSE
-        pred[o.index] = str(o.pred.value) if o.pred.ok else NO_PARSE
-    classes = list(labels) + sorted({*gold.values(), *pred.values()} - {*labels, NO_PARSE})
-    pairs = Counter((gold[i], pred[i]) for i in gold)
+        gold[o.index] = label_text(g.value) if g.ok else UNPARSED
+        pred[o.index] = label_text(o.pred.value) if o.pred.ok else UNPARSED
+    report = class_report([{f"gold:{gold[i]}": 1.0, f"pred:{pred[i]}": 1.0} for i in gold], order=labels)
+    if report is None:
+        return []
     n_gold, n_pred = Counter(gold.values()), Counter(pred.values())
-    per_class = []
-    for c in classes:
-        tp = pairs[(c, c)]
-        precision, recall = _ratio(tp, n_pred[c]), _ratio(tp, n_gold[c])
-        per_class.append((c, n_gold[c], n_pred[c], precision, recall, _f1(tp, n_gold[c], n_pred[c])))
-    predicted = classes + ([NO_PARSE] if n_pred[NO_PARSE] else [])
-    gold_rows = classes + ([NO_PARSE] if n_gold[NO_PARSE] else [])
-    matrix = tuple((g, *(pairs[(g, p)] for p in predicted)) for g in gold_rows)
+    per_class = [
+        (
+            r.label,
+            n_gold[r.label],
+            n_pred[r.label],
+            _or_none(r.precision, n_pred[r.label]),
+            _or_none(r.recall, n_gold[r.label]),
+            _or_none(r.f1, n_gold[r.label] + n_pred[r.label]),
+        )
+        for r in report.rows
+    ]
+    predicted = report.predicted
+    matrix = tuple((g, *(report.matrix[g][p] for p in predicted)) for g in report.labels)
     total = len(gold) or 1
     distribution = tuple((c, n_gold[c], n_gold[c] / total, n_pred[c], n_pred[c] / total) for c in predicted)
     return [

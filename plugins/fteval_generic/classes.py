@@ -61,8 +61,10 @@ def _prf(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def class_report(parts: Sequence[Mapping[str, float]]) -> ClassReport | None:
+def class_report(parts: Sequence[Mapping[str, float]], order: Sequence[str] = ()) -> ClassReport | None:
     """Per-class metrics and confusion matrix from stored score parts; None when they hold no labels.
+
+    ``order`` lists labels to put first (a parser's labels, in the spec's order); the rest are sorted.
 
     Classes are the gold labels and the predicted ones (as in scikit-learn); an unparsed output
     counts against its gold class's recall and is a column of the matrix, not a class.
@@ -72,7 +74,8 @@ def class_report(parts: Sequence[Mapping[str, float]]) -> ClassReport | None:
     if not pairs:
         return None
     gold_labels = sorted({g for g, _ in pairs})
-    labels = sorted({*gold_labels, *(p for _, p in pairs if p != UNPARSED)})
+    present = {*gold_labels, *(p for _, p in pairs if p != UNPARSED)}
+    labels = [label for label in dict.fromkeys(order) if label in present] + sorted(present - set(order))
     predicted = labels + ([UNPARSED] if any(p == UNPARSED for _, p in pairs) else [])
     matrix = {g: dict.fromkeys(predicted, 0) for g in labels}
     for g, p in pairs:
@@ -128,8 +131,3 @@ class MacroF1(Metric):
         pred = np.array([code.get(p or UNPARSED, k) for g, p in pairs if g is not None])
         low, high = bootstrap_interval(len(gold), lambda idx: _macro_f1(gold[idx], pred[idx], k), seed=seed)
         return Aggregate(report.macro_f1, low, high, len(gold), "bootstrap")
-
-    @staticmethod
-    def breakdown(parts: Sequence[Mapping[str, float]]) -> ClassReport | None:
-        """Per-class precision / recall / F1 and the confusion matrix of a run's stored parts."""
-        return class_report(parts)

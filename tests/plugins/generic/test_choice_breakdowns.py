@@ -30,7 +30,7 @@ def test_per_class_precision_recall_f1_by_hand() -> None:
 
 def test_confusion_matrix_counts_unparsed_outputs_in_their_own_column() -> None:
     matrix = _breakdowns()["Confusion matrix"]
-    assert matrix.columns == ("gold \\ predicted", "yes", "no", "(no parse)")
+    assert matrix.columns == ("gold \\ predicted", "yes", "no", "(unparsed)")
     assert matrix.rows == (("yes", 1, 1, 0), ("no", 1, 1, 1))
     assert matrix.plot == "matrix"
 
@@ -39,7 +39,7 @@ def test_label_distribution_of_gold_and_predictions() -> None:
     dist = {r[0]: r for r in _breakdowns()["Label distribution"].rows}
     assert dist["yes"] == ("yes", 2, 0.4, 2, 0.4)
     assert dist["no"] == ("no", 3, 0.6, 2, 0.4)
-    assert dist["(no parse)"] == ("(no parse)", 0, 0.0, 1, 0.2)
+    assert dist["(unparsed)"] == ("(unparsed)", 0, 0.0, 1, 0.2)
 
 
 def test_a_class_never_predicted_has_no_precision_and_f1_zero() -> None:

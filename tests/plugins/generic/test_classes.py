@@ -56,10 +56,13 @@ def test_show_prints_the_confusion_matrix_and_json_breakdown(tmp_path: Path) -> 
     assert fteval_cli("run", str(spec), store=store).returncode == 0
     shown = fteval_cli("show", "latest", store=store)
     assert shown.returncode == 0, shown.stderr
-    assert "confusion matrix" in shown.stdout and "macro_f1: per class" in shown.stdout
+    assert "Confusion matrix" in shown.stdout and "Per class" in shown.stdout
     data = json.loads(fteval_cli("show", "latest", "--json", store=store).stdout)
-    report = data["breakdowns"]["macro_f1"]
+    tables = {b["title"]: b for b in data["breakdowns"]}
+    matrix = {row[0]: row[1:] for row in tables["Confusion matrix"]["rows"]}
     # the lookup baseline answers the majority label ('yes') to every unseen question
-    assert report["matrix"]["no"]["yes"] + report["matrix"]["no"]["no"] == 10
+    assert tables["Confusion matrix"]["columns"] == ["gold \\ predicted", "yes", "no"]
+    assert matrix["no"] == [10, 0] and sum(matrix["yes"]) == 10
+    f1 = [row[5] for row in tables["Per class"]["rows"]]
     aggregate = next(a for a in data["aggregates"] if a["metric"] == "macro_f1")
-    assert report["macro_f1"] == pytest.approx(aggregate["value"])
+    assert sum(f1) / len(f1) == pytest.approx(aggregate["value"])
