@@ -31,3 +31,23 @@ def fteval_cli(
     return subprocess.run(
         [*FTEVAL, "--store", str(store), *args], capture_output=True, text=True, env=env, timeout=timeout, **kw
     )
+
+
+def delayed_spec(tmp_path: Path, rows: int, delay: float) -> Path:
+    """A spec whose one target answers ViGGO rows through the external plugin, ``delay`` seconds each."""
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(
+        f"""fteval: 1
+name: slow
+dataset:
+  train: {{path: {SPECS / "data/viggo/train.csv"}}}
+  eval: {{path: {SPECS / "data/viggo/test.csv"}, limit: {rows}}}
+prompt: {{user: "{{{{ ref }}}}", target: "{{{{ mr }}}}"}}
+parser: text
+metrics: [exact_match, char_exact]
+generation: {{batch_size: 4}}
+targets:
+  slow: {{trainer: delayed_lookup, model: {{delay_s: {delay}}}}}
+"""
+    )
+    return spec

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, fteval_cli
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli
 
 LONG = "a-rather-long-spec-name-that-a-narrow-table-would-cut"
 
@@ -19,25 +19,6 @@ LONG = "a-rather-long-spec-name-that-a-narrow-table-would-cut"
 def _long_spec(tmp_path: Path) -> Path:
     spec = tmp_path / "long.yaml"
     spec.write_text(f"extends: {SPECS / 'yesno.yaml'}\nname: {LONG}\nmetrics: [format_rate, accuracy]\n")
-    return spec
-
-
-def _delayed_spec(tmp_path: Path, rows: int, delay: float) -> Path:
-    spec = tmp_path / "slow.yaml"
-    spec.write_text(
-        f"""fteval: 1
-name: slow
-dataset:
-  train: {{path: {SPECS / "data/viggo/train.csv"}}}
-  eval: {{path: {SPECS / "data/viggo/test.csv"}, limit: {rows}}}
-prompt: {{user: "{{{{ ref }}}}", target: "{{{{ mr }}}}"}}
-parser: text
-metrics: [exact_match, char_exact]
-generation: {{batch_size: 4}}
-targets:
-  slow: {{trainer: delayed_lookup, model: {{delay_s: {delay}}}}}
-"""
-    )
     return spec
 
 
@@ -112,7 +93,7 @@ def _stored(db: Path) -> int:
 
 
 def _start_and_stop(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Popen, Path, Path, int]:
-    spec, db, rows = _delayed_spec(tmp_path, 80, 0.02), tmp_path / "runs.db", 80
+    spec, db, rows = delayed_spec(tmp_path, 80, 0.02), tmp_path / "runs.db", 80
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")])),
@@ -157,7 +138,7 @@ def test_killed_process_is_listed_as_interrupted(tmp_path: Path) -> None:
 
 
 def test_progress_lines_when_output_is_not_a_terminal(tmp_path: Path) -> None:
-    spec, db = _delayed_spec(tmp_path, 40, 0.03), tmp_path / "runs.db"
+    spec, db = delayed_spec(tmp_path, 40, 0.03), tmp_path / "runs.db"
     env = {**os.environ, "FTEVAL_PROGRESS_SECONDS": "0.25"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), env.get("PYTHONPATH")]))
     done = subprocess.run(

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, fteval_cli
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli
 
 from fteval.engine import Engine
 from fteval.loader import load_spec
@@ -102,25 +102,6 @@ def test_api_keys_never_reach_the_store(tmp_path: Path) -> None:
     assert "me:<redacted>@example.invalid" in spec_json
 
 
-def _delayed_spec(tmp_path: Path, rows: int, delay: float) -> Path:
-    spec = tmp_path / "slow.yaml"
-    spec.write_text(
-        f"""fteval: 1
-name: slow
-dataset:
-  train: {{path: {SPECS / "data/viggo/train.csv"}}}
-  eval: {{path: {SPECS / "data/viggo/test.csv"}, limit: {rows}}}
-prompt: {{user: "{{{{ ref }}}}", target: "{{{{ mr }}}}"}}
-parser: text
-metrics: [exact_match, char_exact]
-generation: {{batch_size: 4}}
-targets:
-  slow: {{trainer: delayed_lookup, model: {{delay_s: {delay}}}}}
-"""
-    )
-    return spec
-
-
 def _stored(db: Path) -> int:
     try:
         with sqlite3.connect(db, timeout=5) as con:
@@ -130,7 +111,7 @@ def _stored(db: Path) -> int:
 
 
 def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, external_plugin_path: Path) -> None:
-    spec, db, rows = _delayed_spec(tmp_path, 120, 0.02), tmp_path / "runs.db", 120
+    spec, db, rows = delayed_spec(tmp_path, 120, 0.02), tmp_path / "runs.db", 120
     env_cmd = [*FTEVAL, "--store", str(db), "run", str(spec)]
     import os
 
@@ -162,7 +143,7 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
         resumed = [r[0] for r in con.execute("SELECT output FROM examples ORDER BY idx")]
     # an uninterrupted run gives the same outputs
     (tmp_path / "clean").mkdir()
-    clean = _engine(_delayed_spec(tmp_path / "clean", rows, 0.0), tmp_path / "clean")
+    clean = _engine(delayed_spec(tmp_path / "clean", rows, 0.0), tmp_path / "clean")
     assert [r.output for r in clean.store.examples(clean.run("slow"))] == resumed
 
 

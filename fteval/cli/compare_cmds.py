@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fteval.cli import main
+from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -190,20 +191,10 @@ def comparison_json(cmp: Comparison) -> dict[str, Any]:
 @main.command(help=_COMPARE_HELP, short_help="Compare two runs: paired differences, significance, a regression gate.")
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option(
-    "--fail-if-worse",
-    "gates",
-    multiple=True,
-    metavar="METRIC[=MAX_DROP]",
-    help="Exit 1 if B is significantly worse than A on METRIC by more than MAX_DROP (default 0). Repeatable.",
+@fail_if_worse_option(
+    "Exit 1 if B is significantly worse than A on METRIC by more than MAX_DROP (default 0). Repeatable."
 )
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.05,
-    show_default=True,
-    help="Significance level of the gate and of the MDE.",
-)
+@alpha_option("Significance level of the gate and of the MDE.")
 @click.option(
     "--power",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),

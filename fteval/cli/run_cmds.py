@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
+from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 from fteval.errors import FtevalError
 from fteval.identity import redact_text
 from fteval.loader import load_spec
@@ -148,20 +149,10 @@ def eval_(
 @click.option(
     "--baseline", help="Compare each new run with this run or tag (latest/latest~K: of the same spec and target)."
 )
-@click.option(
-    "--fail-if-worse",
-    "gates",
-    multiple=True,
-    metavar="METRIC[=MAX_DROP]",
-    help="With --baseline: exit 1 if a run is significantly worse on METRIC by more than MAX_DROP. Repeatable.",
+@fail_if_worse_option(
+    "With --baseline: exit 1 if a run is significantly worse on METRIC by more than MAX_DROP. Repeatable."
 )
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.05,
-    show_default=True,
-    help="With --baseline: significance level of the gate.",
-)
+@alpha_option("With --baseline: significance level of the gate.")
 @click.option(
     "--md", "md_file", type=click.Path(path_type=Path), help="With --baseline: write the Markdown comparison here."
 )
