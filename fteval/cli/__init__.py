@@ -47,6 +47,7 @@ def main(ctx: click.Context, store: Path, debug: bool) -> None:
 
 from fteval.cli import (  # noqa: E402  (registers the commands)
     compare_cmds,
+    init_cmds,
     report_cmds,
     run_cmds,
     serve_cmds,
@@ -57,6 +58,7 @@ from fteval.cli import (  # noqa: E402  (registers the commands)
 
 __all__ = [
     "compare_cmds",
+    "init_cmds",
     "main",
     "print_warnings",
     "report_cmds",
