@@ -35,6 +35,7 @@ COMMANDS = (
     "export",
     "compare",
     "plan",
+    "init",
     "tag",
     "serve",
     "cancel",

@@ -261,15 +261,13 @@ def compare(
 
 
 @main.command()
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--metric-value",
     type=click.FloatRange(0, 1),
-    required=True,
     help="Expected value of the 0/1 metric (e.g. accuracy 0.8).",
 )
-@click.option(
-    "--difference", type=click.FloatRange(0, 1, min_open=True), required=True, help="Difference to detect (e.g. 0.02)."
-)
+@click.option("--difference", type=click.FloatRange(0, 1, min_open=True), help="Difference to detect (e.g. 0.02).")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
 @click.option("--power", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8, show_default=True)
 @click.option(
@@ -277,15 +275,35 @@ def compare(
     type=click.FloatRange(0, 1, min_open=True),
     help="Share of examples on which the two models disagree [default: independent errors].",
 )
-def plan(metric_value: float, difference: float, alpha: float, power: float, discordance: float | None) -> None:
-    """Eval examples needed to detect a difference in a 0/1 metric between two models (paired, McNemar).
+@click.option("--target", "-t", "targets", multiple=True, help="With SPEC: plan this target only (repeatable).")
+def plan(
+    spec: Path | None,
+    metric_value: float | None,
+    difference: float | None,
+    alpha: float,
+    power: float,
+    discordance: float | None,
+    targets: tuple[str, ...],
+) -> None:
+    """Plan before spending: SPEC's rows, tokens, training time and cost per target; or eval examples needed.
 
     \b
+    fteval plan SPEC: per target, rows and prompt/target tokens per split, training tokens x epochs,
+    estimated training time (hf) or cost (API prices), the eval split's inference cost, warnings.
+    fteval plan --metric-value P --difference D: eval examples needed to detect a difference in a
+    0/1 metric between two models (paired, McNemar):
     n = (z(1-alpha/2) sqrt(p_d) + z(power) sqrt(p_d - d^2))^2 / d^2  (Connor 1987), where p_d, the
     share of examples the models disagree on, defaults to P(1-Q) + Q(1-P) with Q = P - d
     (independent errors). Related models disagree less: `fteval compare` prints the observed rate;
     pass it as --discordance.
     """
+    if spec is not None:
+        from fteval.cli.plan_output import print_spec_plan  # noqa: PLC0415
+
+        print_spec_plan(spec, targets)
+        return
+    if metric_value is None or difference is None:
+        raise click.UsageError("give SPEC, or --metric-value and --difference")
     from fteval.paired import connor_n  # noqa: PLC0415
 
     other = metric_value - difference if metric_value - difference >= 0 else metric_value + difference
