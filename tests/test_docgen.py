@@ -1,0 +1,19 @@
+"""docs/spec-reference.md is generated from the spec models and kept in sync."""
+
+from __future__ import annotations
+
+from fteval.docgen import REFERENCE, spec_reference
+from fteval.spec import Source, Spec
+
+
+def test_spec_reference_is_in_sync() -> None:
+    assert REFERENCE.read_text(encoding="utf-8") == spec_reference(), "run: python -m fteval.docgen --write"
+
+
+def test_spec_reference_lists_every_key_with_its_help() -> None:
+    text = spec_reference()
+    for model in (Spec, Source):
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            assert f"| `{key}` |" in text
+            assert (info.description or "").split("`")[0][:30] in text
