@@ -123,8 +123,9 @@ def _plan_hf(plan: TargetPlan, target: ResolvedTarget, per_row: list[int]) -> No
     preset = getattr(getattr(cfg, "model", None), "preset", None)
     plan.train_time_s = plan.train_tokens / HF_TINY_TOKENS_PER_S
     plan.notes.append(
-        f"training time: estimate at {HF_TINY_TOKENS_PER_S:,} tokens/s, measured for the tiny preset on 2 CPU cores "
-        "(README 'Measured', benchmarks/train_throughput.py)"
+        f"training time: a lower bound at {HF_TINY_TOKENS_PER_S:,} tokens/s, measured for the tiny preset on 2 idle CPU"
+        " cores (README 'Benchmarks'); start-up (imports, tokenizer training, evaluation, saving) and per-step"
+        " overhead are not included and dominate small data sets (a 200-row run took 121 s against a 3 s bound)"
         + ("" if preset == "tiny" else "; this model is larger, expect it to take longer")
     )
     cost = getattr(cfg, "cost", None)
