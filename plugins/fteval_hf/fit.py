@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from fteval.plugin import Example, ModelHandle, TrainContext
-from fteval_hf.config import HFConfig, HubModel, ScratchModel
+from fteval_hf.config import GGUFModel, HFConfig, HubModel, ScratchModel
 from fteval_hf.manifest import is_saved, save_model, saved_handle
 
 __all__ = ["base_handle", "fit"]
@@ -36,6 +36,12 @@ def _model_and_tokenizer(
     from fteval_hf.loading import hub_token, load_pretrained, load_tokenizer
 
     spec = config.model
+    if isinstance(spec, GGUFModel):
+        from fteval_hf.gguf import local_model
+
+        local = local_model(spec)
+        base = {"gguf": spec.gguf, "identity": identity}  # the cache folder moves; the file's hash does not
+        return load_pretrained(local, device), load_tokenizer(local.id), base
     if isinstance(spec, HubModel):
         return (
             load_pretrained(spec, device),
@@ -149,20 +155,36 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
     return saved_handle(out)
 
 
-def _load_options(spec: HubModel) -> str:
+def _load_options(spec: HubModel | GGUFModel) -> str:
     """How the weights are loaded, when not as saved: it changes outputs, so it is in the fingerprint."""
     options = [f"dtype={spec.dtype}"] if spec.dtype != "auto" else []
-    options += ["8bit"] * spec.load_in_8bit + ["4bit"] * spec.load_in_4bit
+    if isinstance(spec, HubModel):
+        options += ["8bit"] * spec.load_in_8bit + ["4bit"] * spec.load_in_4bit
     return "".join(f";{o}" for o in options)
 
 
 def base_handle(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> ModelHandle:
     """The untrained model as a handle (evaluator_only); a scratch model is saved at its init.
 
-    A hub or local model's fingerprint is its ``identity`` (content hash of a local directory, or
-    the resolved hub commit) plus non-default load options.
+    A hub or local model's fingerprint is its ``identity`` (content hash of a local directory, the
+    resolved hub commit, or a GGUF file's sha256) plus non-default load options.
     """
     spec = config.model
+    if isinstance(spec, GGUFModel):
+        if identity is None:
+            from fteval_hf.gguf import gguf_identity
+
+            identity = gguf_identity(spec)
+        return ModelHandle(
+            trainer="hf",
+            fingerprint=identity + _load_options(spec),
+            location=spec.gguf,
+            meta={
+                "method": "base",
+                "base": {"gguf": spec.gguf, "identity": identity},
+                "prompt_format": config.train.prompt_format,
+            },
+        )
     if isinstance(spec, HubModel):
         identity = identity or f"hub:{spec.id}@{spec.revision or 'main'}"
         base = {"id": spec.id, "revision": spec.revision, "identity": identity}

@@ -19,7 +19,7 @@ from fteval.plugin import (
     PluginConfig,
     Prompt,
 )
-from fteval_hf.config import HFConfig, HubModel
+from fteval_hf.config import GGUFModel, HFConfig, HubModel
 
 __all__ = ["HFGenerator", "HFLoadedModel", "cut_at_stop", "forward_batch_size"]
 
@@ -109,6 +109,10 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
     method = manifest.get("method", "base")
     fmt = manifest.get("prompt_format", config.train.prompt_format)
     hub = config.model if isinstance(config.model, HubModel) else None
+    if isinstance(config.model, GGUFModel):
+        from fteval_hf.gguf import local_model
+
+        hub = local_model(config.model)  # the de-quantized copy, converted on first use
     if method == "base" and hub is not None:
         return load_pretrained(hub, device), load_tokenizer(hub.id, hub.revision, hub_token(hub)), fmt
     tokenizer = load_tokenizer(location)

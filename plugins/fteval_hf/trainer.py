@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from fteval.plugin import ModelHandle, TrainContext, Trainer
-from fteval_hf.config import HFConfig, HubModel
+from fteval_hf.config import GGUFModel, HFConfig, HubModel
 
 __all__ = ["HFTrainer"]
 
@@ -35,11 +35,17 @@ class HFTrainer(Trainer):
         return base_handle(self.config, ctx, self.model_identity())
 
     def model_identity(self) -> str | None:
-        """A local model directory's content hash or a hub model's commit; None for a scratch model."""
-        if not isinstance(self.config.model, HubModel):
+        """A local model directory's content hash, a hub model's commit or a GGUF file's sha256; None for scratch."""
+        spec = self.config.model
+        if not isinstance(spec, HubModel | GGUFModel):
             return None  # a scratch model is made from the config and the seed alone
         if not hasattr(self, "_identity"):  # hashing or a hub lookup: once per trainer
-            from fteval_hf.loading import model_identity
+            if isinstance(spec, GGUFModel):
+                from fteval_hf.gguf import gguf_identity
 
-            self._identity = model_identity(self.config.model)
+                self._identity = gguf_identity(spec)
+            else:
+                from fteval_hf.loading import model_identity
+
+                self._identity = model_identity(spec)
         return self._identity
