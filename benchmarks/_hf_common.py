@@ -5,15 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ruamel.yaml import YAML
-
+from fteval.loader import load_spec
 from fteval.plugin import Example
 from fteval.testing import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "specs" / "data"
 # The reference experiment's ViGGO instruction (the system message of its OpenAI fine-tuning file).
-VIGGO_SYSTEM: str = YAML(typ="safe").load((ROOT / "specs" / "base" / "viggo.yaml").read_text())["prompt"]["system"]
+VIGGO_SYSTEM: str = load_spec(ROOT / "specs" / "base" / "viggo.yaml").spec.prompt.system or ""
 
 
 def viggo_rows(split: str, limit: int | None = None) -> list[dict[str, str]]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any
 
 import torch
 from _hf_common import DATA, VIGGO_SYSTEM
+from _timing import Clock
 from fteval_hf.batching import plan_batches
 from fteval_hf.decode import generate
 from fteval_hf.formatting import encode_example, prompt_text
@@ -171,21 +171,6 @@ def bench_generation(
         f"shared / per-example = {cpu_rate['on'] / cpu_rate['single']:.1f}x; "
         f"batched plain / per-example = {cpu_rate['off'] / cpu_rate['single']:.1f}x"
     )
-
-
-class Clock:
-    """Wall and process CPU seconds; on a loaded machine CPU time (1 thread) tracks the work done."""
-
-    def __init__(self) -> None:
-        self.wall = self.cpu = 0.0
-
-    def __enter__(self) -> Self:
-        self._start = (time.perf_counter(), time.process_time())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall += time.perf_counter() - self._start[0]
-        self.cpu += time.process_time() - self._start[1]
 
 
 def bench_threshold(batch_size: int = 32, suffix: int = 60, repeats: int = 5) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from typing import Any, Self
+from typing import Any
 
 import torch
 from _hf_common import DATA, VIGGO_SYSTEM, viggo_rows
+from _timing import Clock
 from fteval_hf.batching import plan_batches
 from fteval_hf.config import GGUFModel, LoraSettings
 from fteval_hf.formatting import encode_example
@@ -34,21 +34,6 @@ SQL_SYSTEM = (
     "given a question and context regarding one or more tables.\n\nYou must output the SQL query that "
     "answers the question.\n\n### Context:\n"
 )
-
-
-class Clock:
-    """Wall and process CPU seconds; on a loaded machine CPU time tracks the work done."""
-
-    def __init__(self) -> None:
-        self.wall = self.cpu = 0.0
-
-    def __enter__(self) -> Self:
-        self._start = (time.perf_counter(), time.process_time())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall += time.perf_counter() - self._start[0]
-        self.cpu += time.process_time() - self._start[1]
 
 
 def rows(task: str) -> list[tuple[Prompt, str]]:
