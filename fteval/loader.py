@@ -6,6 +6,7 @@ Every problem found is collected and raised together as one ``SpecError`` whose 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 import typing
@@ -376,7 +377,10 @@ def _missing_column(var: str, splits: dict[str, tuple[set[str], str]]) -> str:
 def _apply_overrides(
     data: dict[str, Any], source: SourceMap, overrides: Mapping[str, Any], where: str
 ) -> dict[str, Any]:
-    """Merge ``overrides`` (a partial spec, e.g. from ``--model``) over ``data``; errors in the values they set name ``where``."""
+    """Merge ``overrides`` (a partial spec, e.g. from ``--model``) over ``data``; errors in the values they set name ``where``.
+
+    A ``None`` in ``overrides`` removes that key (``--model`` sets one model source and unsets the others).
+    """
 
     def mark(value: Any, prefix: KeyPath) -> None:
         if isinstance(value, Mapping):
@@ -387,8 +391,17 @@ def _apply_overrides(
 
     for key, value in overrides.items():
         mark(value, (key,))
-    merged: dict[str, Any] = deep_merge(data, dict(overrides))
+    merged: dict[str, Any] = deep_merge(data, copy.deepcopy(dict(overrides)))
+    _drop_unset(merged, overrides)
     return merged
+
+
+def _drop_unset(merged: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            _drop_unset(merged[key], value)
 
 
 def merged_spec(file: str | Path) -> tuple[dict[str, Any], SourceMap, list[Path]]:

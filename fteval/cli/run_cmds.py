@@ -39,7 +39,10 @@ def _model_overrides(model: str | None, targets: tuple[str, ...]) -> dict[str, A
         return None
     if len(targets) != 1:
         raise click.UsageError("--model replaces one target's model: name exactly one target with -t")
-    return {"targets": {targets[0]: {"model": {"id": model}}}}
+    # a GGUF file (a path ending in .gguf, or pkg:PACKAGE/FILE) is the `gguf` source; anything else `id`
+    is_gguf = model.endswith(".gguf") or model.startswith("pkg:")
+    source = {"gguf": model, "id": None} if is_gguf else {"id": model, "gguf": None}
+    return {"targets": {targets[0]: {"model": source}}}
 
 
 def _resumable(command: Callable[..., None]) -> Callable[..., None]:

@@ -148,3 +148,16 @@ def test_a_lora_step_with_a_shared_prefix_equals_the_plain_path(smollm: tuple[An
             torch.testing.assert_close(results["on"][1][name], grad, rtol=1e-3, atol=1e-6)
     finally:
         model.unload()  # the module-scoped base model without its adapter for later tests
+
+
+def test_model_override_switches_between_gguf_and_hub_sources() -> None:
+    """``--model`` on a gguf target with a hub id (or a .gguf path on a hub target) replaces the source."""
+    from fteval_testutil import SPECS
+
+    from fteval.loader import load_spec
+
+    spec = SPECS / "sql-smollm.yaml"
+    hub = load_spec(spec, {"targets": {"smollm-zero-shot": {"model": {"id": "org/model", "gguf": None}}}})
+    assert hub.targets["smollm-zero-shot"].config.model.id == "org/model"
+    other = load_spec(spec, {"targets": {"smollm-zero-shot": {"model": {"gguf": "/m/other.gguf", "id": None}}}})
+    assert other.targets["smollm-zero-shot"].config.model.gguf == "/m/other.gguf"
