@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,21 @@ def _read_only(path: Path, reason: str) -> Connection:
     return con
 
 
+def _switch_to_wal(con: Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while busy: SQLite can answer SQLITE_BUSY at once (without its
+    busy handler) when another process is creating the same new store."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except StoreError as exc:
+            code = (getattr(exc.__cause__, "sqlite_errorcode", None) or 0) & 0xFF
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def connect(path: Path) -> Connection:
     """Open (or create) the store file: WAL when writable, read-only when the file or its folder is not.
 
@@ -167,7 +183,7 @@ def connect(path: Path) -> Connection:
         return _read_only(path, f"its folder {path.parent} is not writable; make it writable or pass --store elsewhere")
     con = Connection(_raw(str(path), uri=False), path, None)
     try:
-        con.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(con)
     except StoreError as exc:
         con.close()
         code = (getattr(exc.__cause__, "sqlite_errorcode", None) or 0) & 0xFF
