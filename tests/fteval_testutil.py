@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fteval.store import Store
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 EXTERNAL_PLUGIN = ROOT / "tests" / "fixtures" / "external_plugin"
@@ -51,3 +53,23 @@ targets:
 """
     )
     return spec
+
+
+def make_run(store: Store, key: str = "k", n_examples: int = 2) -> str:
+    """A bare run of spec ``s``, target ``t`` in ``store``, for store-level tests."""
+    run_id: str = store.create_run(
+        run_key=key,
+        spec_name="s",
+        spec_hash="h",
+        spec_json={},
+        target="t",
+        trainer="lookup",
+        generator="lookup",
+        model_fingerprint="fp",
+        generation_json={},
+        config_json={},
+        versions_json={},
+        seed=0,
+        n_examples=n_examples,
+    )
+    return run_id

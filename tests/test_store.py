@@ -5,28 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fteval_testutil import make_run
 
 from fteval.errors import StoreError
 from fteval.plugin import Generation
 from fteval.store import SCHEMA_VERSION, ExampleRecord, Store
-
-
-def _run(store: Store, key: str = "k") -> str:
-    return store.create_run(
-        run_key=key,
-        spec_name="s",
-        spec_hash="h",
-        spec_json={},
-        target="t",
-        trainer="lookup",
-        generator="lookup",
-        model_fingerprint="fp",
-        generation_json={},
-        config_json={},
-        versions_json={},
-        seed=0,
-        n_examples=2,
-    )
 
 
 def _record(idx: int) -> ExampleRecord:
@@ -43,7 +26,7 @@ def test_migrations_apply_once_and_wal_is_on(tmp_path: Path) -> None:
 
 def test_a_failed_batch_writes_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
-    run_id = _run(store)
+    run_id = make_run(store)
     store.save_examples(run_id, [_record(0)], [("key0", Generation("o", 0.1))])
     with pytest.raises(StoreError, match="UNIQUE constraint failed"):
         store.save_examples(run_id, [_record(1), _record(0)], [("key1", Generation("o", 0.1))])
@@ -53,7 +36,7 @@ def test_a_failed_batch_writes_nothing(tmp_path: Path) -> None:
 
 def test_get_run_by_prefix_latest_and_errors(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
-    a, b = _run(store, "a"), _run(store, "b")
+    a, b = make_run(store, "a"), make_run(store, "b")
     assert store.get_run(a).id == a and store.get_run("latest").id == b
     with pytest.raises(StoreError, match="ambiguous"):
         store.get_run("s-t-")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SPECS, fteval_cli
+from fteval_testutil import SPECS, fteval_cli, make_run
 
 from fteval.errors import StoreError
 from fteval.plugin import Generation
@@ -152,21 +152,7 @@ def _record(idx: int, size: int) -> ExampleRecord:
 
 def test_a_full_database_file_keeps_the_real_error_and_loses_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "runs.db")
-    run_id = store.create_run(
-        run_key="k",
-        spec_name="s",
-        spec_hash="h",
-        spec_json={},
-        target="t",
-        trainer="lookup",
-        generator="lookup",
-        model_fingerprint="fp",
-        generation_json={},
-        config_json={},
-        versions_json={},
-        seed=0,
-        n_examples=3,
-    )
+    run_id = make_run(store, n_examples=3)
     store.save_examples(run_id, [_record(0, 10)], [])
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count = {pages + 2}")  # SQLITE_FULL, as on a full disk
