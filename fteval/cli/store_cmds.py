@@ -138,12 +138,13 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
     aggregates = store.aggregates(run.id)
     order = metric_order(run, aggregates)
     first = order[0] if order else None
-    rows = store.examples(run.id)
+    every = store.examples(run.id)
+    rows = every
     if failures or wrong:
         rows = [r for r in rows if (failures and not r.parse_ok) or (wrong and _first_metric_wrong(r, first))]
     limit = examples if examples is not None else (None if as_json else 5)
     rows = rows[:limit] if limit is not None else rows
-    tables, breakdown_error = run_breakdowns(run, store.examples(run.id))
+    tables, breakdown_error = run_breakdowns(run, every)
     if as_json:
         job = store.job_by_id(run.job_id) if run.job_id else None
         _json(
