@@ -1,8 +1,9 @@
 """Leases in the store: one process at a time trains a job or evaluates a run; the others wait, then reuse its result.
 
-A lease is a row of the ``leases`` table naming its holder (pid@host and a random token). The holder
-renews it from a heartbeat thread; a lease not renewed for ``ttl_s`` seconds has expired, and a
-holder on this host whose pid is gone has let go at once. The processes of one multi-process launch
+A lease is a row of the ``leases`` table naming its holder (pid@host, the pid's start time and a
+random token). The holder renews it from a heartbeat thread; a lease not renewed for ``ttl_s``
+seconds has expired, and a holder on this host whose process is gone (or whose pid now names
+another process) has let go at once. The processes of one multi-process launch
 (torchrun / ``accelerate launch`` ranks) share a lease: they are one training.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fteval.errors import StoreError
+from fteval.processes import HOST, alive, start_ticks
 from fteval.storedb import Connection, connect
 
 __all__ = ["DEFAULT_TTL_S", "Holder", "hold", "launch_group", "try_acquire"]
@@ -44,11 +45,13 @@ class Holder:
     host: str
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     group: str = ""
+    started: int | None = None  # the pid's start time (processes.start_ticks), where the system tells it
 
     @classmethod
     def current(cls) -> Holder:
         """This process, in its launch group if it is one rank of several."""
-        return cls(os.getpid(), socket.gethostname(), group=launch_group())
+        pid = os.getpid()
+        return cls(pid, HOST, group=launch_group(), started=start_ticks(pid))
 
     @property
     def label(self) -> str:
@@ -56,21 +59,11 @@ class Holder:
         return f"pid {self.pid}@{self.host}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def _free(row: Any, me: Holder, now: float) -> bool:
     """Whether the lease in ``row`` may be taken by ``me``."""
     if row is None or row["expires_at"] < now or row["token"] == me.token:
         return True
-    return row["host"] == me.host and not _alive(row["pid"])
+    return row["host"] == me.host and not alive(row["pid"], row["pid_started"])
 
 
 def try_acquire(db: Connection, name: str, me: Holder, ttl_s: float) -> Holder | None:
@@ -87,10 +80,11 @@ def try_acquire(db: Connection, name: str, me: Holder, ttl_s: float) -> Holder |
             db.execute("UPDATE leases SET expires_at = ? WHERE name = ?", (now + ttl_s, name))
             return None
         if not _free(row, me, now):
-            return Holder(row["pid"], row["host"], row["token"], row["grp"])
+            return Holder(row["pid"], row["host"], row["token"], row["grp"], row["pid_started"])
         db.execute(
-            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, me.label, me.pid, me.host, me.token, me.group, now + ttl_s, now),
+            "INSERT OR REPLACE INTO leases (name, holder, pid, host, token, grp, expires_at, acquired_at, pid_started)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, me.label, me.pid, me.host, me.token, me.group, now + ttl_s, now, me.started),
         )
     return None
 

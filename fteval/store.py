@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import time
 import uuid
@@ -18,6 +17,7 @@ from typing import Any
 
 from fteval.errors import StoreError
 from fteval.plugin import Generation, ModelHandle
+from fteval.processes import HOST, alive, start_ticks
 from fteval.records import AggregateRecord, CurvePoint, ExampleRecord, JobRecord, RunRecord, RunTotals
 from fteval.storedb import Connection, connect
 
@@ -93,9 +93,13 @@ MIGRATIONS: list[str] = [
         grp TEXT NOT NULL DEFAULT '', expires_at REAL NOT NULL, acquired_at REAL NOT NULL
     );
     """,
+    # 7: when the process of a run or a lease started, so a pid the system gave to a new process reads dead
+    """
+    ALTER TABLE runs ADD COLUMN pid_started INTEGER;
+    ALTER TABLE leases ADD COLUMN pid_started INTEGER
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-HOST = socket.gethostname()
 # Tables the read commands (runs, show, reports) read; a store lacking their columns cannot be read safely.
 _READ_TABLES = ("runs", "examples", "scores", "aggregates", "jobs", "job_metrics", "responses")
 
@@ -120,15 +124,13 @@ def _loads(text: str | None, default: Any = None) -> Any:
     return json.loads(text) if text else default
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
+# columns a read-only store of an older schema may lack; reads fall back when they do
+_OPTIONAL_COLUMNS = {"runs.pid_started"}
+
+
+def _get(row: sqlite3.Row, column: str) -> Any:
+    """``row[column]``, or None when the store predates that column."""
+    return row[column] if column in row.keys() else None
 
 
 def _status(row: sqlite3.Row) -> str:
@@ -137,7 +139,12 @@ def _status(row: sqlite3.Row) -> str:
     A run started on another host keeps 'running': its process cannot be checked from here.
     """
     status: str = row["status"]
-    if status == "running" and row["pid"] is not None and row["host"] == HOST and not _alive(row["pid"]):
+    if (
+        status == "running"
+        and row["pid"] is not None
+        and row["host"] == HOST
+        and not alive(row["pid"], _get(row, "pid_started"))
+    ):
         return "interrupted"
     return status
 
@@ -255,6 +262,7 @@ class Store:
             f"{table}.{col}"
             for table, cols in _expected_columns().items()
             for col in sorted(cols - _columns(self.db, table))
+            if f"{table}.{col}" not in _OPTIONAL_COLUMNS
         ]
         if missing:
             raise StoreError(
@@ -342,7 +350,14 @@ class Store:
         """Insert a run in status 'running'; JSON-valued fields end in ``_json``."""
         run_id = f"{fields['spec_name']}-{fields['target']}-{uuid.uuid4().hex[:8]}"
         values = {k: _dumps(v) if k.endswith("_json") else v for k, v in fields.items()}
-        values.update(id=run_id, status="running", started_at=time.time(), pid=os.getpid(), host=HOST)
+        values.update(
+            id=run_id,
+            status="running",
+            started_at=time.time(),
+            pid=os.getpid(),
+            host=HOST,
+            pid_started=start_ticks(os.getpid()),
+        )
         cols = ", ".join(values)
         self.db.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
         return run_id
@@ -350,7 +365,8 @@ class Store:
     def claim_run(self, run_id: str) -> None:
         """Mark a run resumed by this process: status 'running', this pid and host."""
         self.db.execute(
-            "UPDATE runs SET status = 'running', pid = ?, host = ? WHERE id = ?", (os.getpid(), HOST, run_id)
+            "UPDATE runs SET status = 'running', pid = ?, host = ?, pid_started = ? WHERE id = ?",
+            (os.getpid(), HOST, start_ticks(os.getpid()), run_id),
         )
 
     def interrupt_run(self, run_id: str) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli
 
 LONG = "a-rather-long-spec-name-that-a-narrow-table-would-cut"
@@ -114,10 +115,17 @@ def _start_and_stop(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Pop
     return proc, spec, db, rows
 
 
-def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(tmp_path: Path) -> None:
-    proc, spec, db, rows = _start_and_stop(tmp_path, signal.SIGINT)
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [(signal.SIGINT, 130, "interrupted:"), (signal.SIGTERM, 143, "stopped by SIGTERM:")],
+)
+def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_says_how_to_resume(
+    tmp_path: Path, sig: signal.Signals, code: int, said: str
+) -> None:
+    proc, spec, db, rows = _start_and_stop(tmp_path, sig)
     stderr = proc.stderr.read()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
+    assert said in stderr
     assert "run the same command to resume" in stderr and f"run {spec}" in stderr and "Traceback" not in stderr
     (run,) = _runs_json(db)
     before = _stored(db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,22 +46,45 @@ def _model_overrides(model: str | None, targets: tuple[str, ...]) -> dict[str, A
     return {"targets": {targets[0]: {"model": source}}}
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a CI timeout, ``kill``, a closed terminal), unwinding the run as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once
+    raise Stopped(signum)
+
+
 def _resumable(command: Callable[..., None]) -> Callable[..., None]:
-    """Ctrl-C ends a run command with exit 130 and how to resume, not a traceback."""
+    """Ctrl-C, SIGTERM or SIGHUP end a run command with exit 128+signal and how to resume, not a traceback.
+
+    The signal unwinds the main thread like Ctrl-C: the run is stored as 'interrupted', a training job
+    keeps its last checkpoint, and the same command resumes.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        stops = (signal.SIGTERM, signal.SIGHUP)
+        previous = {sig: signal.signal(sig, _raise_stopped) for sig in stops}
         try:
             command(*args, **kwargs)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             argv = " ".join(["fteval", *sys.argv[1:]])
+            what = f"stopped by {exc}" if isinstance(exc, Stopped) else "interrupted"
             click.secho(
-                f"\ninterrupted: finished examples and training checkpoints are kept in the store;"
+                f"\n{what}: finished examples and training checkpoints are kept in the store;"
                 f" run the same command to resume where it stopped:\n  {argv}",
                 fg="yellow",
                 err=True,
             )
-            sys.exit(130)
+            sys.exit(128 + exc.signum if isinstance(exc, Stopped) else 130)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     return wrapper
 

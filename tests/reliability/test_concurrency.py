@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, SPECS
 
@@ -36,14 +37,14 @@ targets:
     return spec
 
 
-def _start(db: Path, *args: str) -> subprocess.Popen:
+def _start(db: Path, *args: str, stderr: Any = subprocess.PIPE) -> subprocess.Popen:
     env = {
         **os.environ,
         "COLUMNS": "250",
         "PYTHONPATH": os.pathsep.join([str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.Popen(
-        [*FTEVAL, "--store", str(db), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*FTEVAL, "--store", str(db), *args], env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
     )
 
 
@@ -118,20 +119,23 @@ def test_two_trainings_of_one_job_train_once(tmp_path: Path) -> None:
 
 
 def test_a_killed_holder_is_noticed_at_once_and_the_waiter_resumes_its_run(tmp_path: Path) -> None:
-    db, spec = tmp_path / "runs.db", _spec(tmp_path, delay_s=0.5)
+    db, spec, log = tmp_path / "runs.db", _spec(tmp_path, delay_s=1.0), tmp_path / "second.err"
     first = _start(db, "run", str(spec))
     _wait_for_lease(db, "run:")
-    second = _start(db, "run", str(spec))
-    while not _query(db, "SELECT COUNT(*) FROM examples")[0][0]:
-        time.sleep(0.05)
-    time.sleep(2)  # the second process is waiting by now
-    os.kill(first.pid, signal.SIGKILL)
-    first.communicate()
-    killed_at, kept = time.monotonic(), _query(db, "SELECT COUNT(*) FROM examples")[0][0]
-    out2, err2 = second.communicate(timeout=120)
-    assert second.returncode == 0, err2
+    with log.open("w") as second_err:
+        second = _start(db, "run", str(spec), stderr=second_err)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            "waiting for it to finish" in log.read_text() and _query(db, "SELECT COUNT(*) FROM examples")[0][0]
+        ):
+            time.sleep(0.05)
+        assert "waiting for it to finish" in log.read_text(), "the second process waits for the first"
+        os.kill(first.pid, signal.SIGKILL)
+        first.communicate()
+        killed_at, kept = time.monotonic(), _query(db, "SELECT COUNT(*) FROM examples")[0][0]
+        out2, _ = second.communicate(timeout=120)
+    assert second.returncode == 0, log.read_text()
     assert time.monotonic() - killed_at < 20, "a dead holder on this host is noticed by pid, not by lease expiry"
-    assert "waiting for it to finish" in err2
     assert 0 < kept < ROWS and _calls(out2) == ROWS - kept, "the waiter resumed the run, nothing repeated"
     assert _query(db, "SELECT COUNT(*), MIN(status) FROM runs") == [(1, "complete")]
     assert _query(db, "SELECT COUNT(*), COUNT(DISTINCT idx) FROM examples") == [(ROWS, ROWS)]

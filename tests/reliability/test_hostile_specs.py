@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from jinja2.exceptions import SecurityError
 from reliability_util import assert_clean_failure, run_cli, write_spec
+
+from fteval.sandbox import _CHECK_EVERY, MAX_STEPS, Budget
 
 SECRET_LINE = "root:x:0:0:hunter2-not-a-spec:/root:/bin/bash"
 
@@ -26,8 +29,22 @@ def test_nested_range_loops_stop_at_the_step_budget(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, user=loops)
     started = time.monotonic()
     out = run_cli("run", str(spec), tmp_path=tmp_path, timeout=60)
-    assert_clean_failure(out, 1, "prompt.user: blocked by the sandbox: the template did more than 10,000,000 steps")
+    # on an idle machine the step budget stops it (~5 s); on a loaded one the 10 s time budget may come first
+    assert_clean_failure(out, 1, "prompt.user: blocked by the sandbox: ")
+    assert "the template did more than 10,000,000 steps" in out.stderr or "rendering took more than 10 s" in out.stderr
     assert time.monotonic() - started < 30
+
+
+def test_the_step_and_time_budgets_each_stop_a_render() -> None:
+    steps = Budget(deadline=time.monotonic() + 3600)
+    with pytest.raises(SecurityError, match="did more than 10,000,000 steps"):
+        for _ in range(MAX_STEPS + 1):
+            steps.spend()
+    assert steps.steps == MAX_STEPS + 1
+    late = Budget(deadline=time.monotonic() - 1)
+    with pytest.raises(SecurityError, match="rendering took more than 10 s"):
+        for _ in range(_CHECK_EVERY):
+            late.spend()
 
 
 @pytest.mark.parametrize(
