@@ -110,12 +110,14 @@ def _viggo_spec(directory: Path, train_limit: int | None) -> Path:
 
 
 def viggo_lookup_runs(home: Path) -> dict[str, Any]:
-    """Real lookup runs on 150 ViGGO training rows: ``full`` memorised every row (right everywhere), ``tenth`` a tenth."""
+    """Real lookup runs on 150 ViGGO training rows: ``full`` memorised every row (right everywhere), ``tenth`` a
+    tenth of them, ``half`` half."""
     store = Store(home / "runs.db")
     full = Engine(load_spec(_viggo_spec(home, None)), store, home).run("lookup")
     tenth = Engine(load_spec(_viggo_spec(home, 510)), store, home).run("lookup")
+    half = Engine(load_spec(_viggo_spec(home, 2550)), store, home).run("lookup")
     store.close()
-    return {"db": home / "runs.db", "home": home, "full": full, "tenth": tenth}
+    return {"db": home / "runs.db", "home": home, "full": full, "tenth": tenth, "half": half}
 
 
 def synthetic_viggo_rows(n: int, seed: int = 0) -> list[Row]:

@@ -16,6 +16,7 @@ from report_helpers import Row, hand_made_run, viggo_lookup_runs
 
 from fteval.compare import compare_runs
 from fteval.engine import Engine
+from fteval.errors import UsageError
 from fteval.loader import load_spec
 from fteval.plugin import Breakdown
 from fteval.report.html import browser_data, render_html
@@ -118,17 +119,42 @@ def test_viggo_report_compares_with_the_compare_statistics(viggo: dict[str, obje
     a, b = store.get_run(str(viggo["full"])), store.get_run(str(viggo["tenth"]))
     report = build_report(store, [a, b])
     direct = compare_runs(store, a, b, limit=100_000)
-    assert report.comparison is not None
-    assert [(m.metric, m.difference, m.ci_low, m.p_value) for m in report.comparison.metrics] == [
+    (cmp,) = report.comparisons
+    assert [(m.metric, m.difference, m.ci_low, m.p_value) for m in cmp.metrics] == [
         (m.metric, m.difference, m.ci_low, m.p_value) for m in direct.metrics
     ]
-    assert len(report.comparison.flips) == direct.n_right_to_wrong + direct.n_wrong_to_right > 100
+    assert len(cmp.flips) == direct.n_right_to_wrong + direct.n_wrong_to_right > 100
     titles = [b.title for b in report.runs[1].breakdowns]
     assert titles == ["Accuracy per function", "F1 per slot"]
     functions = {r[0]: r for r in report.runs[1].breakdowns[0].rows}
     assert sum(r[1] for r in functions.values()) == 150
     full_functions = report.runs[0].breakdowns[0].rows
     assert all(r[2] == 1.0 for r in full_functions)  # the full lookup is exact on every function
+
+
+def test_three_runs_are_each_paired_with_the_reference(viggo: dict[str, object]) -> None:
+    store = Store(viggo["db"])
+    full, tenth, half = (store.get_run(str(viggo[k])) for k in ("full", "tenth", "half"))
+    report = build_report(store, [full, tenth, half])
+    assert [(c.a.id, c.b.id) for c in report.comparisons] == [(full.id, tenth.id), (full.id, half.id)]
+    direct = compare_runs(store, full, half, limit=100_000)
+    assert [(m.metric, m.difference, m.p_value) for m in report.comparisons[1].metrics] == [
+        (m.metric, m.difference, m.p_value) for m in direct.metrics
+    ]
+    flips = [run["flips"] for run in browser_data(report)["runs"]]
+    assert flips[0] == {}, "the reference has one set of flips per comparison: none is shown"
+    assert len(flips[1]) == len(report.comparisons[0].flips) and len(flips[2]) == direct.n_right_to_wrong + (
+        direct.n_wrong_to_right
+    )
+    md = render_markdown(report, worst=0)
+    assert md.count(" vs ") == 2 and md.count("paired on 150 examples") == 2
+    chosen = build_report(store, [full, tenth, half], reference=tenth)
+    assert [(c.a.id, c.b.id) for c in chosen.comparisons] == [(tenth.id, full.id), (tenth.id, half.id)]
+    with pytest.raises(UsageError, match="not one of the runs reported"):
+        build_report(store, [full, half], reference=tenth)
+    cli = fteval_cli("report", full.id, tenth.id, half.id, "--reference", tenth.id, "--md", "-", store=viggo["db"])
+    assert cli.returncode == 0, cli.stderr
+    assert cli.stdout.count(f"vs {chosen.comparisons[0].a.name} (A), paired on 150 examples") == 2
 
 
 def test_markdown_has_the_main_table_comparison_and_worst_examples(viggo: dict[str, object]) -> None:
@@ -161,7 +187,7 @@ def test_html_is_self_contained_with_a_hashed_script(viggo: dict[str, object]) -
     data = json.loads(re.search(r'id="fteval-data">(.*?)</script>', page, re.S)[1])
     assert [len(r["rows"]) for r in data["runs"]] == [150, 150]
     assert [f["name"] for f in data["runs"][1]["facets"]] == ["function", "slot"]
-    assert len(data["runs"][1]["flips"]) == len(report.comparison.flips)
+    assert len(data["runs"][1]["flips"]) == len(report.comparisons[0].flips)
 
 
 def test_output_that_looks_like_html_stays_data(tmp_path: Path) -> None:

@@ -20,8 +20,9 @@ fail, loss curves, an accuracy-against-cost plot, and an example browser.
 
 \b
 RUN_OR_SPEC is a run (id, unique id prefix, tag, label, latest, latest~K) or a spec file: the
-latest complete run of each of its targets. Several are shown side by side; two runs on the same
-examples also get a paired comparison (as `fteval compare`). Default: latest.
+latest complete run of each of its targets. Several are shown side by side, and each run is paired
+with a reference run A on the same examples (as `fteval compare A B`): --reference, else the first
+baseline run, else the first run named. Default: latest.
 
 \b
 --html FILE writes one self-contained page (no network at view time: open it from disk);
@@ -84,19 +85,33 @@ def resolve_runs(store: Store, refs: tuple[str, ...]) -> list[RunRecord]:
 @click.option(
     "--worst", default=5, show_default=True, type=click.IntRange(0), help="Wrong examples per run in the Markdown."
 )
-@click.option("--no-compare", is_flag=True, help="Skip the paired comparison of two runs.")
+@click.option("--no-compare", is_flag=True, help="Skip the paired comparisons.")
+@click.option(
+    "--reference",
+    metavar="RUN",
+    help="Compare every other run with this one (A) [default: the first baseline run, else the first run].",
+)
 @click.pass_context
 def report(
-    ctx: click.Context, refs: tuple[str, ...], html_file: Path | None, md_file: str | None, worst: int, no_compare: bool
+    ctx: click.Context,
+    refs: tuple[str, ...],
+    html_file: Path | None,
+    md_file: str | None,
+    worst: int,
+    no_compare: bool,
+    reference: str | None,
 ) -> None:
     """Write the report (see the help text above)."""
+    from fteval.refs import resolve_run  # noqa: PLC0415
     from fteval.report.model import build_report  # noqa: PLC0415
     from fteval.store import Store  # noqa: PLC0415
 
     store = Store(ctx.obj["store"])
     try:
         start = time.perf_counter()
-        built = build_report(store, resolve_runs(store, refs), compare=not no_compare)
+        runs = resolve_runs(store, refs)
+        reference_run = resolve_run(store, reference) if reference else None
+        built = build_report(store, runs, compare=not no_compare, reference=reference_run)
         if html_file is not None:
             from fteval.report.html import render_html  # noqa: PLC0415
 

@@ -14,11 +14,14 @@ import time
 from collections.abc import Sequence
 from html import escape
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fteval.report.model import Report
 from fteval.report.plots import all_plots, tradeoff_points
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
+
+if TYPE_CHECKING:
+    from fteval.compare import Comparison
 
 __all__ = ["browser_data", "render_html"]
 
@@ -55,10 +58,6 @@ def browser_data(report: Report) -> dict[str, Any]:
     where text fields are indexes into ``strings`` and ``scores`` is ``[[metric, value, detail], ...]``.
     """
     s = _Strings()
-    flips: dict[int, str] = {}
-    cmp = report.comparison
-    if cmp is not None:
-        flips = {f.idx: f.direction for f in cmp.flips}
     runs = []
     for run in report.runs:
         metrics = sorted({m for e in run.examples for m in e.scores})
@@ -81,7 +80,7 @@ def browser_data(report: Report) -> dict[str, Any]:
             at = {label: i for i, label in enumerate(labels)}
             members = [[at[label] for label in b.groups.get(e.idx, ())] for e in run.examples]
             facets.append({"name": b.facet, "labels": labels, "members": members})
-        in_comparison = cmp is not None and run.row.run.id in (cmp.a.id, cmp.b.id)
+        flips = report.flips_of(run.row.run.id)
         runs.append(
             {
                 "name": run.row.name,
@@ -90,7 +89,7 @@ def browser_data(report: Report) -> dict[str, Any]:
                 "metrics": metrics,
                 "rows": rows,
                 "facets": facets,
-                "flips": {str(i): d for i, d in flips.items()} if in_comparison else {},
+                "flips": {str(i): d for i, d in flips.items()},
             }
         )
     return {"strings": s.table(), "runs": runs}
@@ -109,10 +108,21 @@ def _figure(svg: str | None, caption: str) -> str:
 
 
 def _comparison(report: Report) -> str:
-    cmp = report.comparison
-    if cmp is None:
-        note = f"<p>{escape(report.comparison_note)}</p>" if report.comparison_note else ""
-        return f'<section id="compare"><h2>Comparison</h2>{note}</section>' if note else ""
+    notes = "".join(f"<p>{escape(note)}</p>" for note in report.comparison_notes)
+    if not report.comparisons:
+        return f'<section id="compare"><h2>Comparison</h2>{notes}</section>' if notes else ""
+    first = report.comparisons[0]
+    parts = [
+        f'<section id="compare"><h2>Comparison against A = {escape(first.a.name)}</h2>'
+        f"<p>Each run B paired with A on the examples with identical prompts and golds; paired bootstrap"
+        f" ({first.samples} resamples), McNemar's exact test for 0/1 metrics; MDE: the smallest difference"
+        f" detectable at alpha {first.alpha:g}, power {first.power:g}.</p>{notes}"
+    ]
+    parts += [_one_comparison(cmp) for cmp in report.comparisons]
+    return "".join(parts) + "</section>"
+
+
+def _one_comparison(cmp: Comparison) -> str:
     header = ["metric", "A", "B", "B − A", "95% CI (paired)", "p", "test", "MDE"]
     rows = [
         [
@@ -143,10 +153,8 @@ def _comparison(report: Report) -> str:
         )
         flips += "</details>"
     return (
-        f'<section id="compare"><h2>Comparison: B = {escape(cmp.b.name)} against A = {escape(cmp.a.name)}</h2>'
-        f"<p>{cmp.n} examples with identical prompts and golds; paired bootstrap ({cmp.samples} resamples), "
-        f"McNemar's exact test for 0/1 metrics; MDE: the smallest difference detectable at alpha {cmp.alpha:g}, "
-        f"power {cmp.power:g}.</p>{_table(header, rows, 'compare')}{flips}</section>"
+        f"<h3>B = {escape(cmp.b.name)} against A = {escape(cmp.a.name)}, {cmp.n} paired examples</h3>"
+        f"{_table(header, rows, 'compare')}{flips}"
     )
 
 

@@ -1,4 +1,4 @@
-"""The report as Markdown for a pull-request comment: the main table, the comparison and the worst examples."""
+"""The report as Markdown for a pull-request comment: the main table, the comparisons and the worst examples."""
 
 from __future__ import annotations
 
@@ -31,34 +31,35 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _comparison(report: Report) -> list[str]:
-    cmp = report.comparison
-    if cmp is None:
-        return [f"_{report.comparison_note}_", ""] if report.comparison_note else []
-    lines = [
-        f"### {cmp.b.name} vs {cmp.a.name} (A), paired on {cmp.n} examples",
-        "",
-        *_table(
-            ["metric", "A", "B", "B − A [95% CI]", "p", "MDE"],
-            [
-                [
-                    m.metric,
-                    f"{m.a:.3f}",
-                    f"{m.b:.3f}",
-                    f"{m.difference:+.3f} [{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
-                    "<0.0001" if m.p_value < 1e-4 else f"{m.p_value:.4f}",
-                    "n/a" if m.mde is None else f"{m.mde:.3f}",
-                ]
-                for m in cmp.metrics
-            ],
-        ),
-        "",
-    ]
-    if cmp.flips_metric:
+    lines: list[str] = []
+    for note in report.comparison_notes:
+        lines += [f"_{note}_", ""]
+    for cmp in report.comparisons:
         lines += [
-            f"On {cmp.flips_metric}: {cmp.n_right_to_wrong} examples went right → wrong, "
-            f"{cmp.n_wrong_to_right} wrong → right.",
+            f"### {cmp.b.name} vs {cmp.a.name} (A), paired on {cmp.n} examples",
+            "",
+            *_table(
+                ["metric", "A", "B", "B − A [95% CI]", "p", "MDE"],
+                [
+                    [
+                        m.metric,
+                        f"{m.a:.3f}",
+                        f"{m.b:.3f}",
+                        f"{m.difference:+.3f} [{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
+                        "<0.0001" if m.p_value < 1e-4 else f"{m.p_value:.4f}",
+                        "n/a" if m.mde is None else f"{m.mde:.3f}",
+                    ]
+                    for m in cmp.metrics
+                ],
+            ),
             "",
         ]
+        if cmp.flips_metric:
+            lines += [
+                f"On {cmp.flips_metric}: {cmp.n_right_to_wrong} examples went right → wrong, "
+                f"{cmp.n_wrong_to_right} wrong → right.",
+                "",
+            ]
     return lines
 
 

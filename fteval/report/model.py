@@ -1,4 +1,4 @@
-"""A report as typed data, read from the run store: one row per run, curves, breakdowns, examples, a comparison.
+"""A report as typed data, read from the run store: one row per run, curves, breakdowns, examples, comparisons.
 
 ``build_report`` reads and computes; ``markdown`` and ``html`` only render what it returns.
 """
@@ -22,7 +22,7 @@ from fteval.summary import metric_order, model_name, version_line
 if TYPE_CHECKING:
     from fteval.compare import Comparison
 
-__all__ = ["Curve", "Report", "RunReport", "RunRow", "build_report", "percentile", "worst_examples"]
+__all__ = ["Curve", "Report", "RunReport", "RunRow", "build_report", "percentile", "reference_run", "worst_examples"]
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -84,14 +84,22 @@ class RunReport:
 
 @dataclass(frozen=True)
 class Report:
-    """A report of one or more runs; ``comparison`` when exactly two runs share their examples."""
+    """A report of one or more runs; ``comparisons``: each other run paired with the reference run (A)."""
 
     runs: list[RunReport]
     metrics: list[str]
     created_at: float
-    comparison: Comparison | None = None
-    comparison_note: str | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
+    comparison_notes: list[str] = field(default_factory=list)  # runs that could not be paired, and why
     notes: list[str] = field(default_factory=list)
+
+    def flips_of(self, run_id: str) -> dict[int, str]:
+        """Example index -> 'right->wrong' / 'wrong->right' for a run: against the reference, or (for the
+        reference itself) against the one run it was compared with; empty otherwise."""
+        for cmp in self.comparisons:
+            if cmp.b.id == run_id or (cmp.a.id == run_id and len(self.comparisons) == 1):
+                return {f.idx: f.direction for f in cmp.flips}
+        return {}
 
 
 def _row(store: Store, run: RunRecord, examples: list[ExampleRecord]) -> RunRow:
@@ -170,22 +178,33 @@ def worst_examples(report: RunReport, limit: int) -> list[ExampleRecord]:
     return sorted((e for e in report.examples if report.wrong(e)), key=badness)[:limit]
 
 
-def build_report(store: Store, runs: Sequence[RunRecord], *, compare: bool = True) -> Report:
-    """Read the given runs into a report; two runs on the same examples also get a paired comparison.
+def reference_run(runs: Sequence[RunRecord], ref: RunRecord | None = None) -> RunRecord:
+    """The run others are compared with: ``ref`` if given, else the first baseline run, else the first run."""
+    return ref or next((r for r in runs if r.is_baseline), runs[0])
+
+
+def build_report(
+    store: Store, runs: Sequence[RunRecord], *, compare: bool = True, reference: RunRecord | None = None
+) -> Report:
+    """Read the given runs into a report; with two or more runs, each is paired with the reference run.
 
     Args:
         store: The run store.
         runs: The runs, in the order they are shown (a baseline first reads best).
-        compare: Whether to compare two runs (``fteval.compare``: paired CIs, McNemar, flips).
+        compare: Whether to compare runs (``fteval.compare``: paired CIs, McNemar, flips).
+        reference: The run every other run is compared with (A); default: the first baseline run,
+            else the first run.
 
     Returns:
         The typed report.
 
     Raises:
-        UsageError: no runs.
+        UsageError: no runs, or a reference that is not one of the runs.
     """
     if not runs:
         raise UsageError("nothing to report: name runs or specs with runs in the store")
+    if reference is not None and reference.id not in {r.id for r in runs}:
+        raise UsageError(f"the reference run {reference.id} is not one of the runs reported")
     reports = [run_report(store, run) for run in runs]
     seen = Counter(r.row.name for r in reports)
     reports = [
@@ -195,14 +214,19 @@ def build_report(store: Store, runs: Sequence[RunRecord], *, compare: bool = Tru
     names: list[str] = []
     for r in reports:
         names += [m for m in metric_order(r.row.run, list(r.row.metrics.values())) if m not in names]
-    comparison, note = None, None
-    if compare and len(runs) == 2:
+    comparisons: list[Comparison] = []
+    comparison_notes: list[str] = []
+    if compare and len(runs) >= 2:
         from fteval.compare import compare_runs  # noqa: PLC0415 - numpy, only when comparing
 
-        a, b = sorted(runs, key=lambda r: not r.is_baseline)  # the baseline is A when there is one
-        try:
-            comparison = compare_runs(store, a, b, limit=100_000)
-        except UsageError as exc:
-            note = f"no paired comparison: {exc}"
+        a = reference_run(runs, reference)
+        shown = {r.row.run.id: r.row.name for r in reports}
+        for b in runs:
+            if b.id == a.id:
+                continue
+            try:
+                comparisons.append(compare_runs(store, a, b, limit=100_000))
+            except UsageError as exc:
+                comparison_notes.append(f"{shown[b.id]} against {shown[a.id]}: no paired comparison: {exc}")
     notes = [f"{r.row.run.id}: {r.breakdown_error}" for r in reports if r.breakdown_error]
-    return Report(reports, names, time.time(), comparison, note, notes)
+    return Report(reports, names, time.time(), comparisons, comparison_notes, notes)
