@@ -6,6 +6,7 @@ The recording TrainContext lives in the public ``fteval.testing``.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,13 @@ def make_run(store: Store, key: str = "k", n_examples: int = 2) -> str:
         n_examples=n_examples,
     )
     return run_id
+
+
+def stored_examples(db: Path) -> int:
+    """How many examples a store file holds (0 while it is being created), read from another connection."""
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            count: int = con.execute("SELECT COUNT(*) FROM examples").fetchone()[0]
+            return count
+    except sqlite3.OperationalError:
+        return 0

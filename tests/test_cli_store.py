@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli, stored_examples
 
 LONG = "a-rather-long-spec-name-that-a-narrow-table-would-cut"
 
@@ -85,14 +85,6 @@ def test_model_override_needs_one_target_and_a_model_id_key(tmp_path: Path) -> N
     assert wrong_kind.returncode == 2 and "--model: targets.lookup.model.id: unknown key 'id'" in wrong_kind.stderr
 
 
-def _stored(db: Path) -> int:
-    try:
-        with sqlite3.connect(db, timeout=5) as con:
-            return con.execute("SELECT COUNT(*) FROM examples").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def _start_and_stop(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Popen, Path, Path, int]:
     spec, db, rows = delayed_spec(tmp_path, 80, 0.02), tmp_path / "runs.db", 80
     env = {
@@ -108,7 +100,7 @@ def _start_and_stop(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Pop
         cwd=ROOT,
     )
     deadline = time.time() + 60
-    while _stored(db) < 8 and time.time() < deadline:
+    while stored_examples(db) < 8 and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(sig)
     proc.wait(timeout=60)
@@ -128,7 +120,7 @@ def test_ctrl_c_or_sigterm_marks_the_run_interrupted_and_says_how_to_resume(
     assert said in stderr
     assert "run the same command to resume" in stderr and f"run {spec}" in stderr and "Traceback" not in stderr
     (run,) = _runs_json(db)
-    before = _stored(db)
+    before = stored_examples(db)
     assert run["status"] == "interrupted" and 0 < before < rows
     with sqlite3.connect(db) as con:  # stored as such, not only inferred from a dead process
         assert con.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"

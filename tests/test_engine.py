@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli, stored_examples
 
 from fteval.engine import Engine
 from fteval.loader import load_spec
@@ -102,14 +102,6 @@ def test_api_keys_never_reach_the_store(tmp_path: Path) -> None:
     assert "me:<redacted>@example.invalid" in spec_json
 
 
-def _stored(db: Path) -> int:
-    try:
-        with sqlite3.connect(db, timeout=5) as con:
-            return con.execute("SELECT COUNT(*) FROM examples").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, external_plugin_path: Path) -> None:
     spec, db, rows = delayed_spec(tmp_path, 120, 0.02), tmp_path / "runs.db", 120
     env_cmd = [*FTEVAL, "--store", str(db), "run", str(spec)]
@@ -122,11 +114,11 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
     }
     proc = subprocess.Popen(env_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 60
-    while _stored(db) < 24 and time.time() < deadline:
+    while stored_examples(db) < 24 and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    before = _stored(db)
+    before = stored_examples(db)
     assert 0 < before < rows, "the kill must land mid-evaluation"
     done = fteval_cli("run", str(spec), store=db, extra_path=EXTERNAL_PLUGIN)
     assert done.returncode == 0, done.stderr
