@@ -98,6 +98,9 @@ def _start_and_stop(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Pop
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        # a shell starts background jobs with SIGINT ignored, and Python then installs no Ctrl-C handler:
+        # give the child the default, as a terminal's foreground process has
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 60
     while stored_examples(db) < 8 and time.time() < deadline:
