@@ -154,7 +154,8 @@ def test_three_runs_are_each_paired_with_the_reference(viggo: dict[str, object])
         build_report(store, [full, half], reference=tenth)
     cli = fteval_cli("report", full.id, tenth.id, half.id, "--reference", tenth.id, "--md", "-", store=viggo["db"])
     assert cli.returncode == 0, cli.stderr
-    assert cli.stdout.count(f"vs {chosen.comparisons[0].a.name} (A), paired on 150 examples") == 2
+    assert cli.stdout.count(f"vs {chosen.name_of(tenth.id)} (A), paired on 150 examples") == 2
+    assert chosen.name_of(tenth.id) == f"lookup (baseline) · {tenth.id}"  # three runs of one target: ids added
 
 
 def test_markdown_has_the_main_table_comparison_and_worst_examples(viggo: dict[str, object]) -> None:

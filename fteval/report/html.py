@@ -113,16 +113,16 @@ def _comparison(report: Report) -> str:
         return f'<section id="compare"><h2>Comparison</h2>{notes}</section>' if notes else ""
     first = report.comparisons[0]
     parts = [
-        f'<section id="compare"><h2>Comparison against A = {escape(first.a.name)}</h2>'
+        f'<section id="compare"><h2>Comparison against A = {escape(report.name_of(first.a.id))}</h2>'
         f"<p>Each run B paired with A on the examples with identical prompts and golds; paired bootstrap"
         f" ({first.samples} resamples), McNemar's exact test for 0/1 metrics; MDE: the smallest difference"
         f" detectable at alpha {first.alpha:g}, power {first.power:g}.</p>{notes}"
     ]
-    parts += [_one_comparison(cmp) for cmp in report.comparisons]
+    parts += [_one_comparison(cmp, report.name_of(cmp.a.id), report.name_of(cmp.b.id)) for cmp in report.comparisons]
     return "".join(parts) + "</section>"
 
 
-def _one_comparison(cmp: Comparison) -> str:
+def _one_comparison(cmp: Comparison, a_name: str, b_name: str) -> str:
     header = ["metric", "A", "B", "B − A", "95% CI (paired)", "p", "test", "MDE"]
     rows = [
         [
@@ -153,7 +153,7 @@ def _one_comparison(cmp: Comparison) -> str:
         )
         flips += "</details>"
     return (
-        f"<h3>B = {escape(cmp.b.name)} against A = {escape(cmp.a.name)}, {cmp.n} paired examples</h3>"
+        f"<h3>B = {escape(b_name)} against A = {escape(a_name)}, {cmp.n} paired examples</h3>"
         f"{_table(header, rows, 'compare')}{flips}"
     )
 

@@ -36,7 +36,7 @@ def _comparison(report: Report) -> list[str]:
         lines += [f"_{note}_", ""]
     for cmp in report.comparisons:
         lines += [
-            f"### {cmp.b.name} vs {cmp.a.name} (A), paired on {cmp.n} examples",
+            f"### {report.name_of(cmp.b.id)} vs {report.name_of(cmp.a.id)} (A), paired on {cmp.n} examples",
             "",
             *_table(
                 ["metric", "A", "B", "B − A [95% CI]", "p", "MDE"],

@@ -93,6 +93,10 @@ class Report:
     comparison_notes: list[str] = field(default_factory=list)  # runs that could not be paired, and why
     notes: list[str] = field(default_factory=list)
 
+    def name_of(self, run_id: str) -> str:
+        """A run's name as the main table shows it (target, label; the id when two would read the same)."""
+        return next((r.row.name for r in self.runs if r.row.run.id == run_id), run_id)
+
     def flips_of(self, run_id: str) -> dict[int, str]:
         """Example index -> 'right->wrong' / 'wrong->right' for a run: against the reference, or (for the
         reference itself) against the one run it was compared with; empty otherwise."""
