@@ -169,7 +169,8 @@ def run_loop(
     state = resume(ckpt_root, model, optimizer, scheduler)
     trainable = [p for p in model.parameters() if p.requires_grad]
     model.train()
-    with ctx.progress(total, "train") if ranks.main else contextlib.nullcontext(_NoBar()) as bar:
+    description = f"train (resumed at step {state.step})" if state.step else "train"
+    with ctx.progress(total, description) if ranks.main else contextlib.nullcontext(_NoBar()) as bar:
         if state.step:
             bar.advance(state.step)
         started = time.perf_counter()

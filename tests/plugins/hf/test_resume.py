@@ -96,6 +96,7 @@ def test_sigkill_then_resume_reaches_the_uninterrupted_loss(tiny_hub_model, exam
     handle = HFTrainer(config).fit(resumed)
     assert [s for s, _ in resumed.curve("loss")] == list(range(9, 13))
     assert resumed.bars[0].done == 12
+    assert resumed.bars[0].description == "train (resumed at step 8)" and reference.bars[0].description == "train"
     assert resumed.stats["final_loss"] == pytest.approx(reference.stats["final_loss"], rel=1e-5)
     assert resumed.curve("eval_loss")[-1][1] == pytest.approx(reference.curve("eval_loss")[-1][1], rel=1e-5)
     assert resumed.stats["trained_tokens"] == reference.stats["trained_tokens"]
