@@ -21,6 +21,9 @@ __all__ = ["HF_TINY_TOKENS_PER_S", "SplitTokens", "TargetPlan", "plan_spec"]
 #: Training throughput of the tiny scratch preset on CPU, measured by benchmarks/train_throughput.py
 #: (README, "Measured"): the only local figure fteval has, so hf time estimates scale from it.
 HF_TINY_TOKENS_PER_S = 5252
+#: Fewest shared tokens for which the hf trainer's ``shared_prefix: auto`` computes the prefix once
+#: (fteval_hf.prefix_cache.MIN_SHARED_PREFIX; not imported: planning must not import torch).
+MIN_SHARED_PREFIX_TOKENS = 8
 SPLITS = ("train", "valid", "eval")
 
 
@@ -103,7 +106,34 @@ def _train_row_tokens(
     return [prompt(e) + text(e.target) for e in examples]
 
 
-def _plan_hf(plan: TargetPlan, target: ResolvedTarget, per_row: list[int]) -> None:
+def _shared_prompt_tokens(examples: Sequence[Example]) -> int:
+    """Estimated tokens at the start of every training prompt (system + user text), as chars / 4."""
+    texts = ["\n".join(m["content"] for m in e.prompt.messages()) for e in examples]
+    if len(texts) < 2:
+        return 0
+    first, last = min(texts), max(texts)  # the common prefix of all is that of the extremes
+    n = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last)))
+    return n // 4
+
+
+def _computed_tokens(plan: TargetPlan, train: Any, per_row: list[int], shared: int) -> int:
+    """Tokens the trainer computes: the shared prompt prefix once per batch when ``shared_prefix`` is used."""
+    assert plan.train_tokens is not None and plan.epochs is not None
+    mode = getattr(train, "shared_prefix", "off")
+    if mode == "off" or (mode == "auto" and shared < MIN_SHARED_PREFIX_TOKENS):
+        return plan.train_tokens
+    batch = max(1, getattr(train, "batch_size", 32))
+    rows = len(per_row)
+    batches = -(-rows // batch)
+    saved = round((rows - batches) * shared * plan.epochs)
+    plan.notes.append(
+        f"shared prefix: ~{shared:,} prompt tokens every row starts with are computed once per batch of {batch}"
+        f" (~{saved / max(plan.train_tokens, 1):.0%} of the tokens; the time below counts the computed ones)"
+    )
+    return max(plan.train_tokens - saved, 0)
+
+
+def _plan_hf(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], shared: int) -> None:
     cfg = target.config
     train = getattr(cfg, "train", None)
     rows = len(per_row)
@@ -121,7 +151,7 @@ def _plan_hf(plan: TargetPlan, target: ResolvedTarget, per_row: list[int]) -> No
             plan.warnings.append(f"{long} train row(s) over max_seq_len {max_len} (estimated): cut at the end")
     plan.train_tokens = round(sum(min(n, max_len or n) for n in per_row) * plan.epochs)
     preset = getattr(getattr(cfg, "model", None), "preset", None)
-    plan.train_time_s = plan.train_tokens / HF_TINY_TOKENS_PER_S
+    plan.train_time_s = _computed_tokens(plan, train, per_row, shared) / HF_TINY_TOKENS_PER_S
     plan.notes.append(
         f"training time: a lower bound at {HF_TINY_TOKENS_PER_S:,} tokens/s, measured for the tiny preset on 2 idle CPU"
         " cores (README 'Benchmarks'); start-up (imports, tokenizer training, evaluation, saving) and per-step"
@@ -200,6 +230,6 @@ def plan_spec(loaded: LoadedSpec, targets: Sequence[str] = ()) -> list[TargetPla
         if openai:
             _plan_openai(plan, target, per_row, loaded.spec.seed)
         elif _is_hf(target) and not target.spec.evaluator_only:
-            _plan_hf(plan, target, per_row)
+            _plan_hf(plan, target, per_row, _shared_prompt_tokens(examples["train"]))
         plans.append(plan)
     return plans

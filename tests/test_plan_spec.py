@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from fteval_testutil import SPECS, fteval_cli
+
+from fteval.loader import load_spec
+from fteval.planning import plan_spec
 
 
 def _spec(tmp_path: Path, budget: int | None) -> Path:
@@ -67,3 +71,44 @@ def test_plan_without_spec_still_sizes_samples(tmp_path: Path) -> None:
     assert sized.returncode == 0 and sized.stdout.startswith("n = ")
     neither = fteval_cli("plan", store=tmp_path / "r.db")
     assert neither.returncode == 2 and "give SPEC" in neither.stderr
+
+
+def test_plan_counts_a_shared_prompt_prefix_once_per_batch(tmp_path: Path) -> None:
+    system = "Write the meaning representation. " * 10  # 340 characters every prompt starts with
+    spec = tmp_path / "shared.yaml"
+    spec.write_text(
+        f"""fteval: 1
+name: shared
+dataset:
+  train: {{path: {SPECS / "data/viggo/train.csv"}}}
+  eval: {{path: {SPECS / "data/viggo/test.csv"}}}
+prompt: {{system: "{system}", user: "{{{{ ref }}}}", target: "{{{{ mr }}}}"}}
+parser: viggo
+targets:
+  shared:
+    trainer: hf
+    model: {{init: scratch, preset: tiny}}
+    train: {{epochs: 4, batch_size: 8}}
+  plain:
+    trainer: hf
+    model: {{init: scratch, preset: tiny}}
+    train: {{epochs: 4, batch_size: 8, shared_prefix: "off"}}
+"""
+    )
+    result = fteval_cli("plan", str(spec), store=tmp_path / "r.db")
+    assert result.returncode == 0, result.stderr
+    shared, plain = _block(result.stdout, "shared"), _block(result.stdout, "plain")
+    note = re.search(
+        r"shared prefix: ~(\d+) prompt tokens every row starts with are computed once per batch of 8", shared
+    )
+    assert note is not None, shared
+    prefix = int(note[1])
+    assert 340 // 4 <= prefix <= 360 // 4  # the system text (and the separator), never into the sentences
+    assert "shared prefix" not in plain
+
+    plans = {p.name: p for p in plan_spec(load_spec(spec))}
+    assert plans["plain"].train_tokens == plans["shared"].train_tokens  # the same tokens are trained
+    assert plans["plain"].train_time_s == pytest.approx(plans["plain"].train_tokens / 5252)
+    rows = plans["plain"].splits["train"].rows
+    saved_tokens = (rows - -(-rows // 8)) * prefix * 4  # every row of a batch but one, 4 epochs
+    assert plans["shared"].train_time_s == pytest.approx((plans["plain"].train_tokens - saved_tokens) / 5252)
