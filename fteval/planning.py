@@ -116,21 +116,19 @@ def _shared_prompt_tokens(examples: Sequence[Example]) -> int:
     return n // 4
 
 
-def _computed_tokens(plan: TargetPlan, train: Any, per_row: list[int], shared: int) -> int:
-    """Tokens the trainer computes: the shared prompt prefix once per batch when ``shared_prefix`` is used."""
-    assert plan.train_tokens is not None and plan.epochs is not None
+def _computed_tokens(plan: TargetPlan, train: Any, rows: int, tokens: int, epochs: float, shared: int) -> int:
+    """Of ``tokens`` trained, those the trainer computes: the shared prompt prefix once per batch when
+    ``shared_prefix`` is used (said in a note)."""
     mode = getattr(train, "shared_prefix", "off")
     if mode == "off" or (mode == "auto" and shared < MIN_SHARED_PREFIX_TOKENS):
-        return plan.train_tokens
+        return tokens
     batch = max(1, getattr(train, "batch_size", 32))
-    rows = len(per_row)
-    batches = -(-rows // batch)
-    saved = round((rows - batches) * shared * plan.epochs)
+    saved = round((rows - -(-rows // batch)) * shared * epochs)  # every row of a batch but its first
     plan.notes.append(
         f"shared prefix: ~{shared:,} prompt tokens every row starts with are computed once per batch of {batch}"
-        f" (~{saved / max(plan.train_tokens, 1):.0%} of the tokens; the time below counts the computed ones)"
+        f" (~{saved / max(tokens, 1):.0%} of the tokens; the time below counts the computed ones)"
     )
-    return max(plan.train_tokens - saved, 0)
+    return max(tokens - saved, 0)
 
 
 def _plan_hf(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], shared: int) -> None:
@@ -151,7 +149,8 @@ def _plan_hf(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], share
             plan.warnings.append(f"{long} train row(s) over max_seq_len {max_len} (estimated): cut at the end")
     plan.train_tokens = round(sum(min(n, max_len or n) for n in per_row) * plan.epochs)
     preset = getattr(getattr(cfg, "model", None), "preset", None)
-    plan.train_time_s = _computed_tokens(plan, train, per_row, shared) / HF_TINY_TOKENS_PER_S
+    computed = _computed_tokens(plan, train, rows, plan.train_tokens, plan.epochs, shared)
+    plan.train_time_s = computed / HF_TINY_TOKENS_PER_S
     plan.notes.append(
         f"training time: a lower bound at {HF_TINY_TOKENS_PER_S:,} tokens/s, measured for the tiny preset on 2 idle CPU"
         " cores (README 'Benchmarks'); start-up (imports, tokenizer training, evaluation, saving) and per-step"
@@ -216,6 +215,7 @@ def _plan_openai(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], s
 def plan_spec(loaded: LoadedSpec, targets: Sequence[str] = ()) -> list[TargetPlan]:
     """A plan for each target of ``loaded`` (or those named): split sizes, tokens, time and cost."""
     examples = {split: render_examples(loaded, split) for split in SPLITS}
+    shared = _shared_prompt_tokens(examples["train"])  # the same rendered prompts for every target
     plans = []
     for name, target in loaded.targets.items():
         if targets and name not in targets:
@@ -230,6 +230,6 @@ def plan_spec(loaded: LoadedSpec, targets: Sequence[str] = ()) -> list[TargetPla
         if openai:
             _plan_openai(plan, target, per_row, loaded.spec.seed)
         elif _is_hf(target) and not target.spec.evaluator_only:
-            _plan_hf(plan, target, per_row, _shared_prompt_tokens(examples["train"]))
+            _plan_hf(plan, target, per_row, shared)
         plans.append(plan)
     return plans

@@ -272,3 +272,14 @@ def test_html_without_matplotlib_names_the_extra_to_install(tmp_path: Path) -> N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 1 and "pip install 'fteval[report]'" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_run_on_other_examples_gets_a_note_instead_of_a_comparison(tmp_path: Path) -> None:
+    store = Store(tmp_path / "r.db")
+    a = hand_made_run(store, [Row("a", "a", scores={"exact_match": 1.0})], target="first")
+    b = hand_made_run(store, [Row("b", "b", scores={"exact_match": 1.0})], target="second")
+    report = build_report(store, [store.get_run(a), store.get_run(b)])
+    assert report.comparisons == []
+    (note,) = report.comparison_notes
+    assert note.startswith("second against first: no paired comparison: ")
+    assert note in render_markdown(report, worst=0)

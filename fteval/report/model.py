@@ -82,6 +82,10 @@ class RunReport:
         return value < 1.0 if self.higher_is_better else value > 0.0
 
 
+def _name_of(runs: Sequence[RunReport], run_id: str) -> str:
+    return next((r.row.name for r in runs if r.row.run.id == run_id), run_id)
+
+
 @dataclass(frozen=True)
 class Report:
     """A report of one or more runs; ``comparisons``: each other run paired with the reference run (A)."""
@@ -95,7 +99,7 @@ class Report:
 
     def name_of(self, run_id: str) -> str:
         """A run's name as the main table shows it (target, label; the id when two would read the same)."""
-        return next((r.row.name for r in self.runs if r.row.run.id == run_id), run_id)
+        return _name_of(self.runs, run_id)
 
     def flips_of(self, run_id: str) -> dict[int, str]:
         """Example index -> 'right->wrong' / 'wrong->right' for a run: against the reference, or (for the
@@ -224,13 +228,13 @@ def build_report(
         from fteval.compare import compare_runs  # noqa: PLC0415 - numpy, only when comparing
 
         a = reference_run(runs, reference)
-        shown = {r.row.run.id: r.row.name for r in reports}
         for b in runs:
             if b.id == a.id:
                 continue
             try:
                 comparisons.append(compare_runs(store, a, b, limit=100_000))
             except UsageError as exc:
-                comparison_notes.append(f"{shown[b.id]} against {shown[a.id]}: no paired comparison: {exc}")
+                against = f"{_name_of(reports, b.id)} against {_name_of(reports, a.id)}"
+                comparison_notes.append(f"{against}: no paired comparison: {exc}")
     notes = [f"{r.row.run.id}: {r.breakdown_error}" for r in reports if r.breakdown_error]
     return Report(reports, names, time.time(), comparisons, comparison_notes, notes)
