@@ -136,12 +136,16 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _row_problem(row: Row) -> str | None:
-    """Why a row's values cannot be used: a missing (null) value, or text that cannot be stored."""
+def _row_problem(row: Row, escapes: bool = True) -> str | None:
+    """Why a row's values cannot be used: a missing (null) value, or text that cannot be stored.
+
+    ``escapes``: the format can spell a lone surrogate (JSON's ``\\ud800``); text decoded strictly from
+    UTF-8 (CSV) cannot hold one, so its cells are not checked again.
+    """
     for key, value in row.items():
         if value is None:
             return f"column {key!r} is null (a missing value)"
-        bad = _lone_surrogate(key) or _lone_surrogate(value)
+        bad = escapes and (_lone_surrogate(key) or _lone_surrogate(value))
         if bad:
             return f"column {key!r} holds a lone surrogate {bad} (not valid Unicode text)"
     return None
@@ -175,16 +179,16 @@ def _read_file(path: Path, fmt: str, on_bad_row: str) -> Rows:
     except TextFileError as exc:
         raise DatasetError(f"{path}:{exc.line}: not valid {fmt}: {exc.message}") from None
     try:
-        return _collect(_READERS[fmt](text, path), str(path), on_bad_row)
+        return _collect(_READERS[fmt](text, path), str(path), on_bad_row, escapes=fmt != "csv")
     except csv.Error as exc:
         raise DatasetError(f"{path}: not valid csv: {exc}") from None
 
 
-def _collect(records: Iterable[_Record], where: str, on_bad_row: str) -> Rows:
+def _collect(records: Iterable[_Record], where: str, on_bad_row: str, *, escapes: bool = True) -> Rows:
     """Keep the good rows; raise on bad ones (``on_bad_row: error``) or count and drop them (``skip``)."""
     rows, bad = Rows(), []
     for number, line, record in records:
-        problem = record if isinstance(record, str) else _row_problem(record)
+        problem = record if isinstance(record, str) else _row_problem(record, escapes)
         if problem is None:
             rows.append(record)  # type: ignore[arg-type]
         else:

@@ -1,7 +1,7 @@
 """Gold answers the spec's parser rejects (they could only ever score 0), and the gold label distribution.
 
-``load_spec`` (so ``validate``) checks the first ``VALIDATE_ROWS`` rows of each file split, so it stays
-fast on large files (specs sharing data, target template and parser are checked once per process);
+``load_spec`` (so ``validate``) checks ``VALIDATE_ROWS`` rows of each file split, spread evenly from the
+first row to the last, so it stays fast on large files (specs sharing data, target template and parser are checked once per process);
 ``run``, ``train`` and ``eval`` check every row of every split before anything is trained or called.
 """
 
@@ -18,10 +18,10 @@ from fteval.plugin import Parsed, Parser
 if TYPE_CHECKING:
     from fteval.loader import LoadedSpec
 
-__all__ = ["VALIDATE_ROWS", "GoldCheck", "check_gold", "gold_problems"]
+__all__ = ["VALIDATE_ROWS", "GoldCheck", "check_gold", "gold_problems", "sample_indexes"]
 
-#: Rows per split that ``validate`` reads and parses.
-VALIDATE_ROWS = 1_000
+#: Rows per split that ``validate`` renders and parses (spread evenly over the split; ``run`` checks all).
+VALIDATE_ROWS = 300
 _SHOWN = 5
 # Checks done in this process; a file changed under a running process is not a case validate has.
 _DONE: dict[tuple[str, ...], GoldCheck] = {}
@@ -43,7 +43,7 @@ class GoldCheck:
         rows = ", ".join(str(row) for row, _ in self.failures[:_SHOWN])
         more = ", ..." if len(self.failures) > _SHOWN else ""
         reasons = "; ".join(f"row {row}: {reason}" for row, reason in self.failures[:2])
-        sample = f" (the first {self.checked:,} rows read)" if self.checked < self.total else ""
+        sample = f" (a sample of {self.checked:,} of {self.total:,} rows)" if self.checked < self.total else ""
         if len(self.failures) == self.checked:
             outcome = "every example would score 0: fix the gold labels or the parser's options"
         else:
@@ -71,6 +71,16 @@ def _parse(parser: Parser, text: str) -> Parsed:
         return Parsed.fail(f"the parser raised {type(exc).__name__}: {exc}")
 
 
+def sample_indexes(total: int, max_rows: int | None) -> range | list[int]:
+    """Up to ``max_rows`` row indexes spread evenly over ``total`` rows, first and last included (all: None)."""
+    if max_rows is None or total <= max_rows:
+        return range(total)
+    if max_rows <= 1:
+        return list(range(max_rows))
+    step = (total - 1) / (max_rows - 1)
+    return sorted({round(i * step) for i in range(max_rows)})
+
+
 def check_gold(
     loaded: LoadedSpec, max_rows: int | None = None, *, files_only: bool = False, reuse: bool = False
 ) -> list[GoldCheck]:
@@ -78,7 +88,7 @@ def check_gold(
 
     Args:
         loaded: the validated spec (with its parser).
-        max_rows: check at most this many rows per split (None: all).
+        max_rows: check at most this many rows per split, spread evenly (None: all).
         files_only: skip hub splits (``validate`` never downloads).
         reuse: reuse the result of an identical check made earlier in this process (``validate`` of
             several specs sharing their data).
@@ -116,7 +126,9 @@ def check_gold(
             continue
         rows = load_split(spec.dataset, split) or Rows()
         check = GoldCheck(split, origin, total=len(rows))
-        for number, row in enumerate(rows[:max_rows] if max_rows else rows, 1):
+        parsed_by_text: dict[str, Parsed] = {}  # a gold repeated across rows (labels) is parsed once
+        for index in sample_indexes(len(rows), max_rows):
+            number, row = index + 1, rows[index]
             check.checked += 1
             try:
                 gold = render(spec.prompt.target, row, where=f"{origin} data row {number}: prompt.target")
@@ -126,7 +138,9 @@ def check_gold(
             if len(gold) > spec.limits.max_output_chars:
                 check.checked -= 1  # a cost cap, not a parser problem: the run reports it per example
                 continue
-            parsed = _parse(parser, gold)
+            if gold not in parsed_by_text:
+                parsed_by_text[gold] = _parse(parser, gold)
+            parsed = parsed_by_text[gold]
             if not parsed.ok:
                 check.failures.append((number, str(parsed.error)))
             elif labelled:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from fteval import registry
 from fteval.credentials import inline_secrets
 from fteval.errors import Issue, PluginError, SpecError
+from fteval.goldcheck import VALIDATE_ROWS, check_gold, gold_problems
 from fteval.identity import canonical_hash, is_secret_key, redact, secret_values
 from fteval.plugin import GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
 from fteval.spec import PluginRef, Spec, Target
@@ -423,7 +424,7 @@ def load_spec(
     file: str | Path,
     overrides: Mapping[str, Any] | None = None,
     overrides_from: str = "<command line>",
-    gold_rows: int | None = 1_000,
+    gold_rows: int | None = VALIDATE_ROWS,
 ) -> LoadedSpec:
     """Load, merge, validate and check a spec without running anything heavy.
 
@@ -432,7 +433,7 @@ def load_spec(
         overrides: a partial spec merged over the file's (after ``extends``), validated like the
             rest; e.g. ``{"targets": {"t": {"model": {"id": "./new"}}}}`` for ``--model``.
         overrides_from: how errors in ``overrides`` name their origin (e.g. ``--model``).
-        gold_rows: render and parse the gold answers of the first N rows of each file split (0: none;
+        gold_rows: render and parse the gold answers of N rows (spread evenly) of each file split (0: none;
             None: every row of every split, hub splits too, as before a run); see ``fteval.goldcheck``.
 
     Raises:
@@ -468,7 +469,6 @@ def _check_gold(loaded: LoadedSpec, gold_rows: int | None, issues: _Issues) -> N
     The checks (label counts) are kept on ``loaded``.
     """
     from fteval.errors import DatasetError  # noqa: PLC0415
-    from fteval.goldcheck import check_gold, gold_problems  # noqa: PLC0415
 
     try:
         loaded.gold = check_gold(loaded, gold_rows, files_only=gold_rows is not None, reuse=gold_rows is not None)

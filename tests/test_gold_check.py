@@ -56,13 +56,33 @@ def test_some_rejected_gold_answers_are_a_warning_with_their_rows(tmp_path: Path
 
 
 def test_run_checks_every_row_before_it_starts(tmp_path: Path) -> None:
-    # validate reads the first 1,000 rows; the bad gold is row 1,001, so only the run start sees it
-    spec = _write(tmp_path, ["yes", "no"], ["yes"] * 1000 + ["maybe"])
+    # validate reads 300 rows spread from the first to the last (0, 3.3, 6.7, ...: row 2 is not one of them);
+    # the bad gold is data row 2, so only the run start sees it
+    spec = _write(tmp_path, ["yes", "no"], ["yes", "maybe"] + ["yes"] * 999)
     store = tmp_path / "r.db"
     checked = fteval_cli("validate", str(spec), store=store)
     assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
-    assert "eval gold labels, first 1,000 of 1,001 rows: yes 1000 (100.0%)" in checked.stdout
+    assert "eval gold labels, a sample of 300 of 1,001 rows: yes 300 (100.0%)" in checked.stdout
     run = fteval_cli("run", str(spec), store=store)
     assert run.returncode == 0, run.stderr
     assert "warning: " in run.stderr and "1 of 1,001 gold answers in dataset.eval" in run.stderr
-    assert "(data rows 1001)" in run.stderr
+    assert "(data rows 2)" in run.stderr
+
+
+def test_validate_samples_rows_from_first_to_last(tmp_path: Path) -> None:
+    # a bad gold in the last row of a long file is seen by validate (the sample includes the last row)
+    spec = _write(tmp_path, ["yes", "no"], ["yes"] * 1000 + ["maybe"])
+    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
+    assert out.returncode == 0, out.stderr
+    assert "1 of 300 gold answers (a sample of 300 of 1,001 rows)" in out.stderr
+    assert "(data rows 1001)" in out.stderr
+
+
+def test_sample_indexes_spread_evenly() -> None:
+    from fteval.goldcheck import sample_indexes
+
+    assert list(sample_indexes(5, 10)) == [0, 1, 2, 3, 4]
+    assert list(sample_indexes(5, None)) == [0, 1, 2, 3, 4]
+    picked = sample_indexes(1001, 300)
+    assert len(picked) == 300 and picked[0] == 0 and picked[-1] == 1000
+    assert picked == sorted(set(picked))

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 from fteval.errors import FtevalError
@@ -129,6 +128,8 @@ def train(ctx: click.Context, spec: Path, targets: tuple[str, ...]) -> None:
 
 
 def _report(store: Store, engine: Engine, run_ids: list[str]) -> None:
+    from rich.console import Console  # noqa: PLC0415 - rich only where a command prints (validate stays fast)
+
     from fteval.summary import print_run  # noqa: PLC0415
 
     console = Console()
@@ -243,6 +244,8 @@ def _gate(
     md_file: Path | None,
 ) -> int:
     """Compare each new run with its baseline, print and write the summaries; 1 if a gate failed."""
+    from rich.console import Console  # noqa: PLC0415
+
     from fteval.cli.compare_cmds import comparison_markdown, print_comparison  # noqa: PLC0415
     from fteval.compare import compare_runs, parse_gate  # noqa: PLC0415
 

@@ -20,8 +20,8 @@ from fteval.loader import load_spec
 def validate(specs: tuple[Path, ...]) -> None:
     """Check specs completely (keys, types, plugins, templates, columns, gold answers) without running anything.
 
-    Gold answers are rendered and parsed for the first 1,000 rows of each file split; ``run``
-    checks every row before it starts.
+    Gold answers are rendered and parsed for 300 rows of each file split, spread from the first row to
+    the last; ``run`` checks every row before it starts.
     """
     failed = False
     for path in specs:
@@ -37,7 +37,9 @@ def validate(specs: tuple[Path, ...]) -> None:
         click.echo(f"{path}: ok ({n} target{'' if n == 1 else 's'}: {', '.join(loaded.spec.targets)})")
         for check in loaded.gold:
             if check.labels:
-                sample = f", first {check.checked:,} of {check.total:,} rows" if check.checked < check.total else ""
+                sample = (
+                    f", a sample of {check.checked:,} of {check.total:,} rows" if check.checked < check.total else ""
+                )
                 click.echo(f"  {check.split} gold labels{sample}: {check.distribution()}")
     if failed:
         sys.exit(2)

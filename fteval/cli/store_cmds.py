@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from fteval.cli import main
 from fteval.records import ExampleRecord, RunRecord
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from fteval.store import Store
 
 
@@ -27,6 +26,8 @@ def _open(ctx: click.Context) -> Store:
 
 def _console() -> Console:
     """stdout; when it is not a terminal (a pipe, a CI log) nothing is cut or wrapped to a guessed width."""
+    from rich.console import Console  # noqa: PLC0415 - rich only where a command prints (validate stays fast)
+
     console = Console()
     return console if console.is_terminal else Console(width=100_000)
 
@@ -88,6 +89,8 @@ def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metric
         values = {r.id: {a.metric: a.value for a in store.aggregates(r.id)} for r in spec_runs}
         # the newest run's metric order names the columns; older runs line up under the same names
         columns = metric_order(spec_runs[0], store.aggregates(spec_runs[0].id))[:n_metrics]
+        from rich.table import Table  # noqa: PLC0415
+
         table = Table(title=f"spec {spec}", title_justify="left")
         table.add_column("run", no_wrap=True)
         table.add_column("label / tags")
@@ -165,6 +168,8 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
         console.print(breakdown_table(breakdown))
     if breakdown_error:
         console.print(f"breakdowns unavailable: {breakdown_error}", markup=False)
+    from rich.markup import escape  # noqa: PLC0415
+
     for r in rows:
         # model text may hold [brackets]: escaped, never read as markup
         console.print(f"\n[bold]#{r.idx}[/bold] {escape(repr(r.prompt.get('user', '')[:200]))}", soft_wrap=True)
