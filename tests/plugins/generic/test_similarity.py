@@ -11,12 +11,10 @@ rouge_scorer = pytest.importorskip("rouge_score.rouge_scorer")
 
 from fteval_generic.parsers import TextParser
 from fteval_generic.similarity import Bleu, BleuConfig, Chrf, ChrfConfig, RougeL, RougeLConfig
-from fteval_testutil import SPECS
+from rating_helpers import d2t_lookup_runs
 
 from fteval.compare import compare_runs
-from fteval.engine import Engine
 from fteval.errors import PluginError
-from fteval.loader import load_spec
 from fteval.plugin import Example, Parsed, Prompt, ScoreItem
 from fteval.stats import point_estimates
 from fteval.store import Store
@@ -147,25 +145,10 @@ def test_missing_references_column_is_a_clear_error() -> None:
         Chrf(ChrfConfig(references="refs")).score(bad)
 
 
-def _d2t_spec(directory: Path, train_limit: int | None) -> Path:
-    """ViGGO reversed (MR -> sentence) with the lookup baseline, evaluated on training rows it memorised."""
-    data = SPECS / "data" / "viggo" / "train.csv"
-    limit = f", limit: {train_limit}" if train_limit else ""
-    path = directory / f"d2t-{train_limit}.yaml"
-    path.write_text(
-        "fteval: 1\nname: d2t\nparser: text\nmetrics: [bleu, chrf, rouge_l]\n"
-        'prompt: {user: "{{ mr }}", target: "{{ ref }}"}\n'
-        f"dataset:\n  train: {{path: {data}{limit}}}\n  eval: {{path: {data}, limit: 60}}\n"
-        "targets:\n  lookup: {trainer: lookup}\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 def test_compare_recomputes_the_corpus_score_on_paired_resamples(tmp_path: Path) -> None:
     """Two real runs compared: the difference is the libraries' corpus difference, with a paired CI."""
-    store = Store(tmp_path / "runs.db")
-    ids = [Engine(load_spec(_d2t_spec(tmp_path, n)), store, tmp_path).run("lookup") for n in (30, None)]
+    db, weak, full = d2t_lookup_runs(tmp_path)
+    store, ids = Store(db), [weak, full]
     run_a, run_b = (store.get_run(i) for i in ids)
     result = compare_runs(store, run_a, run_b, samples=300)
     by_name = {m.metric: m for m in result.metrics}
