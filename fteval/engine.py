@@ -13,7 +13,15 @@ from typing import Any
 from fteval import leases, registry
 from fteval.datasets import Rows
 from fteval.errors import FtevalError, PluginError, StoreError
-from fteval.identity import cache_key, canonical_hash, job_key, redact, redact_text, run_config
+from fteval.identity import (
+    cache_key,
+    canonical_hash,
+    job_key,
+    pipeline_identity,
+    redact,
+    redact_text,
+    run_config,
+)
 from fteval.loader import LoadedSpec, ResolvedTarget
 from fteval.output_caps import cut_generation, over_limit
 from fteval.plugin import (
@@ -238,6 +246,14 @@ class Engine:
             resolved.settings,
             self.model_identity(target),
         )
+        if resolved.spec.pipeline is not None:
+            from fteval.pipeline import step_targets  # noqa: PLC0415
+
+            models = {
+                name: handle.fingerprint if name == target else self.train(name)[1].fingerprint
+                for name in step_targets(target, resolved.spec.pipeline)
+            }
+            config["pipeline"] = pipeline_identity(self.spec, target, models)
         redacted: dict[str, Any] = redact(config, self.secrets)
         return redacted
 
@@ -300,7 +316,10 @@ class Engine:
         pending = [e for e in examples if e.index not in done]
         parser, metrics = self._evaluators()
         try:
-            self._evaluate_pending(run_id, resolved, handle, pending, parser, metrics)
+            if resolved.spec.pipeline is not None:
+                self._evaluate_pipeline(run_id, resolved, pending, examples, parser, metrics)
+            else:
+                self._evaluate_pending(run_id, resolved, handle, pending, parser, metrics)
             self._finish(run_id, metrics)
         except BaseException:
             # Ctrl-C or a crash: the stored examples stay; the same command resumes after them.
@@ -358,6 +377,39 @@ class Engine:
         finally:
             if loaded_model is not None:
                 loaded_model.close()
+
+    def _evaluate_pipeline(
+        self,
+        run_id: str,
+        resolved: ResolvedTarget,
+        pending: list[Example],
+        examples: Sequence[Example],
+        parser: Parser,
+        metrics: dict[str, Metric],
+    ) -> None:
+        """Run a pipeline target's steps over ``pending`` (``fteval.pipeline``), then parse, score and store."""
+        from fteval.pipeline import PipelineRunner  # noqa: PLC0415
+
+        runner = PipelineRunner(self, resolved.name, run_id, parser, examples)
+        try:
+            size = runner.callers[resolved.name].call_size()
+            with progress_bar(len(pending), f"{resolved.name}: evaluating (pipeline)") as bar:
+                for batch in _chunks(pending, size):
+                    answers = runner.answer(batch)
+                    bounded = [cut_generation(a.generation, resolved.settings) for a in answers]
+                    records = self._score(
+                        [dataclasses.replace(e, prompt=a.prompt) for e, a in zip(batch, answers, strict=True)],
+                        [g for g, _ in bounded],
+                        [a.cached for a in answers],
+                        parser,
+                        metrics,
+                        [why for _, why in bounded],
+                        self.spec.limits.max_output_chars,
+                    )
+                    self.store.save_examples(run_id, [self._redacted(r) for r in records], [])
+                    bar.advance(len(batch))
+        finally:
+            runner.close()
 
     @staticmethod
     def _score(

@@ -219,7 +219,7 @@ def job_key(spec: Spec, target: str, model_identity: str | None = None) -> str:
         "train": split_identity(spec.dataset, "train"),
         "valid": split_identity(spec.dataset, "valid"),
         "prompt": spec.prompt.model_dump(),
-        "target": redact(t.model_dump(exclude={"generation", "generator"})),
+        "target": redact(t.model_dump(exclude={"generation", "generator", "pipeline"})),
         "seed": spec.seed,
     }
     if model_identity is not None:
@@ -249,7 +249,7 @@ def run_config(
         "parser": spec.parser.model_dump(),
         "metrics": {n: c.model_dump() for n, c in metrics.items()},
         "target": target,
-        "target_config": redact(t.model_dump(exclude={"generation"})),
+        "target_config": redact(t.model_dump(exclude={"generation", "pipeline"})),
         "generator": generator,
         "fingerprint": fingerprint,
         "generation": settings.model_dump(exclude={"batch_size"}),
@@ -259,6 +259,23 @@ def run_config(
     if base_identity is not None:
         config["model_identity"] = base_identity
     return config
+
+
+def pipeline_identity(spec: Spec, target: str, fingerprints: dict[str, str]) -> dict[str, Any]:
+    """What a pipeline target adds to its run's identity: steps, templates, shot selection and seeds,
+    the models its steps call (by fingerprint), and the train split its shots come from.
+
+    Args:
+        spec: the spec.
+        target: a target with a ``pipeline`` section.
+        fingerprints: the fingerprint of each target a step calls (the pipeline's own included).
+    """
+    pipeline = spec.targets[target].pipeline
+    assert pipeline is not None
+    out: dict[str, Any] = {"definition": pipeline.model_dump(), "models": dict(sorted(fingerprints.items()))}
+    if pipeline.shots is not None:
+        out["shots_from"] = split_identity(spec.dataset, "train")
+    return out
 
 
 def cache_key(model_identity: str, generator: str, prompt: Prompt, settings: GenerationSettings) -> str:

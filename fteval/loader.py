@@ -21,6 +21,7 @@ from fteval import registry
 from fteval.credentials import inline_secrets
 from fteval.errors import Issue, PluginError, SpecError
 from fteval.identity import canonical_hash, is_secret_key, redact, secret_values
+from fteval.pipecheck import check_pipelines
 from fteval.plugin import GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
 from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
@@ -343,7 +344,8 @@ def _split_columns(spec: Spec, issues: _Issues) -> dict[str, tuple[set[str], str
     return out
 
 
-def _check_templates(spec: Spec, issues: _Issues) -> None:
+def _check_templates(spec: Spec, issues: _Issues) -> set[str] | None:
+    """Check the prompt templates; returns the columns every file split has, when they could be read."""
     splits = _split_columns(spec, issues)
     columns = set.intersection(*(names for names, _ in splits.values())) if splits else None
     prompt = getattr(spec, "prompt", None)
@@ -357,6 +359,7 @@ def _check_templates(spec: Spec, issues: _Issues) -> None:
         if columns is not None:
             for var in sorted(variables - columns):
                 issues.add(("prompt", key), _missing_column(var, splits))
+    return columns
 
 
 def _missing_column(var: str, splits: dict[str, tuple[set[str], str]]) -> str:
@@ -453,7 +456,8 @@ def load_spec(
     loaded = LoadedSpec(path, spec, data, source, files)
     _check_targets(loaded, issues)
     _check_evaluators(loaded, issues)
-    _check_templates(spec, issues)
+    columns = _check_templates(spec, issues)
+    check_pipelines(loaded, columns, issues.add)
     if not issues.items and gold_rows != 0:
         _check_gold(loaded, gold_rows, issues)
     if issues.items:

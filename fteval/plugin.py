@@ -44,7 +44,7 @@ __all__ = [
     "nfc",
 ]
 
-CONTRACT_VERSION = 4
+CONTRACT_VERSION = 5
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -290,6 +290,14 @@ class LoadedModel(ABC):
     @abstractmethod
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
         """One output per prompt, in order."""
+
+    def with_settings(self, settings: GenerationSettings) -> LoadedModel | None:
+        """The same loaded model decoding with other ``settings``, or None when it must be loaded again.
+
+        Pipelines sample with other temperatures and seeds than a target's own (self-consistency);
+        returning a model that shares the loaded weights saves loading them once per setting.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release memory, pools or connections."""

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fteval.pipespec import Pipeline
 from fteval.plugin import GenerationSettings
 
 __all__ = ["SPEC_VERSION", "Spec", "Source", "HFSource", "Splits", "PromptSpec", "PluginRef", "Target", "Limits"]
@@ -121,6 +122,9 @@ class Target(_Strict):
     )
     cost: dict[str, Any] = Field(default_factory=dict, description="Prices, validated by the trainer plugin.")
     generation: dict[str, Any] = Field(default_factory=dict, description="Overrides of the spec's generation settings.")
+    pipeline: Pipeline | None = Field(
+        None, description="Prompt steps (few-shot, chain of thought, self-consistency, self-correction) run per row."
+    )
 
     def plugin_section(self) -> dict[str, Any]:
         """The part of the target the trainer plugin validates."""

@@ -119,9 +119,28 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid_started INTEGER;
     ALTER TABLE leases ADD COLUMN pid_started INTEGER
     """,
-    # 8: human rating sheets and ratings per rater (branch free: renumber when merging)
-    migration_ratings(),
 ]
+
+
+def _migration_calls() -> str:
+    """Branch ``pipe`` (issue 19): every model call a run makes besides its one answer per example.
+
+    Pipeline steps and model-graded metrics (``fteval.calls``) record one row per call: the step,
+    the call number within it, prompt, output, tokens, cost, latency and whether the cache answered.
+    Appended as its own migration so that merging branches only renumbers it.
+    """
+    return """
+    CREATE TABLE calls (
+        run_id TEXT NOT NULL, idx INTEGER NOT NULL, step TEXT NOT NULL, call_no INTEGER NOT NULL,
+        purpose TEXT NOT NULL, target TEXT NOT NULL, cache_key TEXT NOT NULL, prompt_json TEXT NOT NULL,
+        output TEXT NOT NULL, latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL,
+        cached INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, PRIMARY KEY (run_id, idx, step, call_no)
+    )
+    """
+
+
+MIGRATIONS.append(_migration_calls())  # 8
+MIGRATIONS.append(migration_ratings())  # 9: human rating sheets and ratings (branch free; renumber when merging)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Tables the read commands (runs, show, reports) read; a store lacking their columns cannot be read safely.
 _READ_TABLES = ("runs", "examples", "scores", "aggregates", "jobs", "job_metrics", "responses")
@@ -498,6 +517,10 @@ class Store:
                     "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (key, gen.text, gen.latency_s, gen.prompt_tokens, gen.completion_tokens, gen.cost_usd, time.time()),
                 )
+
+    def save_responses(self, cache: Iterable[tuple[str, Generation]]) -> None:
+        """Add response-cache entries (key, generation) in one transaction."""
+        self.save_examples("", [], cache)
 
     def cached_responses(self, keys: Sequence[str]) -> dict[str, Generation]:
         """Cached generations for the given keys."""

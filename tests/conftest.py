@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fteval_testutil import EXTERNAL_PLUGIN
+from fteval_testutil import EXTERNAL_PLUGIN, SCRIPT_PLUGIN
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -24,4 +24,15 @@ def external_plugin_path(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(EXTERNAL_PLUGIN))
     registry.discover.cache_clear()
     yield EXTERNAL_PLUGIN
+    registry.discover.cache_clear()
+
+
+@pytest.fixture
+def script_plugin_path(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the scripted test model (``trainer.script``, ``generator.script``) on sys.path for this test."""
+    from fteval import registry
+
+    monkeypatch.syspath_prepend(str(SCRIPT_PLUGIN))
+    registry.discover.cache_clear()
+    yield SCRIPT_PLUGIN
     registry.discover.cache_clear()

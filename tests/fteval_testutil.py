@@ -16,6 +16,7 @@ from fteval.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 EXTERNAL_PLUGIN = ROOT / "tests" / "fixtures" / "external_plugin"
+SCRIPT_PLUGIN = ROOT / "tests" / "fixtures" / "script_plugin"
 FTEVAL = [sys.executable, "-m", "fteval"]
 
 

@@ -91,6 +91,17 @@ class HFLoadedModel(LoadedModel):
             result.append(Generation(text, latency, prompt_tokens=len(prompt_ids), completion_tokens=len(out)))
         return result
 
+    def with_settings(self, settings: GenerationSettings) -> LoadedModel | None:
+        """The same weights and tokenizer decoding with ``settings``."""
+        return HFLoadedModel(
+            self.model,
+            self.tokenizer,
+            settings,
+            prompt_format=self.prompt_format,
+            shared_prefix=self.shared_prefix,
+            device=self.device,
+        )
+
     def close(self) -> None:
         """Drop the model so its memory can be freed."""
         self.model = None

@@ -101,6 +101,10 @@ class OpenAILoaded(LoadedModel):
         ):
             return self._loop.run_until_complete(self._all(prompts))
 
+    def with_settings(self, settings: GenerationSettings) -> LoadedModel | None:
+        """The same remote model with ``settings`` (its own client, opened on first use)."""
+        return OpenAILoaded(self.model_id, self.config, settings, self.prices)
+
     def close(self) -> None:
         """Close the client's connections and the event loop."""
         if self._loop is not None:
