@@ -254,6 +254,13 @@ class Engine:
                 for name in step_targets(target, resolved.spec.pipeline)
             }
             config["pipeline"] = pipeline_identity(self.spec, target, models)
+        judges = {
+            name: (t, handle.fingerprint if t == target else self.train(t)[1].fingerprint)
+            for name, m in self.loaded.metrics.items()
+            if (t := m.cls.calls_target(m.config)) is not None  # type: ignore[attr-defined]
+        }
+        if judges:  # a model-graded metric's judge model is part of the run (its rubric is in the metric's config)
+            config["judges"] = {name: {"target": t, "fingerprint": fp} for name, (t, fp) in judges.items()}
         redacted: dict[str, Any] = redact(config, self.secrets)
         return redacted
 
@@ -315,6 +322,9 @@ class Engine:
         done = self.store.done_indexes(run_id)
         pending = [e for e in examples if e.index not in done]
         parser, metrics = self._evaluators()
+        from fteval.judgecalls import bind_target_calls  # noqa: PLC0415
+
+        callers = bind_target_calls(self, run_id, metrics)
         try:
             if resolved.spec.pipeline is not None:
                 self._evaluate_pipeline(run_id, resolved, pending, examples, parser, metrics)
@@ -328,6 +338,8 @@ class Engine:
         finally:
             for metric in metrics.values():
                 metric.close()
+            for caller in callers:
+                caller.close()
         return run_id
 
     def _evaluate_pending(

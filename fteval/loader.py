@@ -322,6 +322,17 @@ def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
             loaded.metrics[ref.name] = ResolvedPlugin(ref.name, cls, config)
 
 
+def _check_metric_targets(loaded: LoadedSpec, issues: _Issues) -> None:
+    """A metric that calls a target (a judge) must name one of the spec's targets."""
+    names = [ref.name for ref in loaded.spec.metrics or []]
+    for name, plugin in loaded.metrics.items():
+        target = plugin.cls.calls_target(plugin.config)  # type: ignore[attr-defined]
+        if target is not None and target not in loaded.spec.targets:
+            at = names.index(name) if name in names else 0
+            known = ", ".join(loaded.spec.targets) or "none"
+            issues.add(("metrics", at, "target"), f"unknown target {target!r}; the spec's targets: {known}")
+
+
 def _split_columns(spec: Spec, issues: _Issues) -> dict[str, tuple[set[str], str]]:
     """Column names of each file split that can be read cheaply, with its file; problems go to ``issues``."""
     from fteval.datasets import header_columns  # noqa: PLC0415
@@ -457,6 +468,7 @@ def load_spec(
     loaded = LoadedSpec(path, spec, data, source, files)
     _check_targets(loaded, issues)
     _check_evaluators(loaded, issues)
+    _check_metric_targets(loaded, issues)
     columns = _check_templates(spec, issues)
     check_pipelines(loaded, columns, issues.add)
     if not issues.items and gold_rows != 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +39,13 @@ __all__ = [
     "Prompt",
     "Score",
     "ScoreItem",
+    "TargetCall",
     "TrainContext",
     "Trainer",
     "nfc",
 ]
 
-CONTRACT_VERSION = 5
+CONTRACT_VERSION = 6
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -363,8 +364,25 @@ class Metric(_Plugin):
 
         return mean_with_ci([s.value for s in scores], seed=seed)
 
+    @classmethod
+    def calls_target(cls, config: PluginConfig) -> str | None:
+        """The spec target this metric asks to answer prompts (a model-graded metric's judge); None: none.
+
+        When it names one, the engine adds that target's model fingerprint to the run's identity and
+        hands the metric a ``TargetCall`` through ``bind`` before scoring (since contract version 6).
+        """
+        return None
+
+    def bind(self, call: TargetCall) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Receive the function that answers prompts with the target ``calls_target`` names."""
+
     def close(self) -> None:
         """Release pools or caches."""
+
+
+#: Answers prompts with a spec target for a metric: ``call(prompts, example_indexes)``, one generation per
+#: prompt. Calls are cached, recorded per example in the store and not repeated when a run resumes.
+TargetCall = Callable[[Sequence[Prompt], Sequence[int]], list[Generation]]
 
 
 # ---------------------------------------------------------------- text helpers (reliability-input)

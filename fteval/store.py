@@ -23,6 +23,27 @@ from fteval.storedb import Connection, connect
 
 __all__ = ["SCHEMA_VERSION", "ExampleRecord", "Store"]
 
+
+def migration_ratings() -> str:
+    """Human ratings (``fteval rate``; issue 20, branch ``free``): rating sheets and each rater's ratings.
+
+    Its own function so that a merge with other branches' migrations can renumber it: it only has to
+    stay after the migrations already released.
+    """
+    return """
+    CREATE TABLE rating_sheets (
+        id TEXT PRIMARY KEY, runs_json TEXT NOT NULL, seed INTEGER NOT NULL, scale_min INTEGER NOT NULL,
+        scale_max INTEGER NOT NULL, rubric TEXT NOT NULL, items_json TEXT NOT NULL, created_at REAL NOT NULL
+    );
+    CREATE TABLE ratings (
+        sheet_id TEXT NOT NULL REFERENCES rating_sheets(id), rater TEXT NOT NULL, run_id TEXT NOT NULL,
+        idx INTEGER NOT NULL, rating REAL NOT NULL, comment TEXT, imported_at REAL NOT NULL,
+        PRIMARY KEY (sheet_id, rater, run_id, idx)
+    );
+    CREATE INDEX ratings_run ON ratings(run_id)
+    """
+
+
 MIGRATIONS: list[str] = [
     # 1: the initial schema
     """
@@ -119,6 +140,7 @@ def _migration_calls() -> str:
 
 
 MIGRATIONS.append(_migration_calls())  # 8
+MIGRATIONS.append(migration_ratings())  # 9: human rating sheets and ratings (branch free; renumber when merging)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Tables the read commands (runs, show, reports) read; a store lacking their columns cannot be read safely.
 _READ_TABLES = ("runs", "examples", "scores", "aggregates", "jobs", "job_metrics", "responses")

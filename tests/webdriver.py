@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,8 +91,11 @@ def chromium_paths() -> tuple[str, str] | None:
 
 
 @contextmanager
-def browser(width: int = 1300, height: int = 1000) -> Iterator[Browser]:
-    """A headless Chromium session; skips the test when chromium or chromedriver is missing."""
+def browser(width: int = 1300, height: int = 1000, downloads: Path | None = None) -> Iterator[Browser]:
+    """A headless Chromium session; skips the test when chromium or chromedriver is missing.
+
+    ``downloads``: the folder files the page downloads are saved in, without asking.
+    """
     paths = chromium_paths()
     if paths is None:
         pytest.skip("needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)")
@@ -109,6 +113,10 @@ def browser(width: int = 1300, height: int = 1000) -> Iterator[Browser]:
                          f"--window-size={width},{height}"],
             },
         }  # fmt: skip
+        if downloads is not None:
+            caps["goog:chromeOptions"]["prefs"] = {
+                "download.default_directory": str(downloads), "download.prompt_for_download": False,
+            }  # fmt: skip
         body = json.dumps({"capabilities": {"alwaysMatch": caps}}).encode()
         deadline = time.monotonic() + 20
         while True:

@@ -48,6 +48,7 @@ def main(ctx: click.Context, store: Path, debug: bool) -> None:
 from fteval.cli import (  # noqa: E402  (registers the commands)
     compare_cmds,
     init_cmds,
+    rate_cmds,
     report_cmds,
     run_cmds,
     serve_cmds,
@@ -61,6 +62,7 @@ __all__ = [
     "init_cmds",
     "main",
     "print_warnings",
+    "rate_cmds",
     "report_cmds",
     "run_cmds",
     "serve_cmds",

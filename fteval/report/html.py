@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from fteval.report.model import Report
 from fteval.report.plots import all_plots, tradeoff_points
+from fteval.report.ratings import RATINGS_HEADER, rating_blocks
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
 
 if TYPE_CHECKING:
@@ -158,6 +159,17 @@ def _one_comparison(cmp: Comparison, a_name: str, b_name: str) -> str:
     )
 
 
+def _ratings(report: Report) -> str:
+    blocks = rating_blocks(report.ratings, report.name_of)
+    if not blocks:
+        return ""
+    parts = ['<section id="ratings"><h2>Human ratings</h2>']
+    for block in blocks:
+        parts.append(f"<h3>{escape(block.title)}</h3>{_table(RATINGS_HEADER, block.rows, 'ratings')}")
+        parts += [f"<p class=note>{escape(n)}</p>" for n in block.notes]
+    return "".join(parts) + "</section>"
+
+
 def _breakdowns(report: Report, plots: dict[str, str]) -> str:
     parts = []
     for i, run in enumerate(report.runs):
@@ -204,6 +216,7 @@ def render_html(report: Report, title: str = "fteval report") -> str:
         _figure(plots.get("loss"), "training and eval loss per target over steps"),
         "</section>",
         _comparison(report),
+        _ratings(report),
         _breakdowns(report, plots),
         '<section id="examples"><h2>Examples</h2><div id="browser" class="browser">'
         "<noscript>The example browser needs JavaScript.</noscript></div></section>",

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from fteval.records import ExampleRecord
 from fteval.report.model import Report, RunReport, worst_examples
+from fteval.report.ratings import RATINGS_HEADER, rating_blocks
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
 
 __all__ = ["render_markdown"]
@@ -91,6 +92,9 @@ def render_markdown(report: Report, worst: int = 5) -> str:
     lines += _table(main_header(report), main_rows(report))
     lines += ["", "Brackets: 95% confidence intervals. Latency and cost are per question.", ""]
     lines += _comparison(report)
+    for block in rating_blocks(report.ratings, report.name_of):
+        lines += [f"### Human ratings. {block.title}", "", *_table(RATINGS_HEADER, block.rows), ""]
+        lines += [*block.notes, ""]
     for run in report.runs:
         wrong = sum(run.wrong(e) for e in run.examples)
         examples = worst_examples(run, worst)

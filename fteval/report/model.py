@@ -21,6 +21,7 @@ from fteval.summary import metric_order, model_name, version_line
 
 if TYPE_CHECKING:
     from fteval.compare import Comparison
+    from fteval.ratings.summary import SheetSummary
 
 __all__ = ["Curve", "Report", "RunReport", "RunRow", "build_report", "percentile", "reference_run", "worst_examples"]
 
@@ -96,6 +97,7 @@ class Report:
     comparisons: list[Comparison] = field(default_factory=list)
     comparison_notes: list[str] = field(default_factory=list)  # runs that could not be paired, and why
     notes: list[str] = field(default_factory=list)
+    ratings: list[SheetSummary] = field(default_factory=list)  # human ratings of these runs (fteval rate)
 
     def name_of(self, run_id: str) -> str:
         """A run's name as the main table shows it (target, label; the id when two would read the same)."""
@@ -237,4 +239,7 @@ def build_report(
                 against = f"{_name_of(reports, b.id)} against {_name_of(reports, a.id)}"
                 comparison_notes.append(f"{against}: no paired comparison: {exc}")
     notes = [f"{r.row.run.id}: {r.breakdown_error}" for r in reports if r.breakdown_error]
-    return Report(reports, names, time.time(), comparisons, comparison_notes, notes)
+    from fteval.ratings.summary import rating_summaries  # noqa: PLC0415 - numpy, only here
+
+    ratings = rating_summaries(store, [r.id for r in runs])
+    return Report(reports, names, time.time(), comparisons, comparison_notes, notes, ratings)

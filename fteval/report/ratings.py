@@ -1,0 +1,68 @@
+"""The report's human-ratings section as neutral blocks (a title, a table, notes) for both renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fteval.ratings.summary import SheetSummary
+
+__all__ = ["RATINGS_HEADER", "RatingBlock", "rating_blocks"]
+
+RATINGS_HEADER = ("run", "mean rating [95% CI]", "outputs rated", "ratings")
+
+
+@dataclass(frozen=True)
+class RatingBlock:
+    """One rating sheet as the report shows it."""
+
+    title: str
+    rows: list[list[str]]
+    notes: list[str]
+
+
+def _p(value: float) -> str:
+    return "p<0.0001" if value < 1e-4 else f"p={value:.4f}"
+
+
+def rating_blocks(summaries: list[SheetSummary], name_of: Callable[[str], str]) -> list[RatingBlock]:
+    """A block per rated sheet: each run's mean rating, inter-rater agreement and the paired difference."""
+    blocks = []
+    for s in summaries:
+        sheet = s.sheet
+        scale = f"{sheet.scale_min}-{sheet.scale_max}"
+        title = (
+            f"Sheet {sheet.id}: scale {scale}, {len(sheet.items)} items, {len(s.raters)} rater(s) "
+            f"({', '.join(s.raters)}), seed {sheet.seed}"
+        )
+        rows = [
+            [
+                name_of(r.run_id),
+                f"{r.score.value:.2f} [{r.score.ci_low:.2f}, {r.score.ci_high:.2f}]" if r.score.n else "n/a",
+                str(r.score.n),
+                str(r.n_ratings),
+            ]
+            for r in s.runs
+        ]
+        a = s.agreement
+        if a.alpha is not None:
+            ci = f" [{a.ci_low:.2f}, {a.ci_high:.2f}]" if a.ci_low is not None and a.ci_high is not None else ""
+            agreement = (
+                f"Inter-rater agreement: Krippendorff's alpha ({a.level}) {a.alpha:.2f}{ci} on {a.units} outputs "
+                f"rated by two or more of {a.raters} raters (1 = perfect, 0 = chance)."
+            )
+        else:
+            agreement = f"Inter-rater agreement: n/a ({a.note})."
+        notes = [
+            "An output's rating is the mean over its raters; CIs are bootstrap (or Wilson) over outputs.",
+            agreement,
+        ]
+        if s.paired is not None:
+            p = s.paired
+            notes.append(
+                f"{name_of(p.b)} minus {name_of(p.a)} on the {p.n} examples rated for both: "
+                f"{p.difference:+.2f} [{p.ci_low:+.2f}, {p.ci_high:+.2f}] (paired bootstrap, {_p(p.p_value)}); "
+                f"rated higher on {p.b_better}, equal on {p.ties}, lower on {p.a_better}."
+            )
+        blocks.append(RatingBlock(title, rows, notes))
+    return blocks
