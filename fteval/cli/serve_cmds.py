@@ -37,6 +37,12 @@ from fteval.loader import load_spec
 @click.option("--latency-jitter-ms", default=0.0, show_default=True, help="Plus a uniform random 0..N ms.")
 @click.option("--rate-limit", type=float, default=None, help="Chat completions per second; more get 429 + Retry-After.")
 @click.option("--fault-seed", default=0, show_default=True, help="Seed of the injected faults.")
+@click.option(
+    "--base-model",
+    "base_models",
+    multiple=True,
+    help="A base model id to accept (repeatable; answered by the echo stand-in)  [default: gpt-3.5-turbo, gpt-4o-mini, ...]",
+)
 def serve(
     host: str,
     port: int,
@@ -50,6 +56,7 @@ def serve(
     latency_jitter_ms: float,
     rate_limit: float | None,
     fault_seed: int,
+    base_models: tuple[str, ...],
 ) -> None:
     """Serve an OpenAI-compatible API whose fine-tuning jobs train locally (see fteval_openai.server)."""
     api_key = None
@@ -75,6 +82,7 @@ def serve(
         latency_jitter_ms=latency_jitter_ms,
         rate_limit=rate_limit,
         fault_seed=fault_seed,
+        **({"base_models": base_models} if base_models else {}),
     )
     click.echo(f"fteval serve: http://{host}:{port}/v1 (state in {state_dir})", err=True)
     try:

@@ -61,12 +61,15 @@ class TrainSettings(PluginConfig):
 
 
 class CostOverrides(PluginConfig):
-    """Prices in USD per 1K tokens; unset ones come from ``fteval_openai.prices``."""
+    """Prices in USD per 1K tokens; unset ones come from ``fteval_openai.prices`` (a model it lacks: unknown)."""
 
     training_per_1k: float | None = Field(None, ge=0, description="Training price per 1K billed tokens.")
     input_per_1k: float | None = Field(None, ge=0, description="Prompt-token price per 1K.")
     output_per_1k: float | None = Field(None, ge=0, description="Completion-token price per 1K.")
-    date: str | None = Field(None, description="When these prices were read (shown in reports).")
+    date: str | None = Field(None, description="When these prices were read (shown with every cost).")
+    source: str | None = Field(
+        None, description="Where these prices come from, e.g. a pricing page or contract (shown with every cost)."
+    )
 
 
 class OpenAIConfig(PluginConfig):
