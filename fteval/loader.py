@@ -293,6 +293,8 @@ def _check_targets(loaded: LoadedSpec, issues: _Issues) -> None:
         generator = _generator_for(target, cls, path, issues) if cls is not None else None  # type: ignore[arg-type]
         if generator is not None and config is not None:
             _warn_unknown_price(generator[1], config, path, issues)
+            if settings is not None:
+                _check_settings(generator[1], settings, config, target, path, issues)
         if cls is not None and config is not None and generator is not None and settings is not None:
             loaded.targets[name] = ResolvedTarget(name, target, cls, config, generator[0], generator[1], settings)  # type: ignore[arg-type]
 
@@ -305,6 +307,20 @@ def _warn_unknown_price(generator: type[Generator], config: PluginConfig, path: 
         return
     if prices is not None and not prices.known:
         issues.warn(path + ("model",), unknown_price(prices))
+
+
+def _check_settings(
+    generator: type[Generator],
+    settings: GenerationSettings,
+    config: PluginConfig,
+    target: Target,
+    path: KeyPath,
+    issues: _Issues,
+) -> None:
+    """Errors for decoding settings the target's model refuses (the API's own limits), at the key that set them."""
+    for key, message in generator(EmptyConfig()).check_settings(settings, config):
+        where: KeyPath = path + ("generation", key) if key in target.generation else ("generation", key)
+        issues.add(where, message)
 
 
 def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:

@@ -355,6 +355,10 @@ class Generator(_Plugin):
     def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
         """Load the model; ``target_config`` is the trainer's validated config of the target."""
 
+    def check_settings(self, settings: GenerationSettings, target_config: PluginConfig) -> list[tuple[str, str]]:
+        """Decoding settings the model would refuse, as (setting name, why); ``validate`` reports them. No heavy imports."""
+        return []
+
     def token_prices(self, target_config: PluginConfig, model: str | None = None) -> TokenPrices | None:
         """Per-token prices of ``model`` (a handle's ``location``; None: the model the config names).
 

@@ -42,18 +42,9 @@ class OpenAILoaded(LoadedModel):
         self._client: Any = None
 
     def _request(self, prompt: Prompt) -> dict[str, Any]:
-        s = self.settings
-        request: dict[str, Any] = {
-            "model": self.model_id,
-            "messages": prompt.messages(),
-            "max_tokens": s.max_new_tokens,
-            "temperature": s.temperature,
-            "top_p": s.top_p,
-            "seed": s.seed,
-        }
-        if s.stop:
-            request["stop"] = list(s.stop)
-        return request
+        from fteval_openai.requests import chat_request
+
+        return chat_request(self.config.model, self.model_id, self.settings, prompt)
 
     async def _one(self, client: Any, prompt: Prompt, gate: asyncio.Semaphore) -> Generation:
         from fteval_openai.retry import is_retryable
@@ -146,6 +137,14 @@ class OpenAIGenerator(Generator):
     def call_size(self, settings: GenerationSettings) -> int:
         """Large calls so ``max_concurrency`` requests stay in flight; results are stored after each."""
         return settings.batch_size or CALL_SIZE
+
+    def check_settings(self, settings: GenerationSettings, target_config: PluginConfig) -> list[tuple[str, str]]:
+        """What the OpenAI API would refuse: more than 4 stop strings, temperature over 2, sampling on o-series."""
+        from fteval_openai.requests import settings_problems
+
+        if not isinstance(target_config, OpenAIConfig):
+            return []
+        return settings_problems(settings, target_config.model.name)
 
     def token_prices(self, target_config: PluginConfig, model: str | None = None) -> TokenPrices | None:
         """The target's per-token prices; the engine prices every question with them (unknown: None)."""

@@ -81,10 +81,11 @@ class OpenAITrainer(Trainer):
     def fit(self, ctx: TrainContext) -> ModelHandle:
         """Run the job to the end (re-attaching to ``ctx.external_id`` if it is still usable)."""
         from fteval_openai.client import api_errors, sync_client
-        from fteval_openai.jobs import create_job, poll_job, upload
+        from fteval_openai.jobs import checked_seed, create_job, poll_job, upload
 
         start = time.perf_counter()
         model = self.config.model
+        checked_seed(self.config, ctx.seed)  # before anything is uploaded
         train_file, valid_file, estimate = self._prepare(ctx)
         client = sync_client(model)
         with api_errors(model, "fine-tuning"):
