@@ -18,15 +18,17 @@ cache key is returned as recorded: a resumed run pays for no call twice.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fteval import registry
 from fteval.callstore import CallRecord, load_calls, save_calls
+from fteval.costs import priced
 from fteval.identity import cache_key
 from fteval.output_caps import cut_generation
-from fteval.plugin import Generation, GenerationSettings, LoadedModel, ModelHandle, Prompt
+from fteval.plugin import Generation, GenerationSettings, LoadedModel, ModelHandle, Prompt, TokenPrices
 
 if TYPE_CHECKING:
     from fteval.engine import Engine
@@ -73,6 +75,7 @@ class TargetCaller:
         self.resolved: ResolvedTarget = engine.target(target)
         self._handle: ModelHandle | None = None
         self._loaded: dict[str, LoadedModel] = {}
+        self._prices: tuple[TokenPrices | None] | None = None
         #: Model calls made through this caller (cache and record hits excluded).
         self.model_calls = 0
 
@@ -92,6 +95,14 @@ class TargetCaller:
     def fingerprint(self) -> str:
         """The model's fingerprint (part of every cache key and of a pipeline run's identity)."""
         return self.handle.fingerprint
+
+    @property
+    def prices(self) -> TokenPrices | None:
+        """The generator's per-token prices for this model (None: it does not bill per token); see ``fteval.costs``."""
+        if self._prices is None:
+            generator = self.resolved.generator()
+            self._prices = (generator.token_prices(self.resolved.config, self.handle.location or None),)
+        return self._prices[0]
 
     def call_size(self, settings: GenerationSettings | None = None) -> int:
         """Prompts per generator call for ``settings`` (the generator's choice)."""
@@ -159,6 +170,10 @@ class TargetCaller:
                     to_cache.append((keys[i], generation))
         if to_cache:
             self.engine.store.save_responses(to_cache)
+        # Every call is priced from its tokens and today's prices, whether the model, the cache or a record answered.
+        prices = self.prices
+        if prices is not None:
+            answered = {i: dataclasses.replace(c, generation=priced(c.generation, prices)) for i, c in answered.items()}
         if sites is not None:
             save_calls(
                 self.engine.store,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fteval import leases, registry
+from fteval.costs import priced, unknown_price
 from fteval.datasets import Rows
 from fteval.errors import FtevalError, PluginError, StoreError
 from fteval.identity import (
@@ -27,6 +28,7 @@ from fteval.output_caps import cut_generation, over_limit
 from fteval.plugin import (
     Example,
     Generation,
+    Generator,
     LoadedModel,
     Metric,
     ModelHandle,
@@ -36,6 +38,7 @@ from fteval.plugin import (
     Prompt,
     Score,
     ScoreItem,
+    TokenPrices,
 )
 from fteval.progress import progress_bar
 from fteval.records import ExampleRecord, JobRecord
@@ -354,6 +357,7 @@ class Engine:
         """Generate, parse, score and store ``pending`` one generator call at a time (a kill loses one call)."""
         settings, generator_name = resolved.settings, resolved.generator_name
         generator = resolved.generator()
+        prices = self._prices(run_id, resolved, generator, handle)
         loaded_model: LoadedModel | None = None
         try:
             with progress_bar(len(pending), f"{resolved.name}: evaluating") as bar:
@@ -373,7 +377,7 @@ class Engine:
                     bounded = [
                         cut_generation(fresh[i] if i in fresh else cached[keys[i]], settings) for i in range(len(batch))
                     ]
-                    generations, cut = [g for g, _ in bounded], [why for _, why in bounded]
+                    generations, cut = [priced(g, prices) for g, _ in bounded], [why for _, why in bounded]
                     records = self._score(
                         batch,
                         generations,
@@ -422,6 +426,17 @@ class Engine:
                     bar.advance(len(batch))
         finally:
             runner.close()
+
+    def _prices(
+        self, run_id: str, resolved: ResolvedTarget, generator: Generator, handle: ModelHandle
+    ) -> TokenPrices | None:
+        """The generator's per-token prices for the handle's model, recorded on the run (its stored costs repriced)."""
+        prices = generator.token_prices(resolved.config, handle.location or None)
+        if prices is not None:
+            self.store.price_run(run_id, prices.as_dict())
+            if not prices.known:
+                self.notify(f"warning: {resolved.name}: {unknown_price(prices)}")
+        return prices
 
     @staticmethod
     def _score(

@@ -18,12 +18,13 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fteval import registry
+from fteval.costs import unknown_price
 from fteval.credentials import inline_secrets
 from fteval.errors import Issue, PluginError, SpecError
 from fteval.goldcheck import VALIDATE_ROWS, check_gold, gold_problems
 from fteval.identity import canonical_hash, is_secret_key, redact, secret_values
 from fteval.pipecheck import check_pipelines
-from fteval.plugin import GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
+from fteval.plugin import EmptyConfig, GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
 from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
 from fteval.yamlsafe import SourceMap, format_path, load_yaml
@@ -292,8 +293,36 @@ def _check_targets(loaded: LoadedSpec, issues: _Issues) -> None:
         if not target.evaluator_only and dataset is not None and dataset.train is None:
             issues.add(path, "this target trains, but the spec has no dataset.train (or set evaluator_only: true)")
         generator = _generator_for(target, cls, path, issues) if cls is not None else None  # type: ignore[arg-type]
+        if generator is not None and config is not None:
+            _warn_unknown_price(generator[1], config, path, issues)
+            if settings is not None:
+                _check_settings(generator[1], settings, config, target, path, issues)
         if cls is not None and config is not None and generator is not None and settings is not None:
             loaded.targets[name] = ResolvedTarget(name, target, cls, config, generator[0], generator[1], settings)  # type: ignore[arg-type]
+
+
+def _warn_unknown_price(generator: type[Generator], config: PluginConfig, path: KeyPath, issues: _Issues) -> None:
+    """Warn when a target is billed per token at a price nobody knows: its costs will read unknown."""
+    try:
+        prices = generator(EmptyConfig()).token_prices(config)
+    except Exception:  # a plugin bug here must not hide the spec's real issues
+        return
+    if prices is not None and not prices.known:
+        issues.warn(path + ("model",), unknown_price(prices))
+
+
+def _check_settings(
+    generator: type[Generator],
+    settings: GenerationSettings,
+    config: PluginConfig,
+    target: Target,
+    path: KeyPath,
+    issues: _Issues,
+) -> None:
+    """Errors for decoding settings the target's model refuses (the API's own limits), at the key that set them."""
+    for key, message in generator(EmptyConfig()).check_settings(settings, config):
+        where: KeyPath = path + ("generation", key) if key in target.generation else ("generation", key)
+        issues.add(where, message)
 
 
 def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:

@@ -166,12 +166,7 @@ def _plan_hf(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], share
 def _plan_openai(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], seed: int) -> None:
     check, prices = _openai_module("datacheck"), _openai_module("prices")
     default_epochs, fit_budget = check.default_epochs, check.fit_budget
-    PRICES_DATE, context_limit, price_for, rates = (
-        prices.PRICES_DATE,
-        prices.context_limit,
-        prices.price_for,
-        prices.rates,
-    )  # noqa: N806
+    context_limit, rates = prices.context_limit, prices.rates
 
     cfg: Any = target.config
     model = cfg.model.name
@@ -184,10 +179,14 @@ def _plan_openai(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], s
         input=cost.input_per_1k,
         output=cost.output_per_1k,
         date=cost.date,
+        source=cost.source,
     )
-    if price_for(model) is None and cost.training_per_1k is None:
-        plan.warnings.append(f"{model} is not in the price table ({PRICES_DATE}): costs shown as 0; set cost:")
-    plan.notes.append(f"prices: USD per 1K tokens as of {rate.date}")
+    if (tuned and rate.training is None) or not rate.known:
+        plan.warnings.append(
+            f"{model} has no price (not in the price table, and the spec's cost: does not set it):"
+            " its costs are unknown; set cost.training_per_1k, cost.input_per_1k, cost.output_per_1k"
+        )
+    plan.notes.append(f"prices: USD per 1K tokens as of {rate.date or 'an unknown date'}, from {rate.source or '-'}")
     if tuned and per_row:
         epochs = cfg.train.epochs or default_epochs(len(per_row))
         plan.epochs = float(epochs)
@@ -205,7 +204,7 @@ def _plan_openai(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], s
                 f"({sum(per_row) * epochs:,} tokens x epochs before the cut)"
             )
         plan.train_tokens = sum(per_row[i] for i in keep) * epochs
-        plan.train_cost_usd = plan.train_tokens * rate.training / 1000
+        plan.train_cost_usd = rate.training_cost(plan.train_tokens)
     ev = plan.splits.get("eval")
     if ev is not None:
         # The gold targets' length stands in for the outputs'.

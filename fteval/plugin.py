@@ -40,12 +40,13 @@ __all__ = [
     "Score",
     "ScoreItem",
     "TargetCall",
+    "TokenPrices",
     "TrainContext",
     "Trainer",
     "nfc",
 ]
 
-CONTRACT_VERSION = 6
+CONTRACT_VERSION = 7
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -109,6 +110,46 @@ class Generation:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class TokenPrices:
+    """What a model's tokens cost: USD per 1K prompt and completion tokens, with where the prices come from.
+
+    A price of None is unknown: the cost of every question is then unknown too (never $0).
+    """
+
+    model: str
+    input_per_1k: float | None
+    output_per_1k: float | None
+    date: str | None = None
+    source: str = ""
+
+    @property
+    def known(self) -> bool:
+        """Whether both prices are known."""
+        return self.input_per_1k is not None and self.output_per_1k is not None
+
+    def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+        """USD for one completion; None when a price or a token count is unknown."""
+        if (
+            self.input_per_1k is None
+            or self.output_per_1k is None
+            or prompt_tokens is None
+            or completion_tokens is None
+        ):
+            return None
+        return (prompt_tokens * self.input_per_1k + completion_tokens * self.output_per_1k) / 1000
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, as a run stores it."""
+        return {
+            "model": self.model,
+            "input_per_1k": self.input_per_1k,
+            "output_per_1k": self.output_per_1k,
+            "date": self.date,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -322,6 +363,19 @@ class Generator(_Plugin):
     @abstractmethod
     def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
         """Load the model; ``target_config`` is the trainer's validated config of the target."""
+
+    def check_settings(self, settings: GenerationSettings, target_config: PluginConfig) -> list[tuple[str, str]]:
+        """Decoding settings the model would refuse, as (setting name, why); ``validate`` reports them. No heavy imports."""
+        return []
+
+    def token_prices(self, target_config: PluginConfig, model: str | None = None) -> TokenPrices | None:
+        """Per-token prices of ``model`` (a handle's ``location``; None: the model the config names).
+
+        None (the default) means the generator does not bill per token and its ``Generation.cost_usd``
+        stands. Otherwise the engine computes every question's cost from its token counts and these
+        prices, cached answers included; an unknown price makes the cost unknown. No heavy imports.
+        """
+        return None
 
 
 class Parser(_Plugin):

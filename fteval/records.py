@@ -45,6 +45,7 @@ class RunRecord:
     host: str | None = None
     label: str | None = None
     tags: tuple[str, ...] = ()
+    prices: dict[str, Any] | None = None  # per-token prices its costs were computed with (TokenPrices.as_dict)
 
     @property
     def display_target(self) -> str:
@@ -128,3 +129,4 @@ class RunTotals:
     completion_tokens: int | None
     cost_usd: float | None
     cached: int
+    unknown_cost: int = 0  # examples whose cost is unknown (no price or no token counts)

@@ -139,8 +139,16 @@ def _migration_calls() -> str:
     """
 
 
+def _migration_run_prices() -> str:
+    """The per-token prices a run's costs were computed with (branch ``openai``; renumber freely when merging)."""
+    return """
+    ALTER TABLE runs ADD COLUMN prices_json TEXT
+    """
+
+
 MIGRATIONS.append(_migration_calls())  # 8
 MIGRATIONS.append(migration_ratings())  # 9: human rating sheets and ratings (branch free; renumber when merging)
+MIGRATIONS.append(_migration_run_prices())  # 10
 SCHEMA_VERSION = len(MIGRATIONS)
 # Tables the read commands (runs, show, reports) read; a store lacking their columns cannot be read safely.
 _READ_TABLES = ("runs", "examples", "scores", "aggregates", "jobs", "job_metrics", "responses")
@@ -167,7 +175,7 @@ def _loads(text: str | None, default: Any = None) -> Any:
 
 
 # columns a read-only store of an older schema may lack; reads fall back when they do
-_OPTIONAL_COLUMNS = {"runs.pid_started"}
+_OPTIONAL_COLUMNS = {"runs.pid_started", "runs.prices_json"}
 
 
 def _get(row: sqlite3.Row, column: str) -> Any:
@@ -220,6 +228,7 @@ def _run(row: sqlite3.Row, n_done: int = 0, tags: tuple[str, ...] = ()) -> RunRe
         skipped_rows=row["skipped_rows"],
         label=row["label"],
         tags=tags,
+        prices=_loads(_get(row, "prices_json")),
     )
 
 
@@ -403,6 +412,16 @@ class Store:
         cols = ", ".join(values)
         self.db.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
         return run_id
+
+    def price_run(self, run_id: str, prices: dict[str, Any]) -> None:
+        """Record the prices of a run and recompute its stored costs from tokens with them (unknown: NULL)."""
+        rates = (prices.get("input_per_1k"), prices.get("output_per_1k"))
+        with self.db.transaction():
+            self.db.execute("UPDATE runs SET prices_json = ? WHERE id = ?", (_dumps(prices), run_id))
+            self.db.execute(
+                "UPDATE examples SET cost_usd = (prompt_tokens * ? + completion_tokens * ?) / 1000.0 WHERE run_id = ?",
+                (*rates, run_id),
+            )
 
     def claim_run(self, run_id: str) -> None:
         """Mark a run resumed by this process: status 'running', this pid and host."""
@@ -595,8 +614,8 @@ class Store:
         """Sums and means of latency, tokens and cost over a run's examples."""
         row = self.db.execute(
             "SELECT COUNT(*) n, AVG(latency_s) mean_latency_s, SUM(prompt_tokens) prompt_tokens,"
-            " SUM(completion_tokens) completion_tokens, SUM(cost_usd) cost_usd, SUM(cached) cached"
-            " FROM examples WHERE run_id = ?",
+            " SUM(completion_tokens) completion_tokens, SUM(cost_usd) cost_usd, SUM(cached) cached,"
+            " SUM(cost_usd IS NULL) unknown_cost FROM examples WHERE run_id = ?",
             (run_id,),
         ).fetchone()
         return RunTotals(
@@ -606,4 +625,5 @@ class Store:
             row["completion_tokens"],
             row["cost_usd"],
             row["cached"] or 0,
+            row["unknown_cost"] or 0,
         )

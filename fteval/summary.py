@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fteval.costs import known_prices, price_line
 from fteval.records import AggregateRecord, RunRecord
 from fteval.store import Store
 
@@ -58,7 +59,11 @@ def run_table(store: Store, run: RunRecord) -> Table:
         if latencies:
             p50, p95 = (latencies[min(len(latencies) - 1, int(q * len(latencies)))] for q in (0.5, 0.95))
             table.add_row("latency p50 / p95 (s)", f"{p50:.4f} / {p95:.4f}", "", str(len(latencies)), "percentile")
-        if totals.cost_usd is not None:
+        if run.prices is not None and totals.unknown_cost:
+            # Priced per token, yet some question has no price or no token counts: the mean is unknown, not $0.
+            why = "no price" if not known_prices(run.prices) else f"{totals.unknown_cost} without token counts"
+            table.add_row("cost / question (USD)", f"unknown ({why})", "", str(totals.n), "mean")
+        elif totals.cost_usd is not None:
             table.add_row("cost / question (USD)", f"{totals.cost_usd / totals.n:.6f}", "", str(totals.n), "mean")
     return table
 
@@ -92,6 +97,8 @@ def print_run(console: Console, store: Store, run: RunRecord) -> None:
     if run.skipped_rows:
         console.print(f"[yellow]{run.skipped_rows} bad eval rows were skipped (on_bad_row: skip)[/yellow]")
     console.print(model_line(run), soft_wrap=True)
+    if run.prices is not None:
+        console.print(escape(price_line(run.prices)), soft_wrap=True)
     console.print(
         f"spec {run.spec_name} sha256:{run.spec_hash[:12]}  seed {run.seed}  {version_line(run)}", soft_wrap=True
     )

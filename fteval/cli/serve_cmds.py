@@ -37,6 +37,19 @@ from fteval.loader import load_spec
 @click.option("--latency-jitter-ms", default=0.0, show_default=True, help="Plus a uniform random 0..N ms.")
 @click.option("--rate-limit", type=float, default=None, help="Chat completions per second; more get 429 + Retry-After.")
 @click.option("--fault-seed", default=0, show_default=True, help="Seed of the injected faults.")
+@click.option(
+    "--base-model",
+    "base_models",
+    multiple=True,
+    help="A base model id to accept (repeatable; answered by the echo stand-in)  [default: gpt-3.5-turbo, gpt-4o-mini, ...]",
+)
+@click.option(
+    "--allow-no-key",
+    is_flag=True,
+    help="Serve beyond loopback (--host) without --api-key-env: anyone who reaches the port can use it.",
+)
+@click.option("--max-body-mb", default=16.0, show_default=True, help="Largest JSON request body (413 beyond).")
+@click.option("--max-upload-mb", default=256.0, show_default=True, help="Largest file upload (413 beyond).")
 def serve(
     host: str,
     port: int,
@@ -50,6 +63,10 @@ def serve(
     latency_jitter_ms: float,
     rate_limit: float | None,
     fault_seed: int,
+    base_models: tuple[str, ...],
+    allow_no_key: bool,
+    max_body_mb: float,
+    max_upload_mb: float,
 ) -> None:
     """Serve an OpenAI-compatible API whose fine-tuning jobs train locally (see fteval_openai.server)."""
     api_key = None
@@ -57,6 +74,16 @@ def serve(
         api_key = os.environ.get(api_key_env)
         if not api_key:
             raise FtevalError(f"--api-key-env {api_key_env}: the variable is not set")
+    loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    if not loopback and api_key is None:
+        if not allow_no_key:
+            raise FtevalError(
+                f"--host {host} serves beyond this machine without a key: set --api-key-env VAR"
+                " (or pass --allow-no-key to serve anyone who can reach the port)"
+            )
+        click.secho(
+            f"warning: serving on {host} without a key: anyone who reaches the port can use it", fg="yellow", err=True
+        )
     try:
         # The one place the core names a plugin: `serve` is a command of the openai plugin's server.
         import fteval_openai.server as served  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
@@ -75,6 +102,9 @@ def serve(
         latency_jitter_ms=latency_jitter_ms,
         rate_limit=rate_limit,
         fault_seed=fault_seed,
+        max_body_bytes=int(max_body_mb * 2**20),
+        max_upload_bytes=int(max_upload_mb * 2**20),
+        **({"base_models": base_models} if base_models else {}),
     )
     click.echo(f"fteval serve: http://{host}:{port}/v1 (state in {state_dir})", err=True)
     try:

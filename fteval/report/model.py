@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from fteval import registry
 from fteval.breakdowns import run_breakdowns
+from fteval.costs import price_line
 from fteval.errors import FtevalError, UsageError
 from fteval.plugin import Breakdown
 from fteval.records import AggregateRecord, ExampleRecord, RunRecord
@@ -50,6 +51,7 @@ class RunRow:
     model: str
     versions: str
     name: str  # the target, "(baseline)", the label; the run id too when two rows would read the same
+    cost_unknown: bool = False  # priced per token, but some question's price or token counts are unknown
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def _row(store: Store, run: RunRecord, examples: list[ExampleRecord]) -> RunRow:
     stats = job.stats if job is not None else {}
     latencies = sorted(e.latency_s for e in examples if e.latency_s is not None)
     costs = [e.cost_usd for e in examples if e.cost_usd is not None]
+    # A run priced per token with any question of unknown cost has an unknown mean, never a partial one.
+    cost_unknown = run.prices is not None and len(costs) < len(examples)
 
     def number(key: str) -> float | None:
         value = stats.get(key)
@@ -130,13 +134,14 @@ def _row(store: Store, run: RunRecord, examples: list[ExampleRecord]) -> RunRow:
         train_cost_usd=number("cost_usd"),
         train_wall_s=number("wall_s"),
         trained_tokens=int(tokens) if tokens is not None else None,
-        cost_per_question=sum(costs) / len(examples) if costs and examples else None,
+        cost_per_question=sum(costs) / len(examples) if costs and examples and not cost_unknown else None,
         latency_p50=percentile(latencies, 0.5),
         latency_p95=percentile(latencies, 0.95),
         parse_rate=sum(e.parse_ok for e in examples) / len(examples) if examples else None,
         model=model_name(run),
         versions=version_line(run),
         name=run.display_target + (f" [{run.label}]" if run.label else ""),
+        cost_unknown=cost_unknown,
     )
 
 
@@ -239,6 +244,7 @@ def build_report(
                 against = f"{_name_of(reports, b.id)} against {_name_of(reports, a.id)}"
                 comparison_notes.append(f"{against}: no paired comparison: {exc}")
     notes = [f"{r.row.run.id}: {r.breakdown_error}" for r in reports if r.breakdown_error]
+    notes += [f"{r.row.name}: {price_line(r.row.run.prices)}" for r in reports if r.row.run.prices is not None]
     from fteval.ratings.summary import rating_summaries  # noqa: PLC0415 - numpy, only here
 
     ratings = rating_summaries(store, [r.id for r in runs])

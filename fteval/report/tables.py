@@ -75,7 +75,7 @@ def main_rows(report: Report) -> list[list[str]]:
                 _usd(row.train_cost_usd),
                 _duration(row.train_wall_s),
                 "–" if row.trained_tokens is None else f"{row.trained_tokens:,}",
-                _usd(row.cost_per_question),
+                "unknown" if row.cost_unknown else _usd(row.cost_per_question),
                 latency,
             ]
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -34,6 +34,11 @@ class ModelSettings(PluginConfig):
     api_key_file: str | None = Field(
         None, description="File whose first line is the API key (used when the variable is unset)."
     )
+    token_limit: Literal["auto", "max_tokens", "max_completion_tokens"] = Field(
+        "auto",
+        description="Request field that carries max_new_tokens; auto: max_completion_tokens on api.openai.com"
+        " and for reasoning models (o-series, gpt-5), max_tokens on other servers.",
+    )
     max_concurrency: int = Field(8, ge=1, le=512, description="Chat completions in flight at once.")
     request_timeout_s: float = Field(60.0, gt=0, description="Timeout of one HTTP request.")
     max_retries: int = Field(8, ge=0, description="Retries of one completion on 429/5xx/timeouts before failing.")
@@ -46,12 +51,14 @@ class TrainSettings(PluginConfig):
     """The fine-tuning job: hyperparameters, token budget and polling."""
 
     epochs: int | None = Field(None, ge=1, le=50, description="n_epochs; default: the service's choice (auto).")
-    batch_size: int | None = Field(None, ge=1, description="batch_size; default: auto.")
+    batch_size: int | None = Field(None, ge=1, le=256, description="batch_size (1-256); default: auto.")
     learning_rate_multiplier: float | None = Field(None, gt=0, description="learning_rate_multiplier; default: auto.")
     suffix: str | None = Field(
         None, max_length=64, description="Up to 64 characters added to the fine-tuned model name."
     )
-    seed: int | None = Field(None, description="Job seed; default: the spec's seed.")
+    seed: int | None = Field(
+        None, ge=0, le=2**31 - 1, description="Job seed (0 to 2147483647, as the API takes); default: the spec's seed."
+    )
     validation: bool = Field(True, description="Upload dataset.valid as the job's validation file.")
     max_train_tokens: int | None = Field(
         None, ge=1, description="Cap on billed tokens (tokens x epochs); examples are dropped (seeded) until it fits."
@@ -61,12 +68,15 @@ class TrainSettings(PluginConfig):
 
 
 class CostOverrides(PluginConfig):
-    """Prices in USD per 1K tokens; unset ones come from ``fteval_openai.prices``."""
+    """Prices in USD per 1K tokens; unset ones come from ``fteval_openai.prices`` (a model it lacks: unknown)."""
 
     training_per_1k: float | None = Field(None, ge=0, description="Training price per 1K billed tokens.")
     input_per_1k: float | None = Field(None, ge=0, description="Prompt-token price per 1K.")
     output_per_1k: float | None = Field(None, ge=0, description="Completion-token price per 1K.")
-    date: str | None = Field(None, description="When these prices were read (shown in reports).")
+    date: str | None = Field(None, description="When these prices were read (shown with every cost).")
+    source: str | None = Field(
+        None, description="Where these prices come from, e.g. a pricing page or contract (shown with every cost)."
+    )
 
 
 class OpenAIConfig(PluginConfig):

@@ -9,11 +9,20 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from fteval.errors import FtevalError
-from fteval.plugin import Generation, GenerationSettings, Generator, LoadedModel, ModelHandle, PluginConfig, Prompt
+from fteval.plugin import (
+    Generation,
+    GenerationSettings,
+    Generator,
+    LoadedModel,
+    ModelHandle,
+    PluginConfig,
+    Prompt,
+    TokenPrices,
+)
 from fteval_openai.config import OpenAIConfig
-from fteval_openai.prices import Rates, rates
+from fteval_openai.prices import Rates, is_fine_tuned, rates
 
-__all__ = ["CALL_SIZE", "OpenAIGenerator", "OpenAILoaded"]
+__all__ = ["CALL_SIZE", "OpenAIGenerator", "OpenAILoaded", "target_rates"]
 
 # Prompts per engine call: room for max_concurrency requests in flight; a killed run loses one call.
 CALL_SIZE = 64
@@ -33,18 +42,9 @@ class OpenAILoaded(LoadedModel):
         self._client: Any = None
 
     def _request(self, prompt: Prompt) -> dict[str, Any]:
-        s = self.settings
-        request: dict[str, Any] = {
-            "model": self.model_id,
-            "messages": prompt.messages(),
-            "max_tokens": s.max_new_tokens,
-            "temperature": s.temperature,
-            "top_p": s.top_p,
-            "seed": s.seed,
-        }
-        if s.stop:
-            request["stop"] = list(s.stop)
-        return request
+        from fteval_openai.requests import chat_request
+
+        return chat_request(self.config.model, self.model_id, self.settings, prompt)
 
     async def _one(self, client: Any, prompt: Prompt, gate: asyncio.Semaphore) -> Generation:
         from fteval_openai.retry import is_retryable
@@ -114,6 +114,24 @@ class OpenAILoaded(LoadedModel):
             self._loop, self._client = None, None
 
 
+def target_rates(config: OpenAIConfig, model: str | None = None) -> Rates:
+    """What ``model`` (default: the target's model) costs: the table's prices with the spec's ``cost:`` applied.
+
+    An ``ft:`` model is billed at fine-tuned rates, also when ``--model ft:...`` names it on an
+    evaluator-only target.
+    """
+    c, name = config.cost, model or config.model.name
+    return rates(
+        name,
+        fine_tuned=is_fine_tuned(name, config.model.name),
+        training=c.training_per_1k,
+        input=c.input_per_1k,
+        output=c.output_per_1k,
+        date=c.date,
+        source=c.source,
+    )
+
+
 class OpenAIGenerator(Generator):
     """Chat completions from a fine-tuned or base model of an ``openai`` target."""
 
@@ -124,18 +142,25 @@ class OpenAIGenerator(Generator):
         """Large calls so ``max_concurrency`` requests stay in flight; results are stored after each."""
         return settings.batch_size or CALL_SIZE
 
+    def check_settings(self, settings: GenerationSettings, target_config: PluginConfig) -> list[tuple[str, str]]:
+        """What the OpenAI API would refuse: more than 4 stop strings, temperature over 2, sampling on o-series."""
+        from fteval_openai.requests import settings_problems
+
+        if not isinstance(target_config, OpenAIConfig):
+            return []
+        return settings_problems(settings, target_config.model.name)
+
+    def token_prices(self, target_config: PluginConfig, model: str | None = None) -> TokenPrices | None:
+        """The target's per-token prices; the engine prices every question with them (unknown: None)."""
+        if not isinstance(target_config, OpenAIConfig):
+            return None
+        return target_rates(target_config, model).token_prices()
+
     def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
         """A client for the handle's model (``location`` is the model id)."""
         if not isinstance(target_config, OpenAIConfig):
             raise FtevalError(f"the openai generator needs an openai target, got {type(target_config).__name__}")
         if not handle.location:
             raise FtevalError("the openai model handle has no model id")
-        c = target_config.cost
-        prices = rates(
-            handle.location,
-            fine_tuned=handle.location != target_config.model.name,
-            input=c.input_per_1k,
-            output=c.output_per_1k,
-            date=c.date,
-        )
+        prices = target_rates(target_config, handle.location)
         return OpenAILoaded(handle.location, target_config, settings, prices)

@@ -10,10 +10,11 @@ from fteval.errors import FtevalError
 from fteval.plugin import TrainContext
 from fteval_openai.config import OpenAIConfig
 
-__all__ = ["TERMINAL", "create_job", "poll_job", "upload"]
+__all__ = ["TERMINAL", "checked_seed", "create_job", "poll_job", "upload"]
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 FILE_TIMEOUT_S = 600.0
+MAX_SEED = 2**31 - 1
 
 
 def upload(client: Any, path: Path) -> str:
@@ -36,6 +37,20 @@ def upload(client: Any, path: Path) -> str:
     return str(file.id)
 
 
+def checked_seed(config: OpenAIConfig, seed: int) -> int:
+    """The job's seed (``train.seed``, else the spec's), in the API's range.
+
+    Raises:
+        FtevalError: the spec's seed is outside 0..2147483647 (``train.seed`` is validated by its config).
+    """
+    job_seed = config.train.seed if config.train.seed is not None else seed
+    if not 0 <= job_seed <= MAX_SEED:
+        raise FtevalError(
+            f"the job seed must be 0 to {MAX_SEED} (the API's range), got the spec's seed {job_seed}: set train.seed"
+        )
+    return job_seed
+
+
 def create_job(client: Any, config: OpenAIConfig, training_file: str, validation_file: str | None, seed: int) -> Any:
     """Create the job with the spec's hyperparameters (unset ones stay on the service's auto)."""
     t = config.train
@@ -48,13 +63,11 @@ def create_job(client: Any, config: OpenAIConfig, training_file: str, validation
         }.items()
         if v is not None
     }
-    kwargs: dict[str, Any] = {
-        "model": config.model.name,
-        "training_file": training_file,
-        "seed": t.seed if t.seed is not None else seed,
-    }
-    if hyper:
-        kwargs["hyperparameters"] = hyper
+    job_seed = checked_seed(config, seed)
+    kwargs: dict[str, Any] = {"model": config.model.name, "training_file": training_file, "seed": job_seed}
+    # `method` replaces the deprecated top-level `hyperparameters`.
+    supervised: dict[str, Any] = {"hyperparameters": hyper} if hyper else {}
+    kwargs["method"] = {"type": "supervised", "supervised": supervised}
     if t.suffix:
         kwargs["suffix"] = t.suffix
     if validation_file:

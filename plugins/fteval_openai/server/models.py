@@ -1,20 +1,35 @@
 """Chat models the server answers: fine-tuned jobs' hf models, and an echo stand-in for base models.
 
 There is no GPT locally, so a base model id answers deterministically with the last user message
-(cut to ``max_tokens`` words): enough to exercise the zero-shot path, retries and caching.
+(cut at a stop string or at ``max_tokens`` tiktoken tokens): enough to exercise the zero-shot path,
+retries, caching, streaming and ``finish_reason``.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
+from fteval_openai.server.errors import ApiError
 from fteval_openai.server.options import ServeOptions
 from fteval_openai.server.state import State
 
-__all__ = ["BASE_CREATED", "ModelNotFound", "Models"]
+__all__ = ["BASE_CREATED", "Completion", "ModelNotFound", "Models"]
 
 BASE_CREATED = 1_700_000_000  # a fixed "snapshot" time for the echo base models
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One choice: its text, why it ended, its tokens (and their log probabilities) and the usage counts."""
+
+    text: str
+    finish_reason: str  # "stop" or "length"
+    tokens: list[str]
+    logprobs: list[float]
+    completion_tokens: int
+    prompt_tokens: int
 
 
 class ModelNotFound(LookupError):
@@ -91,16 +106,29 @@ class Models:
         top_p: float,
         stop: tuple[str, ...],
         seed: int,
-    ) -> str:
-        """The model's reply to ``messages``.
+        logprobs: bool = False,
+    ) -> Completion:
+        """The model's reply to ``messages``, cut at a stop string or at ``max_tokens`` tokens.
 
         Raises:
             ModelNotFound: unknown model id.
+            ApiError: logprobs asked of a fine-tuned model (the hf generator does not report them).
         """
+        from fteval_openai.tokens import count_messages
+
+        prompt_tokens = count_messages(messages)
         system = next((m["content"] for m in messages if m.get("role") == "system"), None)
         user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
         if model_id in self.options.base_models:
-            return " ".join(str(user).split()[:max_tokens])
+            return _echo(str(user), max_tokens, stop, prompt_tokens)
+        if logprobs:
+            self._job_for(model_id)  # an unknown model is a 404 first
+            raise ApiError(
+                400,
+                "logprobs are not available for fine-tuned models of fteval serve",
+                "unsupported_parameter",
+                "logprobs",
+            )
         from fteval_hf.generator import HFLoadedModel
 
         from fteval.plugin import GenerationSettings, Prompt
@@ -118,4 +146,44 @@ class Models:
                 shared_prefix=base.shared_prefix,
                 device=base.device,
             )
-            return model.generate([Prompt(system, str(user))])[0].text
+            out = model.generate([Prompt(system, str(user))])[0]
+        pieces = _pieces(_tokens(out.text))
+        used = out.completion_tokens if out.completion_tokens is not None else len(pieces)
+        reason = "length" if used >= max_tokens else "stop"
+        return Completion(out.text, reason, pieces, [0.0] * len(pieces), used, out.prompt_tokens or prompt_tokens)
+
+
+def _pieces(tokens: list[int]) -> list[str]:
+    """Token ids as text pieces, a token whose bytes end inside a character joined with the next."""
+    from fteval_openai.tokens import encoding
+
+    pieces, pending = [], b""
+    for raw in encoding().decode_tokens_bytes(tokens):
+        pending += raw
+        try:
+            pieces.append(pending.decode("utf-8"))
+            pending = b""
+        except UnicodeDecodeError:
+            continue
+    return pieces + ([pending.decode("utf-8", errors="replace")] if pending else [])
+
+
+def _tokens(text: str) -> list[int]:
+    from fteval_openai.tokens import encoding
+
+    return list(encoding().encode(text, disallowed_special=()))
+
+
+def _echo(user: str, max_tokens: int, stop: tuple[str, ...], prompt_tokens: int) -> Completion:
+    """The stand-in base model: it repeats the last user message, token by token, as a model would stop.
+
+    It ends at the first stop string (not included; finish_reason "stop") or after ``max_tokens``
+    tokens ("length"); it is certain of every token (logprob 0).
+    """
+    cut = min((i for i in (user.find(s) for s in stop if s) if i >= 0), default=-1)
+    tokens = _tokens(user if cut < 0 else user[:cut])
+    reason = "stop"
+    if len(tokens) > max_tokens:
+        tokens, reason = tokens[:max_tokens], "length"
+    pieces = _pieces(tokens)
+    return Completion("".join(pieces), reason, pieces, [0.0] * len(pieces), len(tokens), prompt_tokens)

@@ -31,3 +31,6 @@ class ServeOptions:
     latency_jitter_ms: float = 0.0  # plus uniform random 0..jitter
     rate_limit: float | None = None  # chat completions per second; beyond it 429 with Retry-After
     fault_seed: int = 0
+    max_body_bytes: int = 16 * 2**20  # JSON request bodies; more is refused with 413
+    max_upload_bytes: int = 256 * 2**20  # file uploads (multipart)
+    max_completion_tokens: int = 16384  # largest max_tokens / max_completion_tokens a request may ask

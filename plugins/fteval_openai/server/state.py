@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["PRIVATE", "State", "public"]
 
-PRIVATE = ("_handle", "_events")  # job fields the API never shows
+PRIVATE = ("_handle", "_events", "_checkpoints")  # job fields the API never shows
 
 
 def public(job: dict[str, Any]) -> dict[str, Any]:
@@ -52,13 +52,19 @@ class State:
             "filename": filename,
             "purpose": purpose,
             "status": "processed",
-            "status_details": None,
         }
         with self.lock:
             (self.files_dir / f"{file_id}.jsonl").write_bytes(content)
             _write(self.files_dir / f"{file_id}.json", meta)
             self.files[file_id] = meta
         return meta
+
+    def delete_file(self, file_id: str) -> None:
+        """Remove a file and its content (jobs that used it keep their own copy of what they trained on)."""
+        with self.lock:
+            self.files.pop(file_id, None)
+            for suffix in (".json", ".jsonl"):
+                (self.files_dir / f"{file_id}{suffix}").unlink(missing_ok=True)
 
     def content(self, file_id: str) -> bytes:
         """A file's bytes."""

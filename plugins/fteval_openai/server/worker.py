@@ -65,6 +65,7 @@ class _JobContext:
         self.valid: Sequence[Example] = valid
         self.external_id: str | None = None
         self.stats: dict[str, Any] = {}
+        self.last: tuple[int, float] | None = None  # the last logged (step, training loss)
 
     def check(self) -> None:
         if self.state.status(self.job_id) == "cancelled":
@@ -73,6 +74,7 @@ class _JobContext:
     def log(self, step: int, **values: float) -> None:
         self.check()
         if "loss" in values:
+            self.last = (step, values["loss"])
             self.state.event(
                 self.job_id,
                 f"Step {step}: training loss={values['loss']:.4f}",
@@ -88,6 +90,22 @@ class _JobContext:
     @contextlib.contextmanager
     def progress(self, total: int | None, description: str) -> Iterator[_Bar]:
         yield _Bar(self)
+
+
+def _checkpoints(job_id: str, model: str, ctx: _JobContext) -> list[dict[str, Any]]:
+    """The job's checkpoint objects: its final model, at the last step it logged (oldest first)."""
+    step, loss = ctx.last if ctx.last is not None else (0, None)
+    return [
+        {
+            "object": "fine_tuning.job.checkpoint",
+            "id": f"ftckpt-{job_id.removeprefix('ftjob-')[:16]}-{step}",
+            "created_at": int(time.time()),
+            "fine_tuned_model_checkpoint": f"{model}:ckpt-step-{step}",
+            "step_number": step,
+            "metrics": {"step": step, **({"train_loss": loss} if loss is not None else {})},
+            "fine_tuning_job_id": job_id,
+        }
+    ]
 
 
 class Worker:
@@ -160,6 +178,7 @@ class Worker:
             trained_tokens=tokens,
             finished_at=int(time.time()),
             _handle=handle,
+            _checkpoints=_checkpoints(job_id, name, ctx),
         )
         self.state.event(job_id, f"New fine-tuned model created: {name}")
         self.state.event(job_id, "The job has successfully completed")
