@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fteval import leases, registry
+from fteval.credential_routes import scrub_outputs, sent_secrets
 from fteval.datasets import Rows
 from fteval.errors import FtevalError, PluginError, StoreError
 from fteval.identity import cache_key, canonical_hash, job_key, redact, redact_text, run_config
@@ -323,6 +324,8 @@ class Engine:
         """Generate, parse, score and store ``pending`` one generator call at a time (a kill loses one call)."""
         settings, generator_name = resolved.settings, resolved.generator_name
         generator = resolved.generator()
+        # A server may echo the key it was sent: known secrets never reach the store or the cache.
+        known = self.secrets | sent_secrets(resolved.trainer(resolved.config))
         loaded_model: LoadedModel | None = None
         try:
             with progress_bar(len(pending), f"{resolved.name}: evaluating") as bar:
@@ -337,7 +340,7 @@ class Engine:
                                 loaded_model = generator.load(handle, resolved.config, settings)
                             outputs = loaded_model.generate([batch[i].prompt for i in misses])
                         self.model_calls += len(misses)
-                        fresh = dict(zip(misses, outputs, strict=True))
+                        fresh = dict(zip(misses, scrub_outputs(outputs, known), strict=True))
                     # Cut over-long generations before anything else holds them; a cut one is not cached.
                     bounded = [
                         cut_generation(fresh[i] if i in fresh else cached[keys[i]], settings) for i in range(len(batch))
