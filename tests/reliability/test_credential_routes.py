@@ -230,3 +230,39 @@ def test_shipped_specs_that_point_at_fteval_serve_name_their_key() -> None:
     for line in text.splitlines():
         if "base_url:" in line and "127.0.0.1" in line:
             assert "api_key_env:" in line, line
+
+
+def test_a_password_in_base_url_is_redacted_in_stdout_store_show_and_reports(
+    tmp_path: Path, server: ThreadingHTTPServer
+) -> None:
+    password = "url-pass-7c6b5a4d3e2f"
+    url = f"http://me:{password}@127.0.0.1:{server.server_address[1]}/v1"
+    spec = _spec(tmp_path, f"{{name: m, base_url: '{url}', max_retries: 0}}")
+    results = [
+        _cli(tmp_path, "run", str(spec)),
+        _cli(tmp_path, "show", "latest", "--json"),
+        _cli(tmp_path, "runs"),
+        _cli(tmp_path, "report", "latest", "--md", "-", "--html", str(tmp_path / "r.html")),
+    ]
+    assert all(r.returncode == 0 for r in results), [r.stderr[-500:] for r in results]
+    everything = "".join(r.stdout + r.stderr for r in results) + _stored(tmp_path)
+    everything += (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert password not in everything
+    shown = json.loads(results[1].stdout)
+    assert f"127.0.0.1:{server.server_address[1]}" in json.dumps(shown)
+
+
+def test_resolve_redacts_secret_looking_values_from_extended_files(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        "fteval: 1\nname: b\nnotes: {oauth_token: oauth-value-1234567, aws_secret: aws-value-7654321,"
+        " dsn: 'postgres://u:pg-pass-123456@db/x', max_new_tokens: 5}\n"
+    )
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("fteval: 1\nextends: base.yaml\n")
+    for args in (("resolve", str(spec)), ("resolve", str(spec), "--why")):
+        out = _cli(tmp_path, *args)
+        assert out.returncode == 0, out.stderr
+        for secret in ("oauth-value-1234567", "aws-value-7654321", "pg-pass-123456"):
+            assert secret not in out.stdout
+        assert "<redacted>" in out.stdout and "max_new_tokens" in out.stdout
