@@ -266,3 +266,23 @@ def test_resolve_redacts_secret_looking_values_from_extended_files(tmp_path: Pat
         for secret in ("oauth-value-1234567", "aws-value-7654321", "pg-pass-123456"):
             assert secret not in out.stdout
         assert "<redacted>" in out.stdout and "max_new_tokens" in out.stdout
+
+
+def test_a_base_spec_cannot_send_another_token_to_the_hub(tmp_path: Path) -> None:
+    """A hub token is the user's HF_TOKEN; a base file naming GITHUB_TOKEN as one needs approval."""
+    base = tmp_path / "base.yaml"
+    data = tmp_path / "eval.csv"
+    data.write_text("question,answer\nq,yes\n")
+    base.write_text(
+        f"fteval: 1\nname: hub\ndataset:\n  train: {{path: {data}}}\n  eval: {{path: {data}}}\n"
+        'prompt:\n  user: "{{ question }}"\n  target: "{{ answer }}"\nparser: text\n'
+        "targets:\n  hub:\n    trainer: hf\n    model: {id: org/private-model, token_env: GITHUB_TOKEN}\n"
+    )
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("fteval: 1\nextends: base.yaml\n")
+    out = _cli(tmp_path, "validate", str(spec), env={"HF_ENDPOINT": ""})
+    assert out.returncode == 2 and "would send $GITHUB_TOKEN to huggingface.co" in out.stderr, out.stderr
+    base.write_text(base.read_text().replace("GITHUB_TOKEN", "HF_TOKEN"))
+    out = _cli(tmp_path, "validate", str(spec), env={"HF_ENDPOINT": ""})
+    assert out.returncode == 0, out.stderr
+    assert "target hub sends the key in $HF_TOKEN to huggingface.co" in out.stdout

@@ -100,3 +100,21 @@ def test_a_pointer_at_dev_zero_is_read_capped(tmp_path, capfd) -> None:
     (ckpts / "latest").write_bytes(b"step-" + b"0" * 10_000_000)
     assert latest_checkpoint(ckpts) is None
     assert "does not name a checkpoint" in capfd.readouterr().err
+
+
+def test_a_saved_model_folder_holding_a_pickle_is_refused_by_the_generator(tiny_hub_model, tmp_path) -> None:
+    """A restored store's ``model/`` folder with a ``pytorch_model.bin`` that would run code: not unpickled."""
+    from fteval_hf.generator import HFGenerator
+
+    from fteval.plugin import GenerationSettings, ModelHandle
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_hub_model, folder)
+    (folder / "model.safetensors").unlink()
+    marker = tmp_path / "code-ran"
+    torch.save({"model.embed_tokens.weight": _RunsCode(marker)}, folder / "pytorch_model.bin")
+    config = HFTrainer.Config.model_validate({"model": {"init": "scratch", "preset": "tiny"}})
+    handle = ModelHandle(trainer="hf", fingerprint="x", location=str(folder), meta={"method": "full"})
+    with pytest.raises(Exception, match="(?i)weights only"):
+        HFGenerator().load(handle, config, GenerationSettings())
+    assert not marker.exists()
