@@ -143,7 +143,8 @@ def sent_secrets(trainer: Any) -> frozenset[str]:
 
 
 def scrub_outputs(generations: list[Generation], secrets: frozenset[str]) -> list[Generation]:
-    """``generations`` with every known secret (a key a server echoed) replaced by ``<redacted>``."""
+    """``generations`` with each known secret of 8+ characters (a key a server echoed) replaced by ``<redacted>``."""
+    secrets = frozenset(s for s in secrets if len(s) >= MIN_SCRUBBED)
     if not secrets:
         return generations
     out = []

@@ -332,6 +332,7 @@ class Engine:
                 for batch in _chunks(pending, generator.call_size(settings)):
                     keys = [cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
                     cached = self.store.cached_responses(keys)
+                    cached = dict(zip(cached, scrub_outputs(list(cached.values()), known), strict=True))
                     misses = [i for i, k in enumerate(keys) if k not in cached]
                     fresh: dict[int, Generation] = {}
                     if misses:

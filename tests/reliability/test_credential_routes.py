@@ -286,3 +286,13 @@ def test_a_base_spec_cannot_send_another_token_to_the_hub(tmp_path: Path) -> Non
     out = _cli(tmp_path, "validate", str(spec), env={"HF_ENDPOINT": ""})
     assert out.returncode == 0, out.stderr
     assert "target hub sends the key in $HF_TOKEN to huggingface.co" in out.stdout
+
+
+def test_scrub_outputs_replaces_known_secrets_and_leaves_short_values() -> None:
+    from fteval.credential_routes import scrub_outputs
+    from fteval.plugin import Generation
+
+    outputs = [Generation("key sk-live-12345678 and abc", 0.1), Generation("nothing here", 0.2)]
+    scrubbed = scrub_outputs(outputs, frozenset({"sk-live-12345678", "abc"}))
+    assert [g.text for g in scrubbed] == ["key <redacted> and abc", "nothing here"]
+    assert scrubbed[1] is outputs[1] and scrubbed[0].latency_s == 0.1
