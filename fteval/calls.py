@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from fteval import registry
 from fteval.callstore import CallRecord, load_calls, save_calls
 from fteval.costs import priced
+from fteval.credential_routes import scrub_outputs, sent_secrets
 from fteval.identity import cache_key
 from fteval.output_caps import cut_generation
 from fteval.plugin import Generation, GenerationSettings, LoadedModel, ModelHandle, Prompt, TokenPrices
@@ -76,6 +77,8 @@ class TargetCaller:
         self._handle: ModelHandle | None = None
         self._loaded: dict[str, LoadedModel] = {}
         self._prices: tuple[TokenPrices | None] | None = None
+        # A server may echo the key it was sent: known secrets never reach the store, the cache or a step.
+        self._secrets = engine.secrets | sent_secrets(self.resolved.trainer(self.resolved.config))
         #: Model calls made through this caller (cache and record hits excluded).
         self.model_calls = 0
 
@@ -152,6 +155,7 @@ class TargetCaller:
             answered.update(self._recorded(prompts, keys, sites))
         todo = [i for i in range(len(prompts)) if i not in answered]
         cached = self.engine.store.cached_responses([keys[i] for i in todo])
+        cached = dict(zip(cached, scrub_outputs(list(cached.values()), self._secrets), strict=True))
         for i in todo:
             if keys[i] in cached:
                 answered[i] = Call(prompts[i], cached[keys[i]], "cache", keys[i])
@@ -160,7 +164,7 @@ class TargetCaller:
         size = self.call_size(settings)
         for start in range(0, len(misses), size):
             chunk = misses[start : start + size]
-            outputs = self._model(settings).generate([prompts[i] for i in chunk])
+            outputs = scrub_outputs(self._model(settings).generate([prompts[i] for i in chunk]), self._secrets)
             self.model_calls += len(chunk)
             self.engine.model_calls += len(chunk)
             for i, output in zip(chunk, outputs, strict=True):

@@ -7,13 +7,14 @@ import io
 import json
 import os
 import random
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from fteval.errors import DatasetError
 from fteval.spec import Source
-from fteval.textfile import TextFileError, decode_utf8, position
+from fteval.textfile import TextFileError, decode_utf8, position, read_capped
 
 __all__ = ["Rows", "file_format", "header_columns", "load_rows"]
 
@@ -169,13 +170,43 @@ _READERS = {"csv": _csv_records, "jsonl": _jsonl_records, "json": _json_records}
 _MAX_REASONS = 5
 
 
+#: Largest data file read (bytes); checked before reading and while reading (a file may grow).
+MAX_DATA_BYTES = 1 << 30
+#: Most bytes read to find a file's column names (a csv header line, a jsonl first record).
+MAX_HEAD_BYTES = 1 << 20
+_EAGER_BYTES = 8192
+
+
+def _data_file(path: Path) -> None:
+    """Refuse up front what is not a bounded regular file (``/dev/zero``, a pipe, a huge file).
+
+    Raises:
+        FileNotFoundError: no such file.
+        DatasetError: a directory, a device or pipe, or a file over ``MAX_DATA_BYTES``.
+    """
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a directory, not a data file")
+    st = path.stat()  # FileNotFoundError for a missing file
+    if not stat.S_ISREG(st.st_mode):
+        raise DatasetError(f"{path}: not a regular file (a device, pipe or socket); point the path at a data file")
+    if st.st_size > MAX_DATA_BYTES:
+        raise DatasetError(f"{path}: {st.st_size:,} bytes, over the {MAX_DATA_BYTES:,}-byte limit of a data file")
+
+
+def _read_data(path: Path) -> bytes:
+    """A data file's bytes, refused up front or at the cap when it is not a bounded regular file."""
+    _data_file(path)
+    try:
+        return read_capped(path, MAX_DATA_BYTES)
+    except TextFileError as exc:
+        raise DatasetError(f"{path}: {exc.message}") from None
+
+
 def _read_file(path: Path, fmt: str, on_bad_row: str) -> Rows:
     try:
-        text = decode_utf8(path.read_bytes())
+        text = decode_utf8(_read_data(path))
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DatasetError(f"{path}: is a directory, not a data file") from None
     except TextFileError as exc:
         raise DatasetError(f"{path}:{exc.line}: not valid {fmt}: {exc.message}") from None
     try:
@@ -281,38 +312,50 @@ def header_columns(source: Source) -> set[str] | None:
     fmt = file_format(source, path)
     if fmt == "json":
         try:
-            text = decode_utf8(path.read_bytes())
+            text = decode_utf8(_read_data(path))
         except TextFileError as exc:
             raise DatasetError(f"{path}:{exc.line}: not valid json: {exc.message}") from None
         first = next(_json_records(text, path), None)
         names = _record_columns(first, path)
     else:
-        try:
-            names = _head_columns(path, fmt)
-        except UnicodeDecodeError:
-            # Text mode decodes a whole buffer; find the first bad byte's line and column for the message.
-            with path.open("rb") as fh:
-                head = fh.read(1 << 20)
-            try:
-                decode_utf8(head)
-            except TextFileError as exc:
-                raise DatasetError(f"{path}:{exc.line}: not valid {fmt}: {exc.message}") from None
-            raise DatasetError(f"{path}: not valid {fmt}: not valid UTF-8") from None
+        names = _head_columns(path, fmt)
     return names | set(source.columns)
 
 
+def _head_lines(path: Path, fmt: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the complete lines among the first ``MAX_HEAD_BYTES`` of a file, decoded one by one."""
+    _data_file(path)
+    with path.open("rb") as fh:
+        head = fh.read(MAX_HEAD_BYTES + 1)
+    if len(head) > MAX_HEAD_BYTES:
+        cut = head.rfind(b"\n", 0, MAX_HEAD_BYTES)
+        if cut < 0:
+            raise DatasetError(f"{path}:1: the first line is longer than {MAX_HEAD_BYTES:,} bytes; not a {fmt} file?")
+        head = head[: cut + 1]
+    # the complete lines of the first 8 KiB are checked at once (as a text-mode read did): a bad byte
+    # near the top is reported at validation with its line and column
+    try:
+        decode_utf8(head[: head.rfind(b"\n", 0, _EAGER_BYTES) + 1])
+    except TextFileError as exc:
+        raise DatasetError(f"{path}:{exc.line}: not valid {fmt}: {exc.message}") from None
+    for number, raw in enumerate(head.splitlines(keepends=True), 1):
+        try:
+            yield number, decode_utf8(raw) if number == 1 else raw.decode("utf-8")
+        except (TextFileError, UnicodeDecodeError):
+            raise DatasetError(f"{path}:{number}: not valid {fmt}: not valid UTF-8; save the file as UTF-8") from None
+
+
 def _head_columns(path: Path, fmt: str) -> set[str]:
-    """Column names from the first line (csv) or first record (jsonl) only."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        if fmt == "csv":
-            header = next(csv.reader(fh), [])
-            _check_header(header, path)
-            return set(header)
-        lines = ((n, line) for n, line in enumerate(fh, 1) if line.strip())
-        first = next(lines, None)
-        if first is None:
-            return set()
-        return _record_columns(next(_jsonl_records(first[1], path)), path, first[0])
+    """Column names from the first line (csv) or first record (jsonl) only, reading at most ``MAX_HEAD_BYTES``."""
+    lines = _head_lines(path, fmt)
+    if fmt == "csv":
+        header = next(csv.reader(line for _, line in lines), [])
+        _check_header(header, path)
+        return set(header)
+    first = next(((n, line) for n, line in lines if line.strip()), None)
+    if first is None:
+        return set()
+    return _record_columns(next(_jsonl_records(first[1], path)), path, first[0])
 
 
 def _record_columns(record: _Record | None, path: Path, line: int | None = None) -> set[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fteval import leases, registry
 from fteval.costs import priced, unknown_price
+from fteval.credential_routes import scrub_outputs, sent_secrets
 from fteval.datasets import Rows
 from fteval.errors import FtevalError, PluginError, StoreError
 from fteval.identity import (
@@ -358,12 +359,15 @@ class Engine:
         settings, generator_name = resolved.settings, resolved.generator_name
         generator = resolved.generator()
         prices = self._prices(run_id, resolved, generator, handle)
+        # A server may echo the key it was sent: known secrets never reach the store or the cache.
+        known = self.secrets | sent_secrets(resolved.trainer(resolved.config))
         loaded_model: LoadedModel | None = None
         try:
             with progress_bar(len(pending), f"{resolved.name}: evaluating") as bar:
                 for batch in _chunks(pending, generator.call_size(settings)):
                     keys = [cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
                     cached = self.store.cached_responses(keys)
+                    cached = dict(zip(cached, scrub_outputs(list(cached.values()), known), strict=True))
                     misses = [i for i, k in enumerate(keys) if k not in cached]
                     fresh: dict[int, Generation] = {}
                     if misses:
@@ -372,7 +376,7 @@ class Engine:
                                 loaded_model = generator.load(handle, resolved.config, settings)
                             outputs = loaded_model.generate([batch[i].prompt for i in misses])
                         self.model_calls += len(misses)
-                        fresh = dict(zip(misses, outputs, strict=True))
+                        fresh = dict(zip(misses, scrub_outputs(outputs, known), strict=True))
                     # Cut over-long generations before anything else holds them; a cut one is not cached.
                     bounded = [
                         cut_generation(fresh[i] if i in fresh else cached[keys[i]], settings) for i in range(len(batch))

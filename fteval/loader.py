@@ -325,6 +325,14 @@ def _check_settings(
         issues.add(where, message)
 
 
+def _check_credentials(loaded: LoadedSpec, issues: _Issues) -> None:
+    """A credential route chosen by a file the user did not write, and not approved by the user, is an error."""
+    from fteval.credential_routes import unapproved_routes  # noqa: PLC0415
+
+    for path, message in unapproved_routes(loaded):
+        issues.add(path, message)
+
+
 def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
     spec = loaded.spec
     parser_cls = None
@@ -500,6 +508,7 @@ def load_spec(
     _check_metric_targets(loaded, issues)
     columns = _check_templates(spec, issues)
     check_pipelines(loaded, columns, issues.add)
+    _check_credentials(loaded, issues)
     if not issues.items and gold_rows != 0:
         _check_gold(loaded, gold_rows, issues)
     if issues.items:

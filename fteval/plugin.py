@@ -23,6 +23,7 @@ __all__ = [
     "Aggregate",
     "Breakdown",
     "Cell",
+    "Credential",
     "EmptyConfig",
     "Example",
     "Generation",
@@ -46,7 +47,7 @@ __all__ = [
     "nfc",
 ]
 
-CONTRACT_VERSION = 7
+CONTRACT_VERSION = 8
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -254,6 +255,21 @@ class ModelHandle:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Credential:
+    """A secret a target sends and the host it goes to (``Trainer.credentials``); never the secret itself.
+
+    ``secret`` says where the secret is read from (``$OPENAI_API_KEY``, ``file ~/.key``) or is ``""``
+    when the target sends none. ``options`` are the target's config options (dotted, e.g.
+    ``model.api_key_env``, ``model.base_url``) that chose the secret or the host; empty when the
+    plugin's own default pairing decides (the OpenAI key to api.openai.com).
+    """
+
+    secret: str
+    host: str
+    options: tuple[str, ...] = ()
+
+
 class Progress(Protocol):
     """A progress bar handed out by the engine."""
 
@@ -324,6 +340,13 @@ class Trainer(_Plugin):
         re-evaluates. ``None`` (the default): the config alone identifies the model.
         """
         return None
+
+    def credentials(self) -> list[Credential]:
+        """The secrets this target would send and where (``validate`` lists them); default: none.
+
+        Only reads the config: names of variables and files, never their values.
+        """
+        return []
 
 
 class LoadedModel(ABC):

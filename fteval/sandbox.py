@@ -25,6 +25,7 @@ __all__ = [
     "MAX_CHARS",
     "MAX_RANGE",
     "MAX_STEPS",
+    "MAX_TOTAL_CHARS",
     "TIME_BUDGET_S",
     "BoundedSandbox",
     "Budget",
@@ -34,12 +35,14 @@ __all__ = [
 
 MAX_CHARS = 10_000_000  # largest string/list one operation may build, and the largest rendered output
 MAX_RANGE = 100_000  # most items of one range(), as in Jinja's sandbox
+MAX_TOTAL_CHARS = 50_000_000  # characters/items all operations of one render may build together, output included
 MAX_STEPS = 10_000_000  # loop iterations + calls + intercepted operators per render
 TIME_BUDGET_S = 10.0  # wall-clock seconds per render
 MAX_POW_BITS = 4096  # largest integer ``**`` may produce
 _CHECK_EVERY = 1024  # steps between deadline checks
 _FORMAT_NUMBER = re.compile(r"\d+")
 _LOOP_FILTER = "_fteval_loop"
+_GROWING = frozenset({"append", "extend", "insert", "update", "setdefault", "add", "__setitem__"})
 _CONCAT_FILTER = "_fteval_concat"
 
 
@@ -48,13 +51,17 @@ class PrintError(Exception):
 
 
 def _finalize(value: Any) -> Any:
-    """Refuse to print a null, list or mapping: it would reach the prompt or the gold as Python repr."""
+    """Refuse to print a null, list or mapping: it would reach the prompt or the gold as Python repr.
+
+    What is printed counts toward the render's total (a loop printing 9 MB each time).
+    """
     if value is None or isinstance(value, list | tuple | dict):
         kind = "null (None)" if value is None else type(value).__name__
         raise PrintError(
             f"{{{{ ... }}}} prints a {kind} value as Python text; index or join it instead "
             "(e.g. {{ items|join(', ') }}, {{ obj.key }}), or use |tojson"
         )
+    _build(len(value) if isinstance(value, str) else 1)
     return value
 
 
@@ -64,6 +71,16 @@ class Budget:
 
     steps: int = 0
     deadline: float = 0.0
+    #: Characters (or items) built and printed so far: every value a checked operation builds counts.
+    built: int = 0
+
+    def build(self, n: int) -> None:
+        """Count ``n`` characters built; stop the render when its total is over ``MAX_TOTAL_CHARS``."""
+        self.built += n
+        if self.built > MAX_TOTAL_CHARS:
+            raise SecurityError(
+                f"the template built more than {MAX_TOTAL_CHARS:,} characters in all (strings, lists and output)"
+            )
 
     def spend(self, n: int = 1) -> None:
         """Count ``n`` steps; stop the render when the step budget or the time budget is spent."""
@@ -88,9 +105,17 @@ def _spend(n: int = 1) -> None:
         budget.spend(n)
 
 
+def _build(n: int) -> None:
+    budget = CURRENT.get()
+    if budget is not None:
+        budget.build(n)
+
+
 def _too_big(size: int, what: str) -> None:
+    """Refuse one value over ``MAX_CHARS``, and count it toward the render's total."""
     if size > MAX_CHARS:
         raise SecurityError(f"{what} would build {size:,} items; the limit is {MAX_CHARS:,}")
+    _build(size)
 
 
 def _length(value: Any) -> int:
@@ -179,6 +204,12 @@ class BoundedSandbox(SandboxedEnvironment):
             args = (items, *args[1:])
         elif isinstance(owner, str):
             _check_str_method(name, owner, args, kwargs)
+        elif isinstance(owner, list | dict | set) and name in _GROWING:
+            # l.extend(l) doubles a list without any checked operation: count what is added
+            added = sum(len(a) if isinstance(a, str | list | tuple | dict | set) else 1 for a in args)
+            if len(owner) + added > MAX_CHARS:
+                raise SecurityError(f"{type(owner).__name__}.{name} would hold over {MAX_CHARS:,} items")
+            _build(added + 1)
         return super().call(context, obj, *args, **kwargs)
 
 

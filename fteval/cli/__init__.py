@@ -39,10 +39,20 @@ def print_warnings(loaded: object) -> None:
     help="Run-store database file  [default: $FTEVAL_STORE or .fteval/runs.db]",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--allow-credential",
+    "allow_credentials",
+    multiple=True,
+    metavar="SECRET@HOST",
+    help="Let a spec's base file send this credential to this host, e.g. '$TEAM_KEY@llm.internal:8000' (repeatable).",
+)
 @click.pass_context
-def main(ctx: click.Context, store: Path, debug: bool) -> None:
+def main(ctx: click.Context, store: Path, debug: bool, allow_credentials: tuple[str, ...]) -> None:
     """Fine-tune and evaluate language models from one YAML spec."""
     ctx.obj = {"store": store or Path(os.environ.get("FTEVAL_STORE", ".fteval/runs.db")), "debug": debug}
+    if allow_credentials:  # read by fteval.credential_routes.approved_routes when a spec is loaded
+        earlier = os.environ.get("FTEVAL_ALLOW_CREDENTIALS", "")
+        os.environ["FTEVAL_ALLOW_CREDENTIALS"] = "\n".join([earlier, *allow_credentials]).strip()
 
 
 from fteval.cli import (  # noqa: E402  (registers the commands)

@@ -46,10 +46,15 @@ def _yaml(data: Any) -> str:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--why", is_flag=True, help="Every value with the file and line it came from.")
 def resolve(spec: Path, why: bool) -> None:
-    """Print SPEC merged with everything it extends (dataset paths made absolute); not validated."""
+    """Print SPEC merged with everything it extends (dataset paths made absolute); not validated.
+
+    Secret-looking values (``oauth_token: ...``, URL passwords, token shapes) print as ``<redacted>``.
+    """
+    from fteval.identity import redact  # noqa: PLC0415
     from fteval.loader import merged_spec  # noqa: PLC0415
 
     data, source, files = merged_spec(spec)
+    data = redact(data)
     if not why:
         click.echo(_yaml(data), nl=False)
         return

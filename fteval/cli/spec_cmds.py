@@ -12,7 +12,7 @@ import click
 from fteval import registry
 from fteval.cli import main, print_warnings
 from fteval.errors import FtevalError, SpecError
-from fteval.loader import load_spec
+from fteval.loader import LoadedSpec, load_spec
 
 
 @main.command()
@@ -35,6 +35,7 @@ def validate(specs: tuple[Path, ...]) -> None:
         print_warnings(loaded)
         n = len(loaded.spec.targets)
         click.echo(f"{path}: ok ({n} target{'' if n == 1 else 's'}: {', '.join(loaded.spec.targets)})")
+        _print_credentials(loaded)
         for check in loaded.gold:
             if check.labels:
                 sample = (
@@ -43,6 +44,15 @@ def validate(specs: tuple[Path, ...]) -> None:
                 click.echo(f"  {check.split} gold labels{sample}: {check.distribution()}")
     if failed:
         sys.exit(2)
+
+
+def _print_credentials(loaded: LoadedSpec) -> None:
+    """One line per credential route: which secret each target sends to which host."""
+    from fteval.credential_routes import target_credentials  # noqa: PLC0415
+
+    for name, credential in target_credentials(loaded):
+        sent = f"the key in {credential.secret}" if credential.secret else "no key"
+        click.echo(f"  target {name} sends {sent} to {credential.host}")
 
 
 @main.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fteval.records import ExampleRecord
+from fteval.report.mdsafe import md_text
 from fteval.report.model import Report, RunReport, worst_examples
 from fteval.report.ratings import RATINGS_HEADER, rating_blocks
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
@@ -14,10 +15,7 @@ __all__ = ["render_markdown"]
 SNIPPET = 160  # characters of a prompt, gold or output shown per example
 
 
-def _escape(text: str) -> str:
-    """Text safe inside a Markdown table cell: one line, pipes and HTML-ish brackets escaped."""
-    flat = " ".join(text.split())
-    return flat.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+_escape = md_text  # every text from a run (names, data, outputs, notes) goes through it
 
 
 def _short(text: str, limit: int = SNIPPET) -> str:
@@ -34,10 +32,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 def _comparison(report: Report) -> list[str]:
     lines: list[str] = []
     for note in report.comparison_notes:
-        lines += [f"_{note}_", ""]
+        lines += [f"_{_escape(note)}_", ""]
     for cmp in report.comparisons:
+        b_name, a_name = _escape(report.name_of(cmp.b.id)), _escape(report.name_of(cmp.a.id))
         lines += [
-            f"### {report.name_of(cmp.b.id)} vs {report.name_of(cmp.a.id)} (A), paired on {cmp.n} examples",
+            f"### {b_name} vs {a_name} (A), paired on {cmp.n} examples",
             "",
             *_table(
                 ["metric", "A", "B", "B − A [95% CI]", "p", "MDE"],
@@ -57,7 +56,7 @@ def _comparison(report: Report) -> list[str]:
         ]
         if cmp.flips_metric:
             lines += [
-                f"On {cmp.flips_metric}: {cmp.n_right_to_wrong} examples went right → wrong, "
+                f"On {_escape(cmp.flips_metric)}: {cmp.n_right_to_wrong} examples went right → wrong, "
                 f"{cmp.n_wrong_to_right} wrong → right.",
                 "",
             ]

@@ -92,9 +92,12 @@ def _figure(key: str, width: float, height: float) -> Iterator[Figure]:
         from matplotlib.figure import Figure  # noqa: PLC0415 - no pyplot: no global backend state
     except ImportError:
         raise PluginError("plots need matplotlib: pip install 'fteval[report]'") from None
-    # fonttype none: text stays text (small, searchable); the salt keeps clip-path ids unique per figure
+    # fonttype none: text stays text (small, searchable); the salt keeps clip-path ids unique per figure;
+    # labels come from target names and data: plain text, never math text ($x$) or TeX
     with matplotlib.rc_context(
         {
+            "text.parse_math": False,
+            "text.usetex": False,
             "svg.fonttype": "none",
             "svg.hashsalt": key,
             "font.size": 9,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,9 @@ __all__ = [
 ]
 
 LATEST = "latest"
+_STEP = re.compile(r"^step-[0-9]{7}$")
+_MAX_POINTER = 64  # bytes of the latest pointer read (a folder name)
+_MAX_STATE = 1 << 20  # bytes of state.json read; more is damage
 KEEP = 2  # the newest checkpoint and the one before, to fall back to if the newest is unreadable
 
 
@@ -111,23 +115,53 @@ def save_checkpoint(ckpt_root: Path, model: Any, optimizer: Any, scheduler: Any,
     return folder
 
 
+def _confined(ckpt_root: Path, folder: Path) -> bool:
+    """Whether ``folder`` is a real ``step-N`` folder directly inside ``ckpt_root`` (no link, no ``..``)."""
+    return (
+        _STEP.match(folder.name) is not None
+        and not folder.is_symlink()
+        and folder.resolve().parent == ckpt_root.resolve()
+    )
+
+
 def latest_checkpoint(ckpt_root: Path) -> Path | None:
-    """The newest complete checkpoint folder, or None."""
+    """The newest complete checkpoint folder, or None.
+
+    The ``latest`` pointer is read capped and must name a ``step-N`` folder of ``ckpt_root`` itself:
+    a restored store cannot point a resume at a folder elsewhere (``../../x``).
+    """
     pointer = ckpt_root / LATEST
-    if not pointer.exists():
+    if not pointer.is_file() or pointer.is_symlink():
         return None
-    folder = ckpt_root / pointer.read_text().strip()
+    with pointer.open("rb") as fh:
+        name = fh.read(_MAX_POINTER).decode("utf-8", errors="replace").strip()
+    folder = ckpt_root / name
+    if not _confined(ckpt_root, folder):
+        print(f"warning: {pointer} does not name a checkpoint of that folder; ignored", file=sys.stderr, flush=True)
+        return None
     return folder if (folder / "state.json").exists() else None
 
 
+def _part(folder: Path, name: str) -> Path:
+    path = folder / name
+    if path.is_symlink() or not path.is_file():
+        raise ValueError(f"{name} is missing or not a regular file")
+    return path
+
+
 def _read(folder: Path) -> tuple[dict[str, Any], dict[str, Any], LoopState]:
-    """Every part of a checkpoint, read and decoded (raises if any part is missing or damaged)."""
+    """Every part of a checkpoint, read and decoded (raises if any part is missing or damaged).
+
+    Nothing here unpickles arbitrary objects: weights are safetensors, the optimizer, scheduler and
+    RNG state load with ``weights_only=True`` (tensors and plain containers only), the loop state is JSON.
+    """
     import torch
     from safetensors.torch import load_file
 
-    weights = load_file(str(folder / "weights.safetensors"))
-    saved = torch.load(folder / "optim.pt", weights_only=False)
-    state = LoopState(**json.loads((folder / "state.json").read_text()))
+    weights = load_file(str(_part(folder, "weights.safetensors")))
+    saved = torch.load(_part(folder, "optim.pt"), weights_only=True)
+    with _part(folder, "state.json").open("rb") as fh:
+        state = LoopState(**json.loads(fh.read(_MAX_STATE)))
     return weights, saved, state
 
 
@@ -161,7 +195,7 @@ def resume(ckpt_root: Path, model: Any, optimizer: Any, scheduler: Any) -> LoopS
         The restored loop state, or a fresh one.
     """
     latest = latest_checkpoint(ckpt_root)
-    others = sorted((f for f in ckpt_root.glob("step-*") if f != latest), reverse=True)
+    others = sorted((f for f in ckpt_root.glob("step-*") if f != latest and _confined(ckpt_root, f)), reverse=True)
     candidates = ([latest] if latest else []) + others
     for i, folder in enumerate(candidates):
         try:

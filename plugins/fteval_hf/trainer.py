@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from fteval.plugin import ModelHandle, TrainContext, Trainer
+from fteval.plugin import Credential, ModelHandle, TrainContext, Trainer
 from fteval_hf.config import GGUFModel, HFConfig, HubModel
 
 __all__ = ["HFTrainer"]
@@ -21,6 +21,18 @@ class HFTrainer(Trainer):
     model_format: ClassVar[str] = "hf-causal-lm"
     libraries: ClassVar[tuple[str, ...]] = ("torch", "transformers", "peft", "tokenizers")
     config: HFConfig
+
+    def credentials(self) -> list[Credential]:
+        """The hub token a spec names (``model.token_env``), sent to the hub: ``$HF_ENDPOINT`` or huggingface.co."""
+        import os
+
+        from fteval.credential_routes import url_host
+
+        name = getattr(self.config.model, "token_env", None)
+        if not name:
+            return []
+        host = url_host(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+        return [Credential(f"${name}", host, () if name == "HF_TOKEN" else ("model.token_env",))]
 
     def fit(self, ctx: TrainContext) -> ModelHandle:
         """Train (resuming from the latest checkpoint in ``ctx.workdir``) and save the model."""

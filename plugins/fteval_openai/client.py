@@ -1,50 +1,52 @@
 """Building OpenAI clients for a target, and keeping the API key out of every message.
 
 The key is read from the environment (``model.api_key_env``) or a key file at the moment a client
-is made; it is never put on a config, handle, record or exception. Errors that leave this plugin go
-through :func:`scrub`, which removes the key itself and anything shaped like a credential.
+is made and sent only where the user sent it (see :func:`credential`); it is never put on a config,
+handle, record or exception. Errors that leave this plugin go through :func:`scrub`, which removes
+the key itself and anything shaped like a credential.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from fteval.credential_routes import NO_KEY, api_credential, credential_value, url_host
 from fteval.errors import FtevalError
 from fteval.identity import REDACTED, redact_text
+from fteval.plugin import Credential
 from fteval_openai.config import ModelSettings
 
-__all__ = ["api_errors", "api_key", "async_client", "endpoint_host", "scrub", "sync_client"]
+__all__ = ["api_errors", "api_key", "async_client", "credential", "endpoint_host", "scrub", "sync_client"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+def credential(model: ModelSettings) -> Credential:
+    """Which key this target sends to which host (``fteval.credential_routes.api_credential``).
+
+    The environment's ``OPENAI_API_KEY`` goes to api.openai.com only; another host (loopback
+    included) gets the key the spec names in ``api_key_env`` or ``api_key_file``, or none.
+    """
+    return api_credential(
+        model.base_url, model.api_key_env, model.api_key_file, default_url=DEFAULT_BASE_URL, default_env=DEFAULT_KEY_ENV
+    )
 
 
 def api_key(model: ModelSettings) -> str:
-    """The API key from ``model.api_key_env``, else the first line of ``model.api_key_file``.
+    """The key this target sends (``NO_KEY``, a placeholder, when it sends none).
 
     Raises:
-        FtevalError: neither is set (the message names the variable, never a value).
+        FtevalError: the named variable is unset or the key file unreadable (never quoting a value).
     """
-    key = os.environ.get(model.api_key_env, "").strip()
-    if not key and model.api_key_file:
-        path = Path(model.api_key_file).expanduser()
-        if path.is_file():
-            key = path.read_text(encoding="utf-8").strip().splitlines()[0].strip() if path.stat().st_size else ""
-    if not key:
-        where = f"the environment variable {model.api_key_env}"
-        if model.api_key_file:
-            where += f" or the key file {model.api_key_file}"
-        raise FtevalError(f"no API key: set {where}")
-    return key
+    return credential_value(credential(model))
 
 
 def endpoint_host(model: ModelSettings) -> str:
-    """host[:port] of the endpoint (part of a zero-shot model's identity)."""
-    return urlparse(model.base_url or DEFAULT_BASE_URL).netloc
+    """host[:port] of the endpoint (part of a zero-shot model's identity); never a password in the URL."""
+    return url_host(model.base_url or DEFAULT_BASE_URL)
 
 
 def scrub(text: str, model: ModelSettings) -> str:
@@ -53,7 +55,7 @@ def scrub(text: str, model: ModelSettings) -> str:
         key = api_key(model)
     except FtevalError:
         key = ""
-    if key:
+    if key and key != NO_KEY:
         text = text.replace(key, REDACTED)
         # Services echo a masked key (sk-abc...wxyz); drop any long run of it as well.
         for size in (16, 8):

@@ -30,9 +30,15 @@ class ModelSettings(PluginConfig):
         None,
         description="API root, e.g. http://127.0.0.1:8000/v1 for `fteval serve` or a vLLM server; default api.openai.com.",
     )
-    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key.")
+    api_key_env: str | None = Field(
+        None,
+        description=(
+            "Environment variable that holds the API key. Default: OPENAI_API_KEY for api.openai.com;"
+            " another host gets no key unless the spec names one here or in api_key_file."
+        ),
+    )
     api_key_file: str | None = Field(
-        None, description="File whose first line is the API key (used when the variable is unset)."
+        None, description="File holding the API key on one line (used when api_key_env is not named)."
     )
     token_limit: Literal["auto", "max_tokens", "max_completion_tokens"] = Field(
         "auto",

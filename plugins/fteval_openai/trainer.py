@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from fteval.errors import FtevalError
-from fteval.plugin import ModelHandle, TrainContext, Trainer
+from fteval.plugin import Credential, ModelHandle, TrainContext, Trainer
 from fteval_openai.config import OpenAIConfig
 
 if TYPE_CHECKING:
@@ -146,6 +146,12 @@ class OpenAITrainer(Trainer):
             location=model.name,
             meta={"snapshot": snapshot, "endpoint": endpoint_host(model)},
         )
+
+    def credentials(self) -> list[Credential]:
+        """The key this target sends and its host: OPENAI_API_KEY to api.openai.com, elsewhere only a named key."""
+        from fteval_openai.client import credential
+
+        return [credential(self.config.model)]
 
     def cancel(self, external_id: str) -> str:
         """Cancel a running job (``fteval cancel``); returns its new status."""

@@ -126,3 +126,43 @@ def test_spec_that_is_not_utf8_reports_the_first_bad_byte(tmp_path: Path) -> Non
     spec.write_bytes("fteval: 1\nname: ab\ndescription: café über\n".encode("latin-1"))
     out = run_cli("validate", str(spec), tmp_path=tmp_path)
     assert_clean_failure(out, 2, f"{spec}:3:17: the spec is not valid UTF-8: byte 0xe9 at line 3, column 17")
+
+
+def test_a_loop_appending_9mb_strings_stops_at_the_render_total(tmp_path: Path) -> None:
+    """Each string is under the one-value cap; together they were 4.3 GB in 7.5 s (issue 27)."""
+    loop = "{% set l = [] %}{% for i in range(1000) %}{{ l.append('x' * 9000000) or '' }}{% endfor %}{{ question }}"
+    spec = write_spec(tmp_path, user=loop)
+    started = time.monotonic()
+    out = run_cli("run", str(spec), tmp_path=tmp_path, timeout=60)
+    assert_clean_failure(
+        out, 1, "prompt.user: blocked by the sandbox: the template built more than 50,000,000 characters in all"
+    )
+    assert time.monotonic() - started < 30
+
+
+def test_a_list_doubling_itself_is_stopped(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, user="{% set l = ['x'] %}{% for i in range(60) %}{{ l.extend(l) or '' }}{% endfor %}")
+    out = run_cli("run", str(spec), tmp_path=tmp_path, timeout=60)
+    assert_clean_failure(out, 1, "blocked by the sandbox: list.extend would hold over 10,000,000 items")
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_dev_zero_as_a_data_path_fails_fast(tmp_path: Path, command: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "fteval: 1\nname: rel\n"
+        "dataset:\n  train: {path: /dev/zero, format: csv}\n  eval: {path: /dev/zero, format: csv}\n"
+        'prompt:\n  user: "Q: {{ question }}"\n  target: "{{ answer }}"\n'
+        'parser: {name: choice, labels: ["yes", "no"]}\n'
+        "targets:\n  lookup: {trainer: lookup}\n"
+    )
+    started = time.monotonic()
+    out = run_cli(command, str(spec), tmp_path=tmp_path, timeout=60)
+    assert_clean_failure(out, 2, "dataset.eval.path", "/dev/zero: not a regular file (a device, pipe or socket)")
+    assert time.monotonic() - started < 20
+
+
+def test_a_data_file_whose_first_line_never_ends_is_refused_after_a_megabyte(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, eval_text=b"q" * (3 << 20))
+    out = run_cli("validate", str(spec), tmp_path=tmp_path, timeout=60)
+    assert_clean_failure(out, 2, "the first line is longer than 1,048,576 bytes; not a csv file?")
