@@ -47,6 +47,7 @@ def main(ctx: click.Context, store: Path, debug: bool) -> None:
 
 from fteval.cli import (  # noqa: E402  (registers the commands)
     compare_cmds,
+    export_cmds,
     init_cmds,
     report_cmds,
     run_cmds,
@@ -58,6 +59,7 @@ from fteval.cli import (  # noqa: E402  (registers the commands)
 
 __all__ = [
     "compare_cmds",
+    "export_cmds",
     "init_cmds",
     "main",
     "print_warnings",
