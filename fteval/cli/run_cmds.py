@@ -42,6 +42,10 @@ def _model_overrides(model: str | None, targets: tuple[str, ...]) -> dict[str, A
         raise click.UsageError("--model replaces one target's model: name exactly one target with -t")
     # a GGUF file (a path ending in .gguf, or pkg:PACKAGE/FILE) is the `gguf` source; anything else `id`
     is_gguf = model.endswith(".gguf") or model.startswith("pkg:")
+    if not model.startswith("pkg:"):
+        from fteval.loader import local_model_path  # noqa: PLC0415
+
+        model = local_model_path(model, Path.cwd())  # typed at the shell: relative to where it was typed
     source = {"gguf": model, "id": None} if is_gguf else {"id": model, "gguf": None}
     return {"targets": {targets[0]: {"model": source}}}
 
