@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from fteval.cli.gate_options import alpha_option, fail_if_worse_option
+from fteval.cli.model_option import model_overrides
 from fteval.errors import FtevalError
 from fteval.identity import redact_text
 from fteval.loader import load_spec
@@ -30,24 +31,11 @@ _model = click.option(
     "model",
     default=None,
     metavar="ID_OR_PATH",
-    help="Evaluate this model instead of the target's (its model.id: a hub id, local directory or API model); needs one -t.",
+    help=(
+        "Evaluate this model as it is in the target's place (a hub id, local directory, GGUF file or API model;"
+        " the target's training is skipped); needs one -t."
+    ),
 )
-
-
-def _model_overrides(model: str | None, targets: tuple[str, ...]) -> dict[str, Any] | None:
-    """``--model`` as a partial spec over the one chosen target's ``model.id``."""
-    if model is None:
-        return None
-    if len(targets) != 1:
-        raise click.UsageError("--model replaces one target's model: name exactly one target with -t")
-    # a GGUF file (a path ending in .gguf, or pkg:PACKAGE/FILE) is the `gguf` source; anything else `id`
-    is_gguf = model.endswith(".gguf") or model.startswith("pkg:")
-    if not model.startswith("pkg:"):
-        from fteval.loader import local_model_path  # noqa: PLC0415
-
-        model = local_model_path(model, Path.cwd())  # typed at the shell: relative to where it was typed
-    source = {"gguf": model, "id": None} if is_gguf else {"id": model, "gguf": None}
-    return {"targets": {targets[0]: {"model": source}}}
 
 
 class Stopped(KeyboardInterrupt):
@@ -162,7 +150,7 @@ def eval_(
     ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool, model: str | None, label: str | None
 ) -> None:
     """Evaluate trained targets (an interrupted run resumes where it stopped)."""
-    engine, store = _engine(ctx, spec, _model_overrides(model, targets))
+    engine, store = _engine(ctx, spec, model_overrides(spec, model, targets))
     run_ids = []
     for target in _targets(engine, targets):
         job_id, handle = engine.trained(target)
@@ -210,7 +198,7 @@ def run(
 
     if (gates or md_file) and not baseline:
         raise UsageError("--fail-if-worse and --md need --baseline RUN|TAG")
-    engine, store = _engine(ctx, spec, _model_overrides(model, targets))
+    engine, store = _engine(ctx, spec, model_overrides(spec, model, targets))
     chosen = _targets(engine, targets)
     baselines = _baselines(engine, store, chosen, baseline, gates)
     run_ids = [engine.run(target, rerun=rerun) for target in chosen]

@@ -132,6 +132,12 @@ def test_a_trained_release_exports_loads_without_fteval_and_scores_the_same(tmp_
     text = fteval_cli("show", run_id, store=db).stdout
     assert f"exported to {folder}" in text
 
+    # --model on the trained target itself (typed relative to the current directory): the same outputs again
+    by_option = fteval_cli("run", str(spec), "-t", "tiny", "--model", "rel/v1", store=db, cwd=work)
+    assert by_option.returncode == 0, by_option.stderr
+    option_run = store.get_run("latest")
+    assert option_run.model_location == str(folder) and _outputs(store, option_run.id) == _outputs(store, run_id)
+
     # an existing folder is not overwritten without --force
     refused = fteval_cli("export-model", run_id, str(folder), store=db)
     assert refused.returncode == 2 and "--force" in refused.stderr
