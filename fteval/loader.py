@@ -176,6 +176,33 @@ def _parent_file(file: Path, parent: str, line: int | None, col: int | None) -> 
         raise SpecError([Issue(file, line, col, "extends", str(exc))]) from None
 
 
+def _remove_targets(inherited: dict[str, Any], data: dict[str, Any], file: Path, source: SourceMap) -> None:
+    """Apply ``targets: {name: null}``: the inherited target goes, and ``source.removed`` says where it was removed.
+
+    Raises:
+        SpecError: a null target that names no inherited target (a typo would otherwise pass unnoticed).
+    """
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return
+    found = inherited.get("targets")
+    have: dict[str, Any] = found if isinstance(found, dict) else {}
+    issues = []
+    for name in [n for n, value in targets.items() if value is None]:
+        where = source.locate(("targets", name))
+        if name not in have:
+            known = ", ".join(have) or "none"
+            message = (
+                f"null removes an inherited target, but no spec this one extends has {name!r} (they have: {known})"
+            )
+            issues.append(Issue(file, where[1], where[2], f"targets.{name}", message))
+            continue
+        del targets[name], have[name]
+        source.removed[("targets", name)] = (file, where[1] or 1, where[2] or 1)
+    if issues:
+        raise SpecError(issues)
+
+
 def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[dict[str, Any], SourceMap]:
     data, source = load_yaml(file)
     files.append(file)
@@ -184,6 +211,7 @@ def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[di
     _absolutise_paths(data, file.parent)
     parents = data.pop("extends", None)
     if parents is None:
+        _remove_targets({}, data, file, source)
         return data, source
     parent_list = [parents] if isinstance(parents, str) else parents
     merged: dict[str, Any] = {}
@@ -202,6 +230,9 @@ def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[di
         parent_data, parent_source = _resolve(target, (*stack, target), files)
         merged = deep_merge(merged, parent_data)
         merged_source.update(parent_source)
+    _remove_targets(merged, data, file, source)
+    for removed in source.removed:  # positions of what the parents said about a removed target go too
+        merged_source.positions = {p: v for p, v in merged_source.positions.items() if p[: len(removed)] != removed}
     merged_source.update(source)
     return deep_merge(merged, data), merged_source
 
