@@ -327,9 +327,14 @@ def compare_runs(
         The typed comparison.
 
     Raises:
-        UsageError: a run is not complete, the runs were evaluated on different examples, or a
+        UsageError: A and B are one run, a run is not complete, the runs were evaluated on different examples, or a
             gated or flips metric is not a metric of both runs.
     """
+    if a.id == b.id:
+        raise UsageError(
+            f"A and B are the same run {a.id}: a run compared with itself shows no difference."
+            " Name two runs (latest~1 latest, a tag and latest, two labels)"
+        )
     for run, which in ((a, "A"), (b, "B")):
         if run.status != "complete":
             raise UsageError(

@@ -29,7 +29,16 @@ from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
 from fteval.yamlsafe import SourceMap, format_path, load_yaml
 
-__all__ = ["LoadedSpec", "ResolvedPlugin", "ResolvedTarget", "format_path", "load_spec", "merged_spec"]
+__all__ = [
+    "LoadedSpec",
+    "ResolvedPlugin",
+    "ResolvedTarget",
+    "format_path",
+    "load_spec",
+    "local_model_path",
+    "looks_local",
+    "merged_spec",
+]
 
 KeyPath = tuple[str | int, ...]
 
@@ -118,13 +127,34 @@ class _Issues:
 # ------------------------------------------------------------------ extends
 
 
+# Keys of a target's model section that name a model file or folder when their value looks local.
+MODEL_PATH_KEYS = ("id", "gguf")
+
+
+def looks_local(value: str, base: Path) -> bool:
+    """Whether a model reference is a path: it starts with ``./``, ``../``, ``/`` or ``~``, or is a folder under ``base``."""
+    return value.startswith(("./", "../", "/", "~")) or value in (".", "..") or (base / value).is_dir()
+
+
+def local_model_path(value: str, base: Path) -> str:
+    """A model reference made absolute against ``base`` when it looks local; a hub id or API name is kept."""
+    return str((base / Path(value).expanduser()).resolve()) if looks_local(value, base) else value
+
+
 def _absolutise_paths(data: dict[str, Any], base: Path) -> None:
+    """Data and model paths resolve against the spec file's folder, not the current directory."""
     dataset = data.get("dataset")
-    if not isinstance(dataset, dict):
-        return
-    for split in dataset.values():
+    for split in dataset.values() if isinstance(dataset, dict) else ():
         if isinstance(split, dict) and isinstance(split.get("path"), str):
             split["path"] = str((base / split["path"]).resolve())
+    targets = data.get("targets")
+    for target in targets.values() if isinstance(targets, dict) else ():
+        model = target.get("model") if isinstance(target, dict) else None
+        if not isinstance(model, dict):
+            continue
+        for key in MODEL_PATH_KEYS:
+            if isinstance(model.get(key), str) and model[key]:
+                model[key] = local_model_path(model[key], base)
 
 
 def deep_merge(base: Any, child: Any) -> Any:
@@ -149,6 +179,33 @@ def _parent_file(file: Path, parent: str, line: int | None, col: int | None) -> 
         raise SpecError([Issue(file, line, col, "extends", str(exc))]) from None
 
 
+def _remove_targets(inherited: dict[str, Any], data: dict[str, Any], file: Path, source: SourceMap) -> None:
+    """Apply ``targets: {name: null}``: the inherited target goes, and ``source.removed`` says where it was removed.
+
+    Raises:
+        SpecError: a null target that names no inherited target (a typo would otherwise pass unnoticed).
+    """
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return
+    found = inherited.get("targets")
+    have: dict[str, Any] = found if isinstance(found, dict) else {}
+    issues = []
+    for name in [n for n, value in targets.items() if value is None]:
+        where = source.locate(("targets", name))
+        if name not in have:
+            known = ", ".join(have) or "none"
+            message = (
+                f"null removes an inherited target, but no spec this one extends has {name!r} (they have: {known})"
+            )
+            issues.append(Issue(file, where[1], where[2], f"targets.{name}", message))
+            continue
+        del targets[name], have[name]
+        source.removed[("targets", name)] = (file, where[1] or 1, where[2] or 1)
+    if issues:
+        raise SpecError(issues)
+
+
 def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[dict[str, Any], SourceMap]:
     data, source = load_yaml(file)
     files.append(file)
@@ -157,6 +214,7 @@ def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[di
     _absolutise_paths(data, file.parent)
     parents = data.pop("extends", None)
     if parents is None:
+        _remove_targets({}, data, file, source)
         return data, source
     parent_list = [parents] if isinstance(parents, str) else parents
     merged: dict[str, Any] = {}
@@ -175,6 +233,9 @@ def _resolve(file: Path, stack: tuple[Path, ...], files: list[Path]) -> tuple[di
         parent_data, parent_source = _resolve(target, (*stack, target), files)
         merged = deep_merge(merged, parent_data)
         merged_source.update(parent_source)
+    _remove_targets(merged, data, file, source)
+    for removed in source.removed:  # positions of what the parents said about a removed target go too
+        merged_source.positions = {p: v for p, v in merged_source.positions.items() if p[: len(removed)] != removed}
     merged_source.update(source)
     return deep_merge(merged, data), merged_source
 
@@ -201,9 +262,30 @@ def _model_at(model: type[BaseModel], path: KeyPath) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _report_validation(exc: ValidationError, model: type[BaseModel], prefix: KeyPath, issues: _Issues) -> None:
+def _written_path(loc: KeyPath, data: Any) -> KeyPath:
+    """``loc`` without the parts the user did not write (a union's tag such as ``hub`` in ``model.hub.id``)."""
+    out: list[str | int] = []
+    current = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(current, dict) and not last and part not in current:
+            continue  # not a key of the mapping the user wrote: the validator's name for a union member
+        out.append(part)
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        else:
+            current = None
+    return tuple(out)
+
+
+def _report_validation(
+    exc: ValidationError, model: type[BaseModel], prefix: KeyPath, issues: _Issues, data: Any = None
+) -> None:
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "[")))
+        loc = _written_path(loc, data) if data is not None else loc
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
@@ -234,7 +316,7 @@ def _plugin_config(
     try:
         config = cls.Config.model_validate(options)
     except ValidationError as exc:
-        _report_validation(exc, cls.Config, path, issues)
+        _report_validation(exc, cls.Config, path, issues, options)
         return cls, None
     for where, message in inline_secrets(options, config):
         issues.warn(path + where, message)
@@ -500,7 +582,7 @@ def load_spec(
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        _report_validation(exc, Spec, (), issues)
+        _report_validation(exc, Spec, (), issues, data)
         spec = _valid_sections(data)
     loaded = LoadedSpec(path, spec, data, source, files)
     _check_targets(loaded, issues)

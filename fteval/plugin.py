@@ -26,6 +26,7 @@ __all__ = [
     "Credential",
     "EmptyConfig",
     "Example",
+    "ExportedModel",
     "Generation",
     "GenerationSettings",
     "Generator",
@@ -47,7 +48,7 @@ __all__ = [
     "nfc",
 ]
 
-CONTRACT_VERSION = 8
+CONTRACT_VERSION = 9
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -270,6 +271,25 @@ class Credential:
     options: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ExportedModel:
+    """What ``Trainer.export_model`` wrote: a standalone model folder, described for its model card.
+
+    ``identity`` is what ``model_identity`` returns for a target naming the folder, so a run of the
+    exported folder is linked to the job that produced it. ``kind`` is ``full`` (weights), ``adapter``
+    (an adapter over ``base_model``) or ``merged`` (adapter merged into the base weights).
+    ``example_input`` is the text the model sees for one prompt (special tokens and template included).
+    """
+
+    identity: str
+    kind: Literal["full", "adapter", "merged"]
+    library: str
+    prompt_format: str
+    example_input: str
+    base_model: str | None = None
+    files: tuple[str, ...] = ()
+
+
 class Progress(Protocol):
     """A progress bar handed out by the engine."""
 
@@ -347,6 +367,20 @@ class Trainer(_Plugin):
         Only reads the config: names of variables and files, never their values.
         """
         return []
+
+    def export_model(self, handle: ModelHandle, out: Path, *, merge: bool, example: Prompt) -> ExportedModel:
+        """Write ``handle``'s model into the new folder ``out`` so that it loads without fteval.
+
+        Nothing written may point into the run store; files must be readable by others. ``merge``
+        asks for an adapter merged into its base; ``example`` is rendered as ``example_input``.
+        Optional (since version 9): the default says the trainer cannot export.
+
+        Raises:
+            PluginError: this trainer's models cannot be exported (or not this one, with the reason).
+        """
+        from fteval.errors import PluginError
+
+        raise PluginError(f"trainer {type(self).__name__} cannot export models (it has no export_model)")
 
 
 class LoadedModel(ABC):

@@ -11,7 +11,7 @@ from typing import Any
 
 from fteval.plugin import Aggregate, ModelHandle
 
-__all__ = ["AggregateRecord", "CurvePoint", "ExampleRecord", "JobRecord", "RunRecord", "RunTotals"]
+__all__ = ["AggregateRecord", "CurvePoint", "ExampleRecord", "ExportRecord", "JobRecord", "RunRecord", "RunTotals"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +130,15 @@ class RunTotals:
     cost_usd: float | None
     cached: int
     unknown_cost: int = 0  # examples whose cost is unknown (no price or no token counts)
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """A model folder written by ``fteval export-model``: where, its identity, and the run and job it came from."""
+
+    path: str
+    identity: str
+    run_id: str
+    job_id: str | None
+    kind: str
+    created_at: float

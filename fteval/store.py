@@ -18,7 +18,15 @@ from typing import Any
 from fteval.errors import StoreError
 from fteval.plugin import Generation, ModelHandle
 from fteval.processes import HOST, alive, start_ticks
-from fteval.records import AggregateRecord, CurvePoint, ExampleRecord, JobRecord, RunRecord, RunTotals
+from fteval.records import (
+    AggregateRecord,
+    CurvePoint,
+    ExampleRecord,
+    ExportRecord,
+    JobRecord,
+    RunRecord,
+    RunTotals,
+)
 from fteval.storedb import Connection, connect
 
 __all__ = ["SCHEMA_VERSION", "ExampleRecord", "Store"]
@@ -41,6 +49,18 @@ def migration_ratings() -> str:
         PRIMARY KEY (sheet_id, rater, run_id, idx)
     );
     CREATE INDEX ratings_run ON ratings(run_id)
+    """
+
+
+def _migration_exports() -> str:
+    """Migration of the release branch: model folders written by ``fteval export-model``, found by identity."""
+    return """
+    CREATE TABLE exports (
+        path TEXT NOT NULL, identity TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id), job_id TEXT,
+        kind TEXT NOT NULL, created_at REAL NOT NULL
+    );
+    CREATE INDEX exports_identity ON exports(identity);
+    CREATE INDEX exports_run ON exports(run_id)
     """
 
 
@@ -149,6 +169,8 @@ def _migration_run_prices() -> str:
 MIGRATIONS.append(_migration_calls())  # 8
 MIGRATIONS.append(migration_ratings())  # 9: human rating sheets and ratings (branch free; renumber when merging)
 MIGRATIONS.append(_migration_run_prices())  # 10
+# 11: exported model folders (`fteval export-model`), so `show` links a folder's identity to its job (branch release)
+MIGRATIONS.append(_migration_exports())
 SCHEMA_VERSION = len(MIGRATIONS)
 # Tables the read commands (runs, show, reports) read; a store lacking their columns cannot be read safely.
 _READ_TABLES = ("runs", "examples", "scores", "aggregates", "jobs", "job_metrics", "responses")
@@ -627,3 +649,25 @@ class Store:
             row["cached"] or 0,
             row["unknown_cost"] or 0,
         )
+
+    def add_export(self, path: str, identity: str, run_id: str, job_id: str | None, kind: str) -> None:
+        """Record a model folder written by ``fteval export-model`` from a run's job."""
+        self.db.execute(
+            "INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?)", (path, identity, run_id, job_id, kind, time.time())
+        )
+
+    def exports(self, *, run_id: str | None = None, identity: str | None = None) -> list[ExportRecord]:
+        """Exports made from a run, or of a model identity, newest first."""
+        column, value = ("run_id", run_id) if run_id is not None else ("identity", identity)
+        if not self._has_table("exports"):
+            return []  # a read-only store of an older schema
+        rows = self.db.execute(
+            f"SELECT * FROM exports WHERE {column} = ? ORDER BY created_at DESC", (value,)
+        ).fetchall()
+        return [
+            ExportRecord(r["path"], r["identity"], r["run_id"], r["job_id"], r["kind"], r["created_at"]) for r in rows
+        ]
+
+    def _has_table(self, name: str) -> bool:
+        found = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        return found is not None

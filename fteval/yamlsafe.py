@@ -31,6 +31,8 @@ class SourceMap:
     """Where each key path of the loaded data came from: path -> (file, line, col), 1-based."""
 
     positions: dict[Path_, tuple[Path, int, int]] = field(default_factory=dict)
+    #: Key paths an extending spec removed (``targets: {name: null}``), with where it said so.
+    removed: dict[Path_, tuple[Path, int, int]] = field(default_factory=dict)
 
     def locate(self, path: Path_) -> tuple[Path | None, int | None, int | None]:
         """Position of the longest prefix of ``path`` that has one."""
@@ -44,6 +46,8 @@ class SourceMap:
         """Take ``other``'s positions (moved under ``prefix``), overriding ours."""
         for key, pos in other.positions.items():
             self.positions[prefix + key] = pos
+        for key, pos in other.removed.items():
+            self.removed[prefix + key] = pos
 
 
 def format_path(path: Path_) -> str:

@@ -33,6 +33,7 @@ COMMANDS = (
     "runs",
     "show",
     "export",
+    "export-model",
     "compare",
     "plan",
     "init",
@@ -143,3 +144,12 @@ def test_missing_optional_dependency_names_the_install_command(tmp_path: Path) -
     assert ran.returncode == 1 and "Traceback" not in ran.stderr
     assert "generator 'needs_sdk' needs the Python module 'fteval_remote_sdk_not_installed'" in ran.stderr
     assert "pip install 'fteval-delay-plugin[remote]'" in ran.stderr
+
+
+def test_export_model_of_a_trainer_that_cannot_export_says_so_in_one_line(tmp_path: Path) -> None:
+    store = tmp_path / "r.db"
+    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    out = fteval_cli("export-model", "latest", str(tmp_path / "rel"), store=store)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().endswith("cannot export models (it has no export_model)")
+    assert not (tmp_path / "rel").exists() and not (tmp_path / "rel.partial").exists()

@@ -227,22 +227,16 @@ def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[
     home = Path(str(built["home"]))
     tenth = _spec(home, "reg", train_limit=510)
     md = tmp_path / "gate.md"
-    out = fteval_cli(
-        "run",
-        str(tenth),
-        "--baseline",
-        "v1",
-        "--fail-if-worse",
-        "exact_match",
-        "--label",
-        "v3",
-        "--md",
-        str(md),
-        store=db,
-    )
+    gate = ("--baseline", "v1", "--fail-if-worse", "exact_match", "--label", "v3", "--md", str(md))
+    # the identical run is reused: its label v2 is not replaced silently, and nothing is gated
+    silent = fteval_cli("run", str(tenth), *gate, store=db)
+    assert silent.returncode == 2 and not md.exists()
+    assert f"run {built['tenth']} already carries label 'v2': it was reused" in silent.stderr
+    assert "--move-label" in silent.stderr and Store(db).get_run(str(built["tenth"])).label == "v2"
+    out = fteval_cli("run", str(tenth), *gate, "--move-label", store=db)
     assert out.returncode == 1, out.stderr
     assert "exact_match: FAILED" in out.stdout and "❌ exact_match: FAILED" in md.read_text()
-    assert f"`{built['tenth']} (v3)`" in md.read_text()  # the identical run is reused and relabelled
+    assert f"`{built['tenth']} (v3)`" in md.read_text()  # asked for: the reused run is relabelled
     n_runs = len(Store(db).list_runs())
     unknown_metric = fteval_cli(
         "run", str(tenth), "--baseline", "v1", "--fail-if-worse", "accuracy", "--rerun", store=db
@@ -253,6 +247,28 @@ def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[
     assert len(Store(db).list_runs()) == n_runs  # refused before any model ran
     no_baseline = fteval_cli("run", str(tenth), "--fail-if-worse", "exact_match", store=db)
     assert no_baseline.returncode == 2 and "need --baseline" in no_baseline.stderr
+
+
+def test_a_label_on_another_run_moves_only_when_asked(db: Path, built: dict[str, object]) -> None:
+    home = Path(str(built["home"]))
+    refused = fteval_cli("run", str(_spec(home, "reg")), "--rerun", "--label", "v2", store=db)
+    assert refused.returncode == 2
+    assert f"label 'v2' is on run {built['tenth']} of reg/lookup: choose another label" in refused.stderr
+    store = Store(db)
+    assert resolve_run(store, "v2").id == built["tenth"]  # still there, still unambiguous
+    moved = fteval_cli("run", str(_spec(home, "reg")), "--rerun", "--label", "v2", "--move-label", store=db)
+    assert moved.returncode == 0, moved.stderr
+    newest = store.get_run("latest")
+    assert resolve_run(store, "v2").id == newest.id and store.get_run(str(built["tenth"])).label is None
+
+
+def test_a_run_compared_with_itself_is_a_usage_error(built: dict[str, object]) -> None:
+    out = fteval_cli("compare", "latest", "latest", store=built["db"])
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"A and B are the same run {built['short']}: a run compared with itself shows no difference" in out.stderr
+    small = _spec(Path(str(built["home"])), "small", eval_limit=30, shuffle=False)
+    gate = fteval_cli("run", str(small), "--baseline", str(built["small_full"]), store=built["db"])
+    assert gate.returncode == 2 and f"is the baseline run {built['small_full']} itself" in gate.stderr
 
 
 def test_a_store_from_before_labels_and_tags_is_migrated(tmp_path: Path) -> None:

@@ -78,3 +78,33 @@ def test_resolve_why_names_the_file_and_line_of_each_value(tmp_path: Path) -> No
     assert f"generation.temperature: 0  # {package_spec}:14" in lines
     assert 'targets.baseline.trainer: "lookup"  # team.yaml:6' in lines
     assert lines[0].startswith("# files, base first: ") and lines[0].endswith("-> team.yaml")
+
+
+def _team_b(tmp_path: Path, removed: str) -> Path:
+    """Team B's spec over ViGGO: drops an inherited target and adds its own."""
+    spec = tmp_path / "team-b.yaml"
+    spec.write_text(
+        f"extends: {SPECS / 'viggo.yaml'}\nname: team-b\ntargets:\n  {removed}: null\n  mine: {{trainer: lookup}}\n",
+        encoding="utf-8",
+    )
+    return spec
+
+
+def test_an_extending_spec_removes_an_inherited_target_and_resolve_why_says_where(tmp_path: Path) -> None:
+    spec = _team_b(tmp_path, "tiny")
+    assert list(load_spec(spec).spec.targets) == ["lookup", "mine"]
+    out = fteval_cli("resolve", str(spec), "--why", store=tmp_path / "r.db", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "targets.tiny: null  # removed by team-b.yaml:4" in out.stdout.splitlines()
+    assert "targets.tiny.trainer" not in out.stdout
+    assert "tiny" not in fteval_cli("resolve", str(spec), store=tmp_path / "r.db").stdout
+
+
+def test_a_null_target_that_removes_nothing_is_an_error_at_its_line(tmp_path: Path) -> None:
+    spec = _team_b(tmp_path, "tinyy")
+    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert (
+        f"{spec}:4:3: targets.tinyy: null removes an inherited target, but no spec this one extends has 'tinyy'"
+        " (they have: lookup, tiny)"
+    ) in out.stderr

@@ -57,6 +57,7 @@ def main(ctx: click.Context, store: Path, debug: bool, allow_credentials: tuple[
 
 from fteval.cli import (  # noqa: E402  (registers the commands)
     compare_cmds,
+    export_cmds,
     init_cmds,
     rate_cmds,
     report_cmds,
@@ -69,6 +70,7 @@ from fteval.cli import (  # noqa: E402  (registers the commands)
 
 __all__ = [
     "compare_cmds",
+    "export_cmds",
     "init_cmds",
     "main",
     "print_warnings",

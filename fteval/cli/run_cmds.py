@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fteval.cli.gate_options import alpha_option, fail_if_worse_option
+from fteval.cli.model_option import model_overrides
 from fteval.errors import FtevalError
 from fteval.identity import redact_text
 from fteval.loader import load_spec
@@ -29,20 +30,11 @@ _model = click.option(
     "model",
     default=None,
     metavar="ID_OR_PATH",
-    help="Evaluate this model instead of the target's (its model.id: a hub id, local directory or API model); needs one -t.",
+    help=(
+        "Evaluate this model as it is in the target's place (a hub id, local directory, GGUF file or API model;"
+        " the target's training is skipped); needs one -t."
+    ),
 )
-
-
-def _model_overrides(model: str | None, targets: tuple[str, ...]) -> dict[str, Any] | None:
-    """``--model`` as a partial spec over the one chosen target's ``model.id``."""
-    if model is None:
-        return None
-    if len(targets) != 1:
-        raise click.UsageError("--model replaces one target's model: name exactly one target with -t")
-    # a GGUF file (a path ending in .gguf, or pkg:PACKAGE/FILE) is the `gguf` source; anything else `id`
-    is_gguf = model.endswith(".gguf") or model.startswith("pkg:")
-    source = {"gguf": model, "id": None} if is_gguf else {"id": model, "gguf": None}
-    return {"targets": {targets[0]: {"model": source}}}
 
 
 class Stopped(KeyboardInterrupt):
@@ -140,10 +132,37 @@ def _report(store: Store, engine: Engine, run_ids: list[str]) -> None:
 
 
 _label = click.option("--label", help="Name the run(s), e.g. v2.1 (shown in runs, show and compare).")
+_move_label = click.option(
+    "--move-label",
+    is_flag=True,
+    help="With --label: move the label from the run of the same spec and target that has it, or relabel a reused run.",
+)
 
 
-def _set_label(store: Store, run_ids: list[str], label: str | None) -> None:
+def _set_label(store: Store, run_ids: list[str], label: str | None, move: bool) -> None:
+    """Label the runs; a label is never moved or replaced silently (``--move-label`` asks for it).
+
+    Raises:
+        UsageError: a run already carries another label (it was reused: nothing changed since), or
+            another run of the same spec and target carries this one.
+    """
+    from fteval.errors import UsageError  # noqa: PLC0415
+
     for run_id in run_ids if label else ():
+        run = store.get_run(run_id)
+        holders = [r for r in store.list_runs(run.spec_name, run.target) if r.label == label and r.id != run_id]
+        if not move and run.label not in (None, label):
+            raise UsageError(
+                f"run {run_id} already carries label {run.label!r}: it was reused because its model, data and"
+                f" settings are unchanged, so it is not a new release. Pass --move-label to relabel it {label!r}"
+            )
+        if not move and holders:
+            raise UsageError(
+                f"label {label!r} is on run {holders[0].id} of {run.spec_name}/{run.target}: choose another label,"
+                f" or pass --move-label to move it to run {run_id}"
+            )
+        for holder in holders:
+            store.set_label(holder.id, None)
         store.set_label(run_id, label)
 
 
@@ -153,18 +172,25 @@ def _set_label(store: Store, run_ids: list[str], label: str | None) -> None:
 @click.option("--rerun", is_flag=True, help="Start a new run even if an identical one is complete (uses the cache).")
 @_model
 @_label
+@_move_label
 @click.pass_context
 @_resumable
 def eval_(
-    ctx: click.Context, spec: Path, targets: tuple[str, ...], rerun: bool, model: str | None, label: str | None
+    ctx: click.Context,
+    spec: Path,
+    targets: tuple[str, ...],
+    rerun: bool,
+    model: str | None,
+    label: str | None,
+    move_label: bool,
 ) -> None:
     """Evaluate trained targets (an interrupted run resumes where it stopped)."""
-    engine, store = _engine(ctx, spec, _model_overrides(model, targets))
+    engine, store = _engine(ctx, spec, model_overrides(spec, model, targets))
     run_ids = []
     for target in _targets(engine, targets):
         job_id, handle = engine.trained(target)
         run_ids.append(engine.evaluate(target, job_id, handle, rerun=rerun))
-    _set_label(store, run_ids, label)
+    _set_label(store, run_ids, label, move_label)
     _report(store, engine, run_ids)
 
 
@@ -174,6 +200,7 @@ def eval_(
 @click.option("--rerun", is_flag=True, help="Start new runs even if identical ones are complete (uses the cache).")
 @_model
 @_label
+@_move_label
 @click.option(
     "--baseline", help="Compare each new run with this run or tag (latest/latest~K: of the same spec and target)."
 )
@@ -193,6 +220,7 @@ def run(
     rerun: bool,
     model: str | None,
     label: str | None,
+    move_label: bool,
     baseline: str | None,
     gates: tuple[str, ...],
     alpha: float,
@@ -207,11 +235,11 @@ def run(
 
     if (gates or md_file) and not baseline:
         raise UsageError("--fail-if-worse and --md need --baseline RUN|TAG")
-    engine, store = _engine(ctx, spec, _model_overrides(model, targets))
+    engine, store = _engine(ctx, spec, model_overrides(spec, model, targets))
     chosen = _targets(engine, targets)
     baselines = _baselines(engine, store, chosen, baseline, gates)
     run_ids = [engine.run(target, rerun=rerun) for target in chosen]
-    _set_label(store, run_ids, label)
+    _set_label(store, run_ids, label, move_label)
     _report(store, engine, run_ids)
     if baseline:
         sys.exit(_gate(store, baselines, run_ids, gates, alpha, md_file))
@@ -248,7 +276,14 @@ def _gate(
 
     from fteval.cli.compare_cmds import comparison_markdown, print_comparison  # noqa: PLC0415
     from fteval.compare import compare_runs, parse_gate  # noqa: PLC0415
+    from fteval.errors import UsageError  # noqa: PLC0415
 
+    for base, run_id in zip(baselines, run_ids, strict=True):
+        if base.id == run_id:
+            raise UsageError(
+                f"the run evaluated is the baseline run {run_id} itself (same model, data and settings):"
+                " a run compared with itself shows no difference, so there is nothing to gate"
+            )
     console = Console()
     parsed = [parse_gate(g) for g in gates]
     results = [

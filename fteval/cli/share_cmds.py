@@ -62,6 +62,8 @@ def resolve(spec: Path, why: bool) -> None:
     for path, value in _leaves(data):
         rendered = json.dumps(value, ensure_ascii=False)  # a JSON scalar is a YAML flow scalar
         click.echo(f"{format_path(path)}: {rendered}  # {_where(source, path)}")
+    for path, (file, line, _) in source.removed.items():
+        click.echo(f"{format_path(path)}: null  # removed by {_where(SourceMap({(): (file, line, 1)}), ())}")
 
 
 @main.command("specs")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fteval.cli import main
-from fteval.records import ExampleRecord, RunRecord
+from fteval.records import ExampleRecord, ExportRecord, RunRecord
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -115,6 +115,12 @@ def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metric
         console.print(table)
 
 
+def _export_lines(exports: list[ExportRecord], origins: list[ExportRecord]) -> list[str]:
+    """Where a run's model was exported to, and which job an evaluated folder was exported from."""
+    lines = [f"exported to {e.path} ({e.kind}, identity {e.identity})" for e in exports]
+    return lines + [f"this model was exported from run {e.run_id} (job {e.job_id}) to {e.path}" for e in origins]
+
+
 def _first_metric_wrong(example: ExampleRecord, first: str | None) -> bool:
     """Parsed, but not fully right on the run's first metric."""
     return example.parse_ok and first is not None and first in example.scores and example.scores[first][0] < 1.0
@@ -148,6 +154,8 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
     limit = examples if examples is not None else (None if as_json else 5)
     rows = rows[:limit] if limit is not None else rows
     tables, breakdown_error = run_breakdowns(run, every)
+    exports = store.exports(run_id=run.id)
+    origins = store.exports(identity=run.model_identity) if run.model_identity else []
     if as_json:
         job = store.job_by_id(run.job_id) if run.job_id else None
         _json(
@@ -159,11 +167,15 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
                 "totals": dataclasses.asdict(store.run_totals(run.id)),
                 "breakdowns": [breakdown_json(b) for b in tables],
                 "examples": [dataclasses.asdict(r) for r in rows],
+                "exports": [dataclasses.asdict(e) for e in exports],
+                "exported_from": [dataclasses.asdict(e) for e in origins],
             }
         )
         return
     console = _console()
     print_run(console, store, run)
+    for line in _export_lines(exports, origins):
+        console.print(line, soft_wrap=True, markup=False)
     for breakdown in tables:
         console.print(breakdown_table(breakdown))
     if breakdown_error:

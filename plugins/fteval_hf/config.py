@@ -5,9 +5,10 @@ Imports nothing heavy, so ``fteval validate`` checks a target without loading to
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from fteval.credentials import EnvVarName
 from fteval.plugin import PluginConfig
@@ -24,12 +25,19 @@ __all__ = [
 ]
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
+# A saved transformers model folder holds one of these (a peft adapter folder: its adapter config).
+CONFIG_FILES = ("config.json", "adapter_config.json")
 
 
 class HubModel(PluginConfig):
     """A pretrained causal LM from the Hugging Face hub or a local directory."""
 
-    id: str = Field(description="Hub model id (e.g. codellama/CodeLlama-7b-hf) or a local directory.")
+    id: str = Field(
+        description=(
+            "Hub model id (e.g. codellama/CodeLlama-7b-hf) or a local directory, relative to the spec file;"
+            " a value starting with ./, ../, / or ~ (or naming an existing folder) is a folder, never a hub id."
+        )
+    )
     revision: str | None = Field(None, description="Hub branch, tag or commit to pin.")
     token_env: EnvVarName | None = Field(
         None,
@@ -41,6 +49,19 @@ class HubModel(PluginConfig):
     load_in_8bit: bool = Field(False, description="Quantise to 8 bits with bitsandbytes (CUDA only).")
     load_in_4bit: bool = Field(False, description="Quantise to 4 bits with bitsandbytes (CUDA only).")
     device: Device = Field("auto", description="Where the model runs; auto = cuda, then mps, then cpu.")
+
+    @field_validator("id")
+    @classmethod
+    def _local_folder_is_a_model(cls, value: str) -> str:
+        """A path that looks local is a folder, never a hub id: it must exist and hold a config."""
+        if not value.startswith(("./", "../", "/", "~")):
+            return value
+        folder = Path(value).expanduser()
+        if not folder.is_dir():
+            raise ValueError(f"model folder {value} does not exist (a path is never looked up on the hub)")
+        if not any((folder / name).is_file() for name in CONFIG_FILES):
+            raise ValueError(f"model folder {value} holds no {' or '.join(CONFIG_FILES)}: it is not a saved model")
+        return value
 
     @model_validator(mode="after")
     def _one_quantisation(self) -> HubModel:

@@ -39,32 +39,58 @@ def _cached_commit(repo_id: str, revision: str | None) -> str | None:
     return None
 
 
+def _hub_commit(repo_id: str, revision: str | None) -> tuple[str | None, str]:
+    """The commit ``revision`` resolves to on the hub, or None and why the hub could not tell (offline, no access)."""
+    from huggingface_hub import HfApi, constants
+
+    if constants.HF_HUB_OFFLINE:
+        return None, "HF_HUB_OFFLINE is set"
+    try:
+        return HfApi().model_info(repo_id, revision=revision, timeout=10).sha, ""
+    except Exception as exc:  # noqa: BLE001 - no network, no access, hub errors: the caller falls back to the cache
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        return None, f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+
+
+def _resolved(repo_id: str, revision: str | None) -> tuple[str, str | None]:
+    """``hub:<id>@<commit>``, and why neither the hub nor the local cache knows the model (None when one does)."""
+    cached = _cached_commit(repo_id, revision)
+    if revision and _COMMIT.fullmatch(revision):
+        why = None if cached else _hub_commit(repo_id, revision)[1] or None
+        return f"hub:{repo_id}@{revision}", why
+    commit, why = _hub_commit(repo_id, revision)
+    commit = commit or cached
+    return f"hub:{repo_id}@{commit or revision or 'main'}", None if commit else why
+
+
 def hub_identity(repo_id: str, revision: str | None) -> str:
     """``hub:<id>@<commit>``: the commit ``revision`` resolves to on the hub, or offline in the local cache.
 
     A pinned commit is used as is. When neither the hub nor the cache can tell, the identity is
     ``hub:<id>@<revision>`` (the name only: outputs of a moving branch are then not told apart).
     """
-    if revision and _COMMIT.fullmatch(revision):
-        return f"hub:{repo_id}@{revision}"
-    from huggingface_hub import HfApi, constants
-
-    commit = None
-    if not constants.HF_HUB_OFFLINE:
-        try:
-            commit = HfApi().model_info(repo_id, revision=revision, timeout=10).sha
-        except Exception:  # noqa: BLE001 - no network, no access, hub errors: fall back to the cache
-            commit = None
-    commit = commit or _cached_commit(repo_id, revision)
-    return f"hub:{repo_id}@{commit or revision or 'main'}"
+    return _resolved(repo_id, revision)[0]
 
 
 def model_identity(spec: HubModel) -> str:
-    """A local directory's content hash (``dir-sha256:...``) or a hub model's resolved commit."""
+    """A local directory's content hash (``dir-sha256:...``) or a hub model's resolved commit.
+
+    Raises:
+        fteval.errors.PluginError: a hub id that neither the hub (offline, unreachable, unknown) nor
+            the local hub cache has: one line at once, instead of minutes of download retries.
+    """
     local = Path(spec.id).expanduser()
     if local.is_dir():
         return f"dir-sha256:{directory_digest(local, MODEL_FILES)}"
-    return hub_identity(spec.id, spec.revision)
+    identity, missing = _resolved(spec.id, spec.revision)
+    if missing is not None:
+        from fteval.errors import PluginError
+
+        raise PluginError(
+            f"model.id {spec.id!r} is not a local folder (a folder is written ./{spec.id}), and neither the hub"
+            f" ({missing}) nor the local hub cache has it"
+        )
+    return identity
 
 
 def hub_token(spec: HubModel) -> str | None:

@@ -5,9 +5,10 @@ Importing this module loads no torch/transformers: ``fteval validate`` only need
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
-from fteval.plugin import Credential, ModelHandle, TrainContext, Trainer
+from fteval.plugin import Credential, ExportedModel, ModelHandle, Prompt, TrainContext, Trainer
 from fteval_hf.config import GGUFModel, HFConfig, HubModel
 
 __all__ = ["HFTrainer"]
@@ -61,3 +62,9 @@ class HFTrainer(Trainer):
 
                 self._identity = model_identity(spec)
         return self._identity
+
+    def export_model(self, handle: ModelHandle, out: Path, *, merge: bool, example: Prompt) -> ExportedModel:
+        """A standalone transformers folder (or a peft adapter naming its hub base); see ``fteval_hf.export``."""
+        from fteval_hf.export import export_model
+
+        return export_model(self.config, handle, out, merge=merge, example=example)

@@ -1,0 +1,81 @@
+"""``fteval export-model``: a run's trained model as a standalone folder with a model card, linked in the store."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from fteval import registry
+from fteval.errors import UsageError
+from fteval.modelcard import model_card
+from fteval.plugin import ExportedModel, Prompt, Trainer
+from fteval.records import RunRecord
+from fteval.spec import Target
+from fteval.store import Store
+
+__all__ = ["Export", "export_run"]
+
+
+@dataclass(frozen=True)
+class Export:
+    """What ``export_run`` wrote, and from which run and job."""
+
+    folder: Path
+    run: RunRecord
+    job_id: str | None
+    model: ExportedModel
+
+
+def _trainer(run: RunRecord) -> Trainer:
+    """The run's trainer with the target config it ran with (from the run's stored, resolved spec)."""
+    target = Target.model_validate((run.spec.get("targets") or {})[run.target])
+    with registry.install_hint("trainer", target.trainer):
+        cls = registry.load("trainer", target.trainer)
+    trainer: Trainer = cls(cls.Config.model_validate(target.plugin_section()))  # type: ignore[assignment]
+    return trainer
+
+
+def export_run(store: Store, ref: str, folder: Path, *, merge: bool = False, force: bool = False) -> Export:
+    """Write the model a run evaluated into ``folder``, with a README.md model card, and record the export.
+
+    Args:
+        store: the run store.
+        ref: a run id, tag, label or ``latest``.
+        folder: the folder to create (written as ``<folder>.partial`` and renamed when complete).
+        merge: merge a LoRA adapter into its base weights.
+        force: replace ``folder`` if it exists.
+
+    Raises:
+        UsageError: the run is not complete, has no training job, or ``folder`` exists (without ``force``).
+        PluginError: the trainer cannot export this model.
+    """
+    run = store.get_run(ref)
+    if run.status != "complete":
+        raise UsageError(f"run {run.id} is {run.status}: finish it (run the same command again) before exporting")
+    job = store.job_by_id(run.job_id) if run.job_id else None
+    if job is None or job.handle is None:
+        raise UsageError(f"run {run.id} has no finished training job whose model could be exported")
+    occupied = any(folder.iterdir()) if folder.is_dir() else folder.exists()
+    if occupied and not force:
+        raise UsageError(f"{folder} exists and is not empty: choose a new folder, or pass --force to replace it")
+    examples = store.examples(run.id, limit=1)
+    example = examples[0] if examples else None
+    prompt = Prompt(example.prompt.get("system"), example.prompt.get("user", "")) if example else Prompt(None, "")
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with registry.install_hint("trainer", run.trainer):
+            exported = _trainer(run).export_model(job.handle, partial, merge=merge, example=prompt)
+        card = model_card(run, store.aggregates(run.id), job, example, exported, str(folder))
+        (partial / "README.md").write_text(card, encoding="utf-8")
+        (partial / "README.md").chmod(0o644)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if folder.exists():
+        shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+    partial.rename(folder)
+    store.add_export(str(folder.resolve()), exported.identity, run.id, job.id, exported.kind)
+    return Export(folder, run, job.id, exported)
