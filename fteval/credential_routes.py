@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fteval.errors import FtevalError, Issue, PluginError, SpecError
 from fteval.identity import REDACTED
 from fteval.plugin import Credential, Generation
-from fteval.textfile import TextFileError, read_capped
+from fteval.textfile import TextFileError, read_regular
 
 if TYPE_CHECKING:
     from fteval.loader import LoadedSpec
@@ -102,7 +102,7 @@ def api_credential(
     return Credential("", host, where)
 
 
-def credential_value(credential: Credential, option: str = "model.api_key_env") -> str:
+def credential_value(credential: Credential) -> str:
     """The secret a route sends, read now (``NO_KEY`` when it sends none).
 
     Raises:
@@ -118,7 +118,7 @@ def credential_value(credential: Credential, option: str = "model.api_key_env") 
         return value
     path = Path(source.removeprefix("file ")).expanduser()
     try:
-        data = read_capped(path, MAX_KEY_FILE_BYTES)
+        data = read_regular(path, MAX_KEY_FILE_BYTES)  # a pipe would block, /dev/zero never end
     except (OSError, TextFileError) as exc:
         why = exc.message if isinstance(exc, TextFileError) else (exc.strerror or type(exc).__name__)
         raise FtevalError(f"key file {path} cannot be read ({why})") from None

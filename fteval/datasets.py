@@ -7,14 +7,13 @@ import io
 import json
 import os
 import random
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from fteval.errors import DatasetError
 from fteval.spec import Source
-from fteval.textfile import TextFileError, decode_utf8, position, read_capped
+from fteval.textfile import TextFileError, check_regular, decode_utf8, position, read_capped
 
 __all__ = ["Rows", "file_format", "header_columns", "load_rows"]
 
@@ -178,7 +177,7 @@ _EAGER_BYTES = 8192
 
 
 def _data_file(path: Path) -> None:
-    """Refuse up front what is not a bounded regular file (``/dev/zero``, a pipe, a huge file).
+    """Refuse up front what is not a bounded regular file (``/dev/zero``, a pipe, a directory, a huge file).
 
     Raises:
         FileNotFoundError: no such file.
@@ -186,11 +185,10 @@ def _data_file(path: Path) -> None:
     """
     if path.is_dir():
         raise DatasetError(f"{path}: is a directory, not a data file")
-    st = path.stat()  # FileNotFoundError for a missing file
-    if not stat.S_ISREG(st.st_mode):
-        raise DatasetError(f"{path}: not a regular file (a device, pipe or socket); point the path at a data file")
-    if st.st_size > MAX_DATA_BYTES:
-        raise DatasetError(f"{path}: {st.st_size:,} bytes, over the {MAX_DATA_BYTES:,}-byte limit of a data file")
+    try:
+        check_regular(path, MAX_DATA_BYTES)
+    except TextFileError as exc:
+        raise DatasetError(f"{path}: {exc.message}; point the path at a data file") from None
 
 
 def _read_data(path: Path) -> bytes:

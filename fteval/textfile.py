@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
-__all__ = ["TextFileError", "decode_utf8", "position", "read_capped"]
+__all__ = ["TextFileError", "check_regular", "decode_utf8", "position", "read_capped", "read_regular"]
 
 
 class TextFileError(ValueError):
@@ -27,6 +28,26 @@ def read_capped(path: Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise TextFileError(f"larger than allowed: the limit is {max_bytes} bytes")
     return data
+
+
+def check_regular(path: Path, max_bytes: int) -> None:
+    """Refuse, before reading, what is not a regular file of at most ``max_bytes`` bytes.
+
+    Raises:
+        TextFileError: not a regular file (``/dev/zero``, a pipe), or more than ``max_bytes`` bytes.
+        OSError: the file cannot be examined (``FileNotFoundError`` when missing).
+    """
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise TextFileError("not a regular file (a device, pipe or socket)")
+    if st.st_size > max_bytes:
+        raise TextFileError(f"larger than allowed: {st.st_size:,} bytes, the limit is {max_bytes:,}")
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """Read a regular file of at most ``max_bytes`` bytes; anything else is refused before reading (see ``check_regular``)."""
+    check_regular(path, max_bytes)
+    return read_capped(path, max_bytes)
 
 
 def position(text: str, index: int) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from fteval.errors import PluginError
 from fteval.plugin import (
     Generation,
     GenerationSettings,
@@ -26,6 +27,9 @@ from fteval.plugin import (
     TrainContext,
     Trainer,
 )
+from fteval.textfile import TextFileError, read_regular
+
+MAX_TABLE_BYTES = 1 << 30  # a lookup table is at most the size of the training data (1 GiB, as data files)
 
 
 class LookupModel(PluginConfig):
@@ -90,7 +94,11 @@ class LookupLoaded(LoadedModel):
     """A loaded lookup table."""
 
     def __init__(self, path: Path) -> None:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # a restored store may hold anything here: read it bounded (a link to /dev/zero is refused)
+        try:
+            data = json.loads(read_regular(path, MAX_TABLE_BYTES).decode("utf-8"))
+        except (TextFileError, ValueError) as exc:
+            raise PluginError(f"lookup table {path} is damaged ({exc}); delete the job folder to retrain") from None
         self.table, self.fallback, self.normalize = data["table"], data["fallback"], data["normalize"]
 
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:

@@ -11,7 +11,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from fteval.errors import PluginError
 from fteval.plugin import ModelHandle
+from fteval.textfile import TextFileError, read_regular
 
 __all__ = ["MANIFEST", "is_saved", "read_manifest", "save_model", "saved_handle"]
 
@@ -26,7 +28,14 @@ def is_saved(folder: Path) -> bool:
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     """The manifest of a saved model folder, or None when there is none."""
     path = folder / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    # a restored store may hold anything here: read it bounded (a link to /dev/zero is refused)
+    try:
+        data: dict[str, Any] = json.loads(read_regular(path, 1 << 20).decode("utf-8"))
+    except (TextFileError, ValueError) as exc:
+        raise PluginError(f"model manifest {path} is damaged ({exc}); delete the job folder to retrain") from None
+    return data
 
 
 def save_model(model: Any, tokenizer: Any, out: Path, manifest: dict[str, Any]) -> str:

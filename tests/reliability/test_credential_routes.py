@@ -200,7 +200,7 @@ def test_a_key_file_that_is_not_a_key_is_refused_without_quoting_it(
     out = _cli(tmp_path, "run", str(zero))
     assert (
         out.returncode == 1
-        and "key file /dev/zero cannot be read (larger than allowed: the limit is 4096 bytes)" in out.stderr
+        and "key file /dev/zero cannot be read (not a regular file (a device, pipe or socket))" in out.stderr
     )
 
 

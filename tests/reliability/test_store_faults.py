@@ -196,3 +196,23 @@ def test_a_newer_store_lacking_columns_we_read_is_refused(tmp_path: Path, good_s
         f"{db} was written by a newer fteval",
         "lacks columns this fteval reads (runs.seed)",
     )
+
+
+@pytest.mark.parametrize("planted", ["dev-zero", "garbage"])
+def test_a_restored_job_folder_with_a_planted_lookup_table_fails_clearly(tmp_path: Path, planted: str) -> None:
+    """A cache restored in CI may hold anything in jobs/: read bounded, a clear error, no traceback (issue 27)."""
+    data = tmp_path / "yesno"
+    shutil.copytree(SPECS / "data" / "yesno", data)
+    spec = tmp_path / "yesno.yaml"
+    spec.write_text(YESNO.read_text().replace("data/yesno", str(data)))
+    db = tmp_path / "store" / "runs.db"
+    assert fteval_cli("run", str(spec), store=db).returncode == 0
+    (table,) = (tmp_path / "store").rglob("lookup.json")
+    table.unlink()
+    if planted == "dev-zero":
+        table.symlink_to("/dev/zero")
+    else:
+        table.write_bytes(b"\x80not json")
+    (data / "test.csv").write_text("question,answer\nIs a dog a mammal?,yes\n")  # a new run on the same job
+    out = fteval_cli("run", str(spec), store=db, timeout=60)
+    _fails(out, f"lookup table {table} is damaged", "delete the job folder to retrain")
