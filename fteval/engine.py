@@ -46,7 +46,7 @@ from fteval.records import ExampleRecord, JobRecord
 from fteval.spec import Source
 from fteval.splits import load_split
 from fteval.store import Store
-from fteval.templates import render
+from fteval.templates import RenderBudget, render
 from fteval.versions import run_versions
 
 __all__ = ["Engine", "render_examples"]
@@ -69,12 +69,14 @@ def render_examples(loaded: LoadedSpec, split: str) -> SplitExamples:
     examples = []
     rows = load_split(loaded.spec.dataset, split) or Rows()
     origin = source.path or (source.hf.path if source.hf else f"{source.fraction:g} of train")
+    budget = RenderBudget(f"{split} split ({origin})", len(rows))
     for index, row in enumerate(rows):
         where = f"{split} split ({origin}) data row {index + 1}"
         system = render(prompt.system, row, where=f"{where}: prompt.system") if prompt.system else None
         user = render(prompt.user, row, where=f"{where}: prompt.user")
         target = render(prompt.target, row, where=f"{where}: prompt.target")
         examples.append(Example(index=index, row=row, prompt=Prompt(system, user), target=target))
+        budget.check(index + 1)
     return SplitExamples(examples, rows.skipped, rows.skip_reasons)
 
 

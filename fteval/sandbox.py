@@ -164,6 +164,7 @@ class BoundedSandbox(SandboxedEnvironment):
     def __init__(self) -> None:
         super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize)
         self.globals["range"] = _range
+        self.globals["lipsum"] = _lipsum
         self.filters[_LOOP_FILTER] = _loop
         self.filters[_CONCAT_FILTER] = _concat
         for name in ("center", "indent", "format", "join", "replace", "batch", "slice", "wordwrap", "truncate"):
@@ -219,6 +220,19 @@ def _range(*args: int) -> range:
     if len(rng) > MAX_RANGE:
         raise SecurityError(f"range() of {len(rng):,} items; the limit is {MAX_RANGE:,}")
     return rng
+
+
+#: Characters a lorem-ipsum word may take at most (with its separator), to bound ``lipsum`` before it runs.
+_LIPSUM_WORD_CHARS = 16
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 - Jinja's names
+    """Jinja's ``lipsum`` with its worst-case size checked before a word is generated."""
+    from jinja2.utils import generate_lorem_ipsum  # noqa: PLC0415
+
+    _check_ints((n, min, max), "lipsum()")
+    _too_big(abs(n) * abs(max) * _LIPSUM_WORD_CHARS, "lipsum()")
+    return str(generate_lorem_ipsum(n=n, html=html, min=min, max=max))
 
 
 def _loop(iterable: Any) -> Iterator[Any]:

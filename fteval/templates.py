@@ -6,6 +6,7 @@ The cost limits (output size, steps, time) live in ``fteval.sandbox``; a templat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -17,7 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from fteval.errors import TemplateError
 from fteval.sandbox import CURRENT, MAX_CHARS, BoundedSandbox, Budget, PrintError, bound_ast
 
-__all__ = ["check_template", "environment", "render"]
+__all__ = ["RenderBudget", "check_template", "environment", "render"]
 
 
 @lru_cache(maxsize=1)
@@ -112,3 +113,34 @@ def render(source: str, row: Mapping[str, Any], *, where: str = "template") -> s
         raise TemplateError(f"{where}: the template failed: {type(exc).__name__}: {exc}") from None
     finally:
         CURRENT.reset(token)
+
+
+class RenderBudget:
+    """A whole split's rendering bounded in wall time: each render has its own cap, a split's rows share this one.
+
+    A template that stays under the per-render limits but costs a second per row would make a run
+    spend minutes before anything is trained; real prompt templates render in well under a
+    millisecond. The budget is ``base_s`` plus ``per_row_s`` for each row; after a few rows, a pace
+    that would overrun it stops the run at once rather than when the time is spent.
+    """
+
+    def __init__(self, where: str, rows: int, base_s: float = 30.0, per_row_s: float = 0.002) -> None:
+        self.where, self.rows = where, rows
+        self.limit = base_s + per_row_s * rows
+        self.start = time.perf_counter()
+
+    def check(self, done: int) -> None:
+        """Raise when ``done`` rows took, or the remaining rows at this pace would take, over the budget.
+
+        Raises:
+            TemplateError: naming the split, the pace and the budget.
+        """
+        elapsed = time.perf_counter() - self.start
+        # a pace is judged once it is measurable (a first render also compiles the templates)
+        projected = elapsed / done * self.rows if done >= 3 and elapsed > min(1.0, self.limit / 10) else elapsed
+        if elapsed > self.limit or projected > self.limit:
+            raise TemplateError(
+                f"{self.where}: rendering the prompts takes {elapsed / done:.2f} s per row ({done:,} of"
+                f" {self.rows:,} rows in {elapsed:.1f} s), over the budget of {self.limit:.0f} s for the split;"
+                " simplify the templates (prompt templates normally render in under a millisecond per row)"
+            )

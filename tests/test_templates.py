@@ -95,3 +95,29 @@ def test_computed_private_names_are_still_blocked_at_render_time() -> None:
     for source in ("{{ ''[('__'~'class__')] }}", "{{ '{0.__class__}'.format('') }}"):
         with pytest.raises(TemplateError, match="blocked by the sandbox"):
             render(source, {})
+
+
+def test_lipsum_is_bounded_before_it_generates() -> None:
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(TemplateError, match=r"lipsum\(\) would build"):
+        render("{{ lipsum(400000) }}", {})
+    assert time.perf_counter() - start < 1.0  # refused up front (it used to build the text for 31 s)
+    assert len(render("{{ lipsum(2, html=False, min=3, max=5) }}", {})) > 0
+
+
+def test_a_split_whose_templates_are_slow_per_row_stops_at_its_pace() -> None:
+    from fteval.templates import RenderBudget
+
+    slow = "{% for i in range(300) %}{% for j in range(300) %}{% endfor %}{% endfor %}x"
+    budget = RenderBudget("eval split (data.csv)", rows=1000, base_s=0.5, per_row_s=0.0)
+    with pytest.raises(TemplateError, match=r"eval split \(data.csv\): rendering the prompts takes .* s per row"):
+        for done in range(1, 1001):
+            render(slow, {})
+            budget.check(done)
+    assert done < 1000  # stopped by the projected pace, long before every row was rendered
+    fast = RenderBudget("eval split (data.csv)", rows=1000, base_s=0.5, per_row_s=0.0)
+    for done in range(1, 1001):
+        render("{{ x }}", {"x": done})
+        fast.check(done)
