@@ -468,7 +468,7 @@ def _split_columns(spec: Spec, issues: _Issues) -> dict[str, tuple[set[str], str
             issues.add(("dataset", split_name, "path"), f"file not found: {source.path}")
             continue
         except Exception as exc:  # a malformed file: report, keep checking the rest
-            issues.add(("dataset", split_name, "path"), f"cannot read header: {exc}")
+            issues.add(("dataset", split_name, "path"), f"cannot read header: {exc or type(exc).__name__}")
             continue
         if names is not None:
             out[split_name] = (names, str(source.path))

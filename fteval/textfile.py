@@ -16,6 +16,9 @@ class TextFileError(ValueError):
         self.message, self.line, self.col = message, line, col
 
 
+_CHUNK = 1 << 20
+
+
 def read_capped(path: Path, max_bytes: int) -> bytes:
     """Read at most ``max_bytes`` bytes; never trust the size the file system reports (``/dev/zero``).
 
@@ -23,8 +26,16 @@ def read_capped(path: Path, max_bytes: int) -> bytes:
         TextFileError: the file holds more than ``max_bytes`` bytes.
         OSError: the file cannot be opened or read.
     """
+    # In chunks: ``read(n)`` allocates n bytes up front, so a 1 GiB cap would cost 1 GiB for a small file.
+    chunks, size = [], 0
     with path.open("rb") as fh:
-        data = fh.read(max_bytes + 1)
+        while size <= max_bytes:
+            chunk = fh.read(min(_CHUNK, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    data = b"".join(chunks)
     if len(data) > max_bytes:
         raise TextFileError(f"larger than allowed: the limit is {max_bytes} bytes")
     return data
