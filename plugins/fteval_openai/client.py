@@ -18,7 +18,7 @@ from fteval.errors import FtevalError
 from fteval.identity import REDACTED, redact_text
 from fteval_openai.config import ModelSettings
 
-__all__ = ["api_errors", "api_key", "async_client", "endpoint_host", "scrub", "sync_client"]
+__all__ = ["api_errors", "api_key", "async_client", "endpoint_host", "scrub", "server_name", "sync_client"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -45,6 +45,13 @@ def api_key(model: ModelSettings) -> str:
 def endpoint_host(model: ModelSettings) -> str:
     """host[:port] of the endpoint (part of a zero-shot model's identity)."""
     return urlparse(model.base_url or DEFAULT_BASE_URL).netloc
+
+
+def server_name(model: ModelSettings) -> str:
+    """The endpoint as ``scheme://host:port/path``, without any user or password the URL carries."""
+    url = urlparse(model.base_url or DEFAULT_BASE_URL)
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.hostname}{port}{url.path}"
 
 
 def scrub(text: str, model: ModelSettings) -> str:
