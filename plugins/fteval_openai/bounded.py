@@ -10,11 +10,24 @@ answer that is not a usable chat completion (not JSON, HTML, no choices, no text
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BadAnswer", "Completed", "completion", "parse_completion", "response_cap"]
+__all__ = [
+    "LIFECYCLE_CAP",
+    "BadAnswer",
+    "Completed",
+    "completion",
+    "parse_completion",
+    "response_cap",
+    "sync_http_client",
+]
+
+# Most bytes of one answer to a job-lifecycle call (files, jobs, events, models): small JSON objects.
+LIFECYCLE_CAP = 8 * 2**20
 
 # Room for the JSON around the text; the text itself is bounded like the engine bounds outputs
 # (max_new_tokens * 32 characters), each character up to 6 bytes once JSON-escaped (\uXXXX).
@@ -95,3 +108,55 @@ def parse_completion(body: bytes) -> Completed:
 
 def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def sync_http_client(deadline_s: float, cap: int = LIFECYCLE_CAP) -> Any:
+    """An HTTP client for the official sync client whose answers are read within ``deadline_s`` of the
+    request's start and up to ``cap`` bytes (job-lifecycle calls: files, jobs, events, models).
+
+    Waiting for the headers is bounded by the client's per-read timeout, not by the deadline.
+    """
+    import openai
+
+    # The HTTP library the installed openai client is built on (httpx, or httpx2 for openai >= 3).
+    httpx: Any = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
+
+    class TooLarge(openai.OpenAIError):
+        """An answer over the cap (not retried)."""
+
+    class Body(httpx.SyncByteStream):  # type: ignore[misc,name-defined]
+        def __init__(self, inner: Any, deadline: float) -> None:
+            self.inner, self.deadline = inner, deadline
+
+        def __iter__(self) -> Any:
+            seen = 0
+            for chunk in self.inner:
+                seen += len(chunk)
+                if seen > cap:
+                    raise TooLarge(f"the answer went over {cap:,} bytes; stopped reading it")
+                if time.monotonic() > self.deadline:
+                    raise httpx.ReadTimeout(f"no complete answer within {deadline_s:g} s")
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class Transport(httpx.BaseTransport):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.inner = httpx.HTTPTransport()
+
+        def handle_request(self, request: Any) -> Any:
+            deadline = time.monotonic() + deadline_s
+            response = self.inner.handle_request(request)
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=Body(response.stream, deadline),
+                extensions=response.extensions,
+                request=request,
+            )
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return openai.DefaultHttpxClient(transport=Transport(), timeout=deadline_s)

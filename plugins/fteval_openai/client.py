@@ -75,8 +75,14 @@ def sync_client(model: ModelSettings, max_retries: int = 5) -> Any:
     """An ``openai.OpenAI`` client for the job lifecycle (the client retries 429/5xx itself)."""
     from openai import OpenAI
 
+    from fteval_openai.bounded import sync_http_client
+
     return OpenAI(
-        api_key=api_key(model), base_url=model.base_url, timeout=model.request_timeout_s, max_retries=max_retries
+        api_key=api_key(model),
+        base_url=model.base_url,
+        timeout=model.request_timeout_s,
+        max_retries=max_retries,
+        http_client=sync_http_client(model.request_timeout_s),
     )
 
 

@@ -47,7 +47,9 @@ class _Handler(socketserver.StreamRequestHandler):
         while len(rest) < length:
             rest += self.request.recv(65536)
         try:
-            if method == "GET" and path.startswith("/v1/models/"):
+            if method == "GET" and path.startswith("/v1/models/") and self.server.models_mode == "huge":
+                self._huge()
+            elif method == "GET" and path.startswith("/v1/models/"):
                 body = json.dumps({"id": path.rsplit("/", 1)[-1], "object": "model", "created": 1, "owned_by": "x"})
                 self._send(200, body.encode())
             elif method == "POST" and path.endswith("/chat/completions"):
@@ -91,15 +93,19 @@ class _Handler(socketserver.StreamRequestHandler):
                 self._chunk(chunk)
                 self.server.sent += len(chunk)
         elif mode == "huge":
-            total = 300 * 2**20
-            self.wfile.write(
-                f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {total}\r\n\r\n".encode()
-            )
-            self.wfile.write(b'{"choices": [{"message": {"content": "')
-            block = b"a" * 65536
-            while self.server.sent < total and not self.server.stopped.is_set():
-                self.wfile.write(block)
-                self.server.sent += len(block)
+            self._huge()
+
+    def _huge(self) -> None:
+        """300 MB of one JSON string, written until the client hangs up."""
+        total = 300 * 2**20
+        self.wfile.write(
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {total}\r\n\r\n".encode()
+        )
+        self.wfile.write(b'{"choices": [{"message": {"content": "')
+        block = b"a" * 65536
+        while self.server.sent < total and not self.server.stopped.is_set():
+            self.wfile.write(block)
+            self.server.sent += len(block)
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -113,7 +119,8 @@ class HostileServer(socketserver.ThreadingTCPServer):
 
     def __init__(self, mode: str, good: int = 0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.mode, self.good = mode, good  # "ok-then-<mode>": the first `good` chat requests are fine
+        self.mode, self.good = mode, good
+        self.models_mode = "ok"  # "huge": the model lookup (a job-lifecycle call of the sync client) answers 300 MB  # "ok-then-<mode>": the first `good` chat requests are fine
         self.chat_requests = 0
         self.sent = 0  # body bytes written by `endless` and `huge`
         self.stopped = threading.Event()

@@ -99,3 +99,15 @@ def test_the_same_command_resumes_after_a_bad_answer(tmp_path: Path, api_key: st
         assert server.chat_requests == 5  # 2 good + 1 bad + the 2 rows still missing; none asked twice
     (run,) = Store(store).list_runs()
     assert run.status == "complete" and len(Store(store).examples(run.id)) == 4
+
+
+def test_a_huge_answer_to_a_lifecycle_call_is_cut_too(tmp_path: Path, api_key: str) -> None:
+    import os
+
+    with HostileServer("ok") as server:
+        server.models_mode = "huge"  # the zero-shot target's model lookup (the official sync client)
+        out, wall, peak_mib = _eval(_spec(tmp_path, server.url), tmp_path / "runs.db", dict(os.environ))
+        sent = server.sent
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
+    assert "went over" in out.stderr and "looking up gpt-4o-mini" in out.stderr
+    assert wall < 40 and peak_mib < 400 and sent < 64 * 2**20, (wall, peak_mib, sent)
