@@ -101,14 +101,16 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def _migration_run_prices() -> str:
-    """The per-token prices a run's costs were computed with (branch ``openai``; renumber freely when merging)."""
+def _migration_prices_and_queue_wait() -> str:
+    """The per-token prices a run's costs were computed with, and each example's wait before its request
+    (branch ``openai``; one migration, renumber freely when merging)."""
     return """
-    ALTER TABLE runs ADD COLUMN prices_json TEXT
+    ALTER TABLE runs ADD COLUMN prices_json TEXT;
+    ALTER TABLE examples ADD COLUMN queue_s REAL
     """
 
 
-MIGRATIONS.append(_migration_run_prices())  # 8
+MIGRATIONS.append(_migration_prices_and_queue_wait())  # 8
 SCHEMA_VERSION = len(MIGRATIONS)
 # Tables the read commands (runs, show, reports) read; a store lacking their columns cannot be read safely.
 _READ_TABLES = ("runs", "examples", "scores", "aggregates", "jobs", "job_metrics", "responses")
@@ -135,7 +137,7 @@ def _loads(text: str | None, default: Any = None) -> Any:
 
 
 # columns a read-only store of an older schema may lack; reads fall back when they do
-_OPTIONAL_COLUMNS = {"runs.pid_started", "runs.prices_json"}
+_OPTIONAL_COLUMNS = {"runs.pid_started", "runs.prices_json", "examples.queue_s"}
 
 
 def _get(row: sqlite3.Row, column: str) -> Any:
@@ -470,7 +472,9 @@ class Store:
         with self.db.transaction():
             for r in records:
                 self.db.execute(
-                    "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO examples (run_id, idx, prompt_json, gold, output, parse_ok, parsed_json, parse_error,"
+                    " latency_s, prompt_tokens, completion_tokens, cost_usd, cached, queue_s)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         r.idx,
@@ -485,6 +489,7 @@ class Store:
                         r.completion_tokens,
                         r.cost_usd,
                         int(r.cached),
+                        r.queue_s,
                     ),
                 )
                 self.db.executemany(
@@ -544,6 +549,7 @@ class Store:
                 cost_usd=r["cost_usd"],
                 cached=bool(r["cached"]),
                 scores=scores.get(r["idx"], {}),
+                queue_s=_get(r, "queue_s"),
             )
             for r in rows
         ]
@@ -571,7 +577,9 @@ class Store:
         row = self.db.execute(
             "SELECT COUNT(*) n, AVG(latency_s) mean_latency_s, SUM(prompt_tokens) prompt_tokens,"
             " SUM(completion_tokens) completion_tokens, SUM(cost_usd) cost_usd, SUM(cached) cached,"
-            " SUM(cost_usd IS NULL) unknown_cost FROM examples WHERE run_id = ?",
+            " SUM(cost_usd IS NULL) unknown_cost, "
+            + ("AVG(queue_s)" if "queue_s" in _columns(self.db, "examples") else "NULL")
+            + " mean_queue_s FROM examples WHERE run_id = ?",
             (run_id,),
         ).fetchone()
         return RunTotals(
@@ -582,4 +590,5 @@ class Store:
             row["cost_usd"],
             row["cached"] or 0,
             row["unknown_cost"] or 0,
+            row["mean_queue_s"],
         )

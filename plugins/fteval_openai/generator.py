@@ -46,7 +46,7 @@ class OpenAILoaded(LoadedModel):
 
         return chat_request(self.config.model, self.model_id, self.settings, prompt)
 
-    async def _one(self, client: Any, prompt: Prompt, gate: asyncio.Semaphore) -> Generation:
+    async def _one(self, client: Any, prompt: Prompt, gate: asyncio.Semaphore, enqueued: float) -> Generation:
         from fteval_openai.bounded import BadAnswer, completion, response_cap
         from fteval_openai.retry import is_retryable
 
@@ -78,7 +78,10 @@ class OpenAILoaded(LoadedModel):
                 break
         pt, ct = answer.prompt_tokens, answer.completion_tokens
         cost = self.prices.completion_cost(pt, ct) if pt is not None and ct is not None else None
-        return Generation(answer.text, latency, prompt_tokens=pt, completion_tokens=ct, cost_usd=cost)
+        # latency: the successful request alone; queue_s: the wait before it (the gate, failed tries, backoff).
+        return Generation(
+            answer.text, latency, prompt_tokens=pt, completion_tokens=ct, cost_usd=cost, queue_s=started - enqueued
+        )
 
     def _bad(self, problem: str) -> str:
         """One line naming the server, the model and what was wrong (no key, no URL password)."""
@@ -96,7 +99,8 @@ class OpenAILoaded(LoadedModel):
         if self._client is None:
             self._client = async_client(self.config.model)
         gate = asyncio.Semaphore(self.config.model.max_concurrency)
-        tasks = [asyncio.ensure_future(self._one(self._client, p, gate)) for p in prompts]
+        enqueued = time.perf_counter()
+        tasks = [asyncio.ensure_future(self._one(self._client, p, gate, enqueued)) for p in prompts]
         try:
             return list(await asyncio.gather(*tasks))
         finally:
