@@ -51,8 +51,11 @@ def _validated(model: type[Any], body: Any) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        param = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or None
+        errors = exc.errors()
+        # A union ("auto" or 1-50) reports one error per member: prefer the member's own constraint.
+        err = next((e for e in errors if e["type"] != "literal_error"), errors[0])
+        names = [p for p in err["loc"] if isinstance(p, int) or str(p).isidentifier()]  # drop union member tags
+        param = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in names).lstrip(".") or None
         if err["type"] == "extra_forbidden":
             raise ApiError(
                 400, f"Unrecognized request argument supplied: {param}", "unknown_parameter", param
