@@ -83,19 +83,9 @@ def create_app(options: ServeOptions) -> FastAPI:
     app = FastAPI(title="fteval serve", description="OpenAI-compatible API backed by local training.")
     app.state.worker = worker
     install_error_handlers(app)
-    app.add_middleware(Guard, options=options)  # type: ignore[arg-type]
     worker.start()
 
-    @app.middleware("http")
-    async def inject_faults(request: Request, call_next: Any) -> Any:
-        if request.url.path == CHAT:
-            await faults.delay()
-            failure = faults.verdict()
-            if failure is not None:
-                status, headers = failure
-                code = "rate_limit_exceeded" if status == 429 else "server_error"
-                return error_response(status, "injected fault", code, headers=headers)
-        return await call_next(request)
+    app.add_middleware(Guard, options=options)  # type: ignore[arg-type]
 
     @app.get("/fteval/stats")
     def stats() -> dict[str, Any]:
@@ -216,6 +206,12 @@ def create_app(options: ServeOptions) -> FastAPI:
 
     @app.post(CHAT, response_model=None)
     async def chat(request: Request) -> dict[str, Any] | StreamingResponse | JSONResponse:
+        await faults.delay()
+        failure = faults.verdict()
+        if failure is not None:
+            status, headers = failure
+            code = "rate_limit_exceeded" if status == 429 else "server_error"
+            return error_response(status, "injected fault", code, headers=headers)
         req: ChatRequest = _validated(ChatRequest, await _json_body(request))
         from starlette.concurrency import run_in_threadpool
 
