@@ -13,6 +13,8 @@ import asyncio
 import importlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +116,8 @@ def sync_http_client(deadline_s: float, cap: int = LIFECYCLE_CAP) -> Any:
     """An HTTP client for the official sync client whose answers are read within ``deadline_s`` of the
     request's start and up to ``cap`` bytes (job-lifecycle calls: files, jobs, events, models).
 
-    Waiting for the headers is bounded by the client's per-read timeout, not by the deadline.
+    The headers are awaited on a helper thread: when the deadline passes first, the connection pool is
+    closed (which ends that thread's read) and the call is a timeout, retried by the client.
     """
     import openai
 
@@ -144,10 +147,18 @@ def sync_http_client(deadline_s: float, cap: int = LIFECYCLE_CAP) -> Any:
     class Transport(httpx.BaseTransport):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             self.inner = httpx.HTTPTransport()
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fteval-openai-http")
 
         def handle_request(self, request: Any) -> Any:
             deadline = time.monotonic() + deadline_s
-            response = self.inner.handle_request(request)
+            pending = self.pool.submit(self.inner.handle_request, request)
+            try:
+                response = pending.result(timeout=deadline_s)
+            except FutureTimeout:
+                # Closing the pool closes its sockets: the helper thread's read ends with an error.
+                self.inner.close()
+                self.inner = httpx.HTTPTransport()
+                raise httpx.ReadTimeout(f"no answer headers within {deadline_s:g} s", request=request) from None
             return httpx.Response(
                 response.status_code,
                 headers=response.headers,
@@ -158,5 +169,6 @@ def sync_http_client(deadline_s: float, cap: int = LIFECYCLE_CAP) -> Any:
 
         def close(self) -> None:
             self.inner.close()
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     return openai.DefaultHttpxClient(transport=Transport(), timeout=deadline_s)

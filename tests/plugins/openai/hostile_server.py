@@ -49,6 +49,11 @@ class _Handler(socketserver.StreamRequestHandler):
         try:
             if method == "GET" and path.startswith("/v1/models/") and self.server.models_mode == "huge":
                 self._huge()
+            elif method == "GET" and path.startswith("/v1/models/") and self.server.models_mode == "trickle":
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 100:
+                    self.wfile.write(bytes([byte]))  # the headers, one byte a second
+                    self.wfile.flush()
+                    time.sleep(1.0)
             elif method == "GET" and path.startswith("/v1/models/"):
                 body = json.dumps({"id": path.rsplit("/", 1)[-1], "object": "model", "created": 1, "owned_by": "x"})
                 self._send(200, body.encode())
@@ -120,7 +125,9 @@ class HostileServer(socketserver.ThreadingTCPServer):
     def __init__(self, mode: str, good: int = 0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode, self.good = mode, good
-        self.models_mode = "ok"  # "huge": the model lookup (a job-lifecycle call of the sync client) answers 300 MB  # "ok-then-<mode>": the first `good` chat requests are fine
+        # the model lookup (a job-lifecycle call of the sync client): "huge" answers 300 MB, "trickle" sends
+        # its headers one byte a second
+        self.models_mode = "ok"  # "ok-then-<mode>": the first `good` chat requests are fine
         self.chat_requests = 0
         self.sent = 0  # body bytes written by `endless` and `huge`
         self.stopped = threading.Event()

@@ -111,3 +111,16 @@ def test_a_huge_answer_to_a_lifecycle_call_is_cut_too(tmp_path: Path, api_key: s
     assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
     assert "went over" in out.stderr and "looking up gpt-4o-mini" in out.stderr
     assert wall < 40 and peak_mib < 400 and sent < 64 * 2**20, (wall, peak_mib, sent)
+
+
+def test_headers_trickling_on_a_lifecycle_call_end_at_the_deadline(tmp_path: Path, api_key: str) -> None:
+    import os
+
+    with HostileServer("ok") as server:
+        server.models_mode = "trickle"
+        out, wall, _ = _eval(_spec(tmp_path, server.url, request_timeout_s=1), tmp_path / "runs.db", dict(os.environ))
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
+    assert "looking up gpt-4o-mini" in out.stderr and "Timeout" in out.stderr, out.stderr
+    # 6 tries (the sync client's 5 retries) of 1 s each, plus its backoff between them; never the 10 min
+    # the headers would take.
+    assert wall < 60, wall
