@@ -488,6 +488,7 @@ class Engine:
                 completion_tokens=g.completion_tokens,
                 cost_usd=g.cost_usd,
                 cached=c,
+                queue_s=None if c else g.queue_s,
                 scores={name: (s[i].value, s[i].detail, dict(s[i].parts)) for name, s in scores.items()},
             )
             for i, (e, g, p, c) in enumerate(zip(batch, generations, preds, cached, strict=True))

@@ -402,7 +402,12 @@ def _check_settings(
     issues: _Issues,
 ) -> None:
     """Errors for decoding settings the target's model refuses (the API's own limits), at the key that set them."""
-    for key, message in generator(EmptyConfig()).check_settings(settings, config):
+    try:
+        problems = generator(EmptyConfig()).check_settings(settings, config)
+    except Exception as exc:  # a plugin bug: say so at the target, keep checking the rest
+        issues.add(path + ("generation",), f"generator check_settings raised {type(exc).__name__}: {exc}")
+        return
+    for key, message in problems:
         where: KeyPath = path + ("generation", key) if key in target.generation else ("generation", key)
         issues.add(where, message)
 

@@ -7,6 +7,8 @@ so every parser and metric is protected without knowing about it.
 
 from __future__ import annotations
 
+import dataclasses
+
 from fteval.plugin import Generation, GenerationSettings
 
 __all__ = ["CHARS_PER_TOKEN", "cut_generation", "generation_bound", "over_limit"]
@@ -37,13 +39,7 @@ def cut_generation(generation: Generation, settings: GenerationSettings) -> tupl
         f"generator returned {size:,} characters for max_new_tokens={settings.max_new_tokens}"
         f" (over the bound of {bound:,} = {CHARS_PER_TOKEN} per token); cut to {bound:,}, not parsed or scored"
     )
-    cut = Generation(
-        generation.text[:bound],
-        generation.latency_s,
-        generation.prompt_tokens,
-        generation.completion_tokens,
-        generation.cost_usd,
-    )
+    cut = dataclasses.replace(generation, text=generation.text[:bound])
     return cut, reason
 
 

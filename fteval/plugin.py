@@ -112,6 +112,9 @@ class Generation:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: float | None = None
+    #: Seconds the prompt waited in the generator before its request started (a concurrency gate,
+    #: retries); ``latency_s`` is then the request's own time. None: not measured.
+    queue_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ class ExampleRecord:
     cost_usd: float | None
     cached: bool
     scores: dict[str, tuple[float, str | None, dict[str, float]]] = field(default_factory=dict)
+    queue_s: float | None = None  # waited in the generator before the request (latency_s: the request)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class RunTotals:
     cost_usd: float | None
     cached: int
     unknown_cost: int = 0  # examples whose cost is unknown (no price or no token counts)
+    mean_queue_s: float | None = None  # mean wait before the request started (generators that measure it)
 
 
 @dataclass(frozen=True)

@@ -159,16 +159,17 @@ def _migration_calls() -> str:
     """
 
 
-def _migration_run_prices() -> str:
-    """The per-token prices a run's costs were computed with (branch ``openai``; renumber freely when merging)."""
+def _migration_prices_and_queue_wait() -> str:
+    """The per-token prices a run's costs were computed with, and each example's wait before its request."""
     return """
-    ALTER TABLE runs ADD COLUMN prices_json TEXT
+    ALTER TABLE runs ADD COLUMN prices_json TEXT;
+    ALTER TABLE examples ADD COLUMN queue_s REAL
     """
 
 
 MIGRATIONS.append(_migration_calls())  # 8
 MIGRATIONS.append(migration_ratings())  # 9: human rating sheets and ratings (branch free; renumber when merging)
-MIGRATIONS.append(_migration_run_prices())  # 10
+MIGRATIONS.append(_migration_prices_and_queue_wait())  # 10
 # 11: exported model folders (`fteval export-model`), so `show` links a folder's identity to its job (branch release)
 MIGRATIONS.append(_migration_exports())
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -197,7 +198,7 @@ def _loads(text: str | None, default: Any = None) -> Any:
 
 
 # columns a read-only store of an older schema may lack; reads fall back when they do
-_OPTIONAL_COLUMNS = {"runs.pid_started", "runs.prices_json"}
+_OPTIONAL_COLUMNS = {"runs.pid_started", "runs.prices_json", "examples.queue_s"}
 
 
 def _get(row: sqlite3.Row, column: str) -> Any:
@@ -532,7 +533,9 @@ class Store:
         with self.db.transaction():
             for r in records:
                 self.db.execute(
-                    "INSERT INTO examples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO examples (run_id, idx, prompt_json, gold, output, parse_ok, parsed_json, parse_error,"
+                    " latency_s, prompt_tokens, completion_tokens, cost_usd, cached, queue_s)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         r.idx,
@@ -547,6 +550,7 @@ class Store:
                         r.completion_tokens,
                         r.cost_usd,
                         int(r.cached),
+                        r.queue_s,
                     ),
                 )
                 self.db.executemany(
@@ -610,6 +614,7 @@ class Store:
                 cost_usd=r["cost_usd"],
                 cached=bool(r["cached"]),
                 scores=scores.get(r["idx"], {}),
+                queue_s=_get(r, "queue_s"),
             )
             for r in rows
         ]
@@ -637,7 +642,9 @@ class Store:
         row = self.db.execute(
             "SELECT COUNT(*) n, AVG(latency_s) mean_latency_s, SUM(prompt_tokens) prompt_tokens,"
             " SUM(completion_tokens) completion_tokens, SUM(cost_usd) cost_usd, SUM(cached) cached,"
-            " SUM(cost_usd IS NULL) unknown_cost FROM examples WHERE run_id = ?",
+            " SUM(cost_usd IS NULL) unknown_cost, "
+            + ("AVG(queue_s)" if "queue_s" in _columns(self.db, "examples") else "NULL")
+            + " mean_queue_s FROM examples WHERE run_id = ?",
             (run_id,),
         ).fetchone()
         return RunTotals(
@@ -648,6 +655,7 @@ class Store:
             row["cost_usd"],
             row["cached"] or 0,
             row["unknown_cost"] or 0,
+            row["mean_queue_s"],
         )
 
     def add_export(self, path: str, identity: str, run_id: str, job_id: str | None, kind: str) -> None:

@@ -55,6 +55,9 @@ def run_table(store: Store, run: RunRecord) -> Table:
     totals = store.run_totals(run.id)
     if totals.n:
         table.add_row("latency / question (s)", f"{totals.mean_latency_s or 0:.4f}", "", str(totals.n), "mean")
+        if totals.mean_queue_s is not None:
+            # The request's own latency above; this is the wait before it (concurrency gate, retries).
+            table.add_row("client queue wait / question (s)", f"{totals.mean_queue_s:.4f}", "", str(totals.n), "mean")
         latencies = sorted(e.latency_s for e in store.examples(run.id) if e.latency_s is not None)
         if latencies:
             p50, p95 = (latencies[min(len(latencies) - 1, int(q * len(latencies)))] for q in (0.5, 0.95))

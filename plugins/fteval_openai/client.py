@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlparse
 
 from fteval.credential_routes import NO_KEY, api_credential, credential_value, url_host
 from fteval.errors import FtevalError
@@ -18,7 +19,16 @@ from fteval.identity import REDACTED, redact_text
 from fteval.plugin import Credential
 from fteval_openai.config import ModelSettings
 
-__all__ = ["api_errors", "api_key", "async_client", "credential", "endpoint_host", "scrub", "sync_client"]
+__all__ = [
+    "api_errors",
+    "api_key",
+    "async_client",
+    "credential",
+    "endpoint_host",
+    "scrub",
+    "server_name",
+    "sync_client",
+]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -49,6 +59,13 @@ def endpoint_host(model: ModelSettings) -> str:
     return url_host(model.base_url or DEFAULT_BASE_URL)
 
 
+def server_name(model: ModelSettings) -> str:
+    """The endpoint as ``scheme://host:port/path``, without any user or password the URL carries."""
+    url = urlparse(model.base_url or DEFAULT_BASE_URL)
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.hostname}{port}{url.path}"
+
+
 def scrub(text: str, model: ModelSettings) -> str:
     """``text`` without the API key (verbatim, or any 8+ character piece of it) or credential shapes."""
     try:
@@ -70,8 +87,14 @@ def sync_client(model: ModelSettings, max_retries: int = 5) -> Any:
     """An ``openai.OpenAI`` client for the job lifecycle (the client retries 429/5xx itself)."""
     from openai import OpenAI
 
+    from fteval_openai.bounded import sync_http_client
+
     return OpenAI(
-        api_key=api_key(model), base_url=model.base_url, timeout=model.request_timeout_s, max_retries=max_retries
+        api_key=api_key(model),
+        base_url=model.base_url,
+        timeout=model.request_timeout_s,
+        max_retries=max_retries,
+        http_client=sync_http_client(model.request_timeout_s),
     )
 
 

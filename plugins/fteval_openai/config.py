@@ -46,7 +46,9 @@ class ModelSettings(PluginConfig):
         " and for reasoning models (o-series, gpt-5), max_tokens on other servers.",
     )
     max_concurrency: int = Field(8, ge=1, le=512, description="Chat completions in flight at once.")
-    request_timeout_s: float = Field(60.0, gt=0, description="Timeout of one HTTP request.")
+    request_timeout_s: float = Field(
+        60.0, gt=0, description="Deadline of one HTTP request: connecting, the headers and the whole answer."
+    )
     max_retries: int = Field(8, ge=0, description="Retries of one completion on 429/5xx/timeouts before failing.")
     backoff_s: float = Field(
         0.5, gt=0, description="First retry delay; doubles each retry (with jitter), capped at 30 s."

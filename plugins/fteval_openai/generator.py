@@ -46,18 +46,29 @@ class OpenAILoaded(LoadedModel):
 
         return chat_request(self.config.model, self.model_id, self.settings, prompt)
 
-    async def _one(self, client: Any, prompt: Prompt, gate: asyncio.Semaphore) -> Generation:
+    async def _one(self, client: Any, prompt: Prompt, gate: asyncio.Semaphore, enqueued: float) -> Generation:
+        from fteval_openai.bounded import BadAnswer, completion, response_cap
         from fteval_openai.retry import is_retryable
 
         request = self._request(prompt)
+        deadline, cap = self.config.model.request_timeout_s, response_cap(self.settings.max_new_tokens)
         attempt = 0
         async with gate:
             while True:
                 started = time.perf_counter()
                 try:
-                    response = await client.chat.completions.create(**request)
+                    answer = await completion(client, request, deadline_s=deadline, cap=cap)
+                except BadAnswer as exc:
+                    raise FtevalError(self._bad(str(exc))) from None
                 except Exception as exc:
                     if not is_retryable(exc) or attempt >= self.policy.max_retries:
+                        if isinstance(exc, TimeoutError):
+                            raise FtevalError(
+                                self._bad(
+                                    f"no complete answer within request_timeout_s={deadline:g} s"
+                                    f" (after up to {self.policy.max_retries} retries)"
+                                )
+                            ) from None
                         raise
                     await asyncio.sleep(self.policy.delay(attempt, exc))
                     attempt += 1
@@ -65,11 +76,22 @@ class OpenAILoaded(LoadedModel):
                     continue
                 latency = time.perf_counter() - started
                 break
-        usage = response.usage
-        text = response.choices[0].message.content or ""
-        pt, ct = (usage.prompt_tokens, usage.completion_tokens) if usage is not None else (None, None)
+        pt, ct = answer.prompt_tokens, answer.completion_tokens
         cost = self.prices.completion_cost(pt, ct) if pt is not None and ct is not None else None
-        return Generation(text, latency, prompt_tokens=pt, completion_tokens=ct, cost_usd=cost)
+        # latency: the successful request alone; queue_s: the wait before it (the gate, failed tries, backoff).
+        return Generation(
+            answer.text, latency, prompt_tokens=pt, completion_tokens=ct, cost_usd=cost, queue_s=started - enqueued
+        )
+
+    def _bad(self, problem: str) -> str:
+        """One line naming the server, the model and what was wrong (no key, no URL password)."""
+        from fteval_openai.client import scrub, server_name
+
+        return scrub(
+            f"{server_name(self.config.model)} (model {self.model_id}): {problem}; nothing of it was stored,"
+            " and the same command resumes the run",
+            self.config.model,
+        )
 
     async def _all(self, prompts: Sequence[Prompt]) -> list[Generation]:
         from fteval_openai.client import async_client
@@ -77,7 +99,8 @@ class OpenAILoaded(LoadedModel):
         if self._client is None:
             self._client = async_client(self.config.model)
         gate = asyncio.Semaphore(self.config.model.max_concurrency)
-        tasks = [asyncio.ensure_future(self._one(self._client, p, gate)) for p in prompts]
+        enqueued = time.perf_counter()
+        tasks = [asyncio.ensure_future(self._one(self._client, p, gate, enqueued)) for p in prompts]
         try:
             return list(await asyncio.gather(*tasks))
         finally:

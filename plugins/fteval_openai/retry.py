@@ -13,10 +13,10 @@ MAX_DELAY_S = 30.0
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """429, 408, 409, 5xx, timeouts and dropped connections are worth another try."""
+    """429, 408, 409, 5xx, timeouts (the request's deadline too) and dropped connections are worth another try."""
     import openai
 
-    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | TimeoutError):
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 409, 429) or exc.status_code >= 500

@@ -51,8 +51,11 @@ def _validated(model: type[Any], body: Any) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        param = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or None
+        errors = exc.errors()
+        # A union ("auto" or 1-50) reports one error per member: prefer the member's own constraint.
+        err = next((e for e in errors if e["type"] != "literal_error"), errors[0])
+        names = [p for p in err["loc"] if isinstance(p, int) or str(p).isidentifier()]  # drop union member tags
+        param = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in names).lstrip(".") or None
         if err["type"] == "extra_forbidden":
             raise ApiError(
                 400, f"Unrecognized request argument supplied: {param}", "unknown_parameter", param
@@ -80,19 +83,9 @@ def create_app(options: ServeOptions) -> FastAPI:
     app = FastAPI(title="fteval serve", description="OpenAI-compatible API backed by local training.")
     app.state.worker = worker
     install_error_handlers(app)
-    app.add_middleware(Guard, options=options)  # type: ignore[arg-type]
     worker.start()
 
-    @app.middleware("http")
-    async def inject_faults(request: Request, call_next: Any) -> Any:
-        if request.url.path == CHAT:
-            await faults.delay()
-            failure = faults.verdict()
-            if failure is not None:
-                status, headers = failure
-                code = "rate_limit_exceeded" if status == 429 else "server_error"
-                return error_response(status, "injected fault", code, headers=headers)
-        return await call_next(request)
+    app.add_middleware(Guard, options=options)  # type: ignore[arg-type]
 
     @app.get("/fteval/stats")
     def stats() -> dict[str, Any]:
@@ -213,6 +206,12 @@ def create_app(options: ServeOptions) -> FastAPI:
 
     @app.post(CHAT, response_model=None)
     async def chat(request: Request) -> dict[str, Any] | StreamingResponse | JSONResponse:
+        await faults.delay()
+        failure = faults.verdict()
+        if failure is not None:
+            status, headers = failure
+            code = "rate_limit_exceeded" if status == 429 else "server_error"
+            return error_response(status, "injected fault", code, headers=headers)
         req: ChatRequest = _validated(ChatRequest, await _json_body(request))
         from starlette.concurrency import run_in_threadpool
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from fteval_openai.server.errors import error_body
+from fteval_openai.server.errors import ApiError, error_body
 from fteval_openai.server.options import ServeOptions
 
 __all__ = ["LOOPBACK", "Guard", "is_loopback"]
@@ -37,8 +37,11 @@ def _hostname(value: str) -> str:
     return netloc or ""
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(ApiError):
+    """A body over the limit, found while it is read: the app's error handler answers 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(*_too_large(limit))
 
 
 class Guard:
@@ -74,7 +77,7 @@ class Guard:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    raise _TooLarge(limit)
             return message
 
         async def tracked(message: Message) -> None:

@@ -112,7 +112,7 @@ class Models:
 
         Raises:
             ModelNotFound: unknown model id.
-            ApiError: logprobs asked of a fine-tuned model (the hf generator does not report them).
+            ApiError: logprobs asked of a fine-tuned model whose tokens do not spell its answer piece by piece.
         """
         from fteval_openai.tokens import count_messages
 
@@ -121,14 +121,6 @@ class Models:
         user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
         if model_id in self.options.base_models:
             return _echo(str(user), max_tokens, stop, prompt_tokens)
-        if logprobs:
-            self._job_for(model_id)  # an unknown model is a 404 first
-            raise ApiError(
-                400,
-                "logprobs are not available for fine-tuned models of fteval serve",
-                "unsupported_parameter",
-                "logprobs",
-            )
         from fteval_hf.generator import HFLoadedModel
 
         from fteval.plugin import GenerationSettings, Prompt
@@ -147,10 +139,50 @@ class Models:
                 device=base.device,
             )
             out = model.generate([Prompt(system, str(user))])[0]
+            scored = _scored(base, Prompt(system, str(user)), out.text) if logprobs else None
         pieces = _pieces(_tokens(out.text))
         used = out.completion_tokens if out.completion_tokens is not None else len(pieces)
         reason = "length" if used >= max_tokens else "stop"
+        if scored is not None:
+            return Completion(out.text, reason, scored[0], scored[1], used, out.prompt_tokens or prompt_tokens)
         return Completion(out.text, reason, pieces, [0.0] * len(pieces), used, out.prompt_tokens or prompt_tokens)
+
+
+def _scored(base: Any, prompt: Any, text: str) -> tuple[list[str], list[float]]:
+    """The model's tokens of ``text`` after ``prompt`` with their log probabilities (one forward pass).
+
+    ``text`` is tokenized again, which gives the generated tokens back for the tokenizers fteval
+    trains; each piece is what its token adds to the decoded text before it.
+
+    Raises:
+        ApiError: the pieces do not spell ``text`` (a token that ends inside a character).
+    """
+    import torch
+    from fteval_hf.formatting import encode_prompt
+
+    tok = base.tokenizer
+    prompt_ids = encode_prompt(tok, prompt, base.prompt_format)
+    out_ids = list(tok(text, add_special_tokens=False)["input_ids"])
+    if not out_ids:
+        return [], []
+    ids = torch.tensor([prompt_ids + out_ids], device=base.device)
+    with torch.no_grad():
+        logits = base.model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1].float()
+    chosen = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(out_ids, device=logits.device)[:, None])
+    # Each token's text is what it adds to the decoded prefix (a lone token may decode differently).
+    pieces, before = [], ""
+    for end in range(1, len(out_ids) + 1):
+        now = tok.decode(out_ids[:end])
+        pieces.append(now[len(before) :] if now.startswith(before) else now)
+        before = now
+    if "".join(pieces) != text:
+        raise ApiError(
+            400,
+            "logprobs: this model's tokens do not spell its answer piece by piece",
+            "unsupported_parameter",
+            "logprobs",
+        )
+    return pieces, [float(v) for v in chosen[:, 0].tolist()]
 
 
 def _pieces(tokens: list[int]) -> list[str]:

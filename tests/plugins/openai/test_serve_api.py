@@ -221,13 +221,16 @@ def test_jobs_validate_take_method_hyperparameters_and_list_checkpoints(server: 
     base = {"model": "gpt-4o-mini", "training_file": tune["id"]}
     for bad, param in (
         ({"hyperparameters": {"n_epochs": 0}}, "hyperparameters.n_epochs"),
-        ({"method": {"type": "supervised", "supervised": {"hyperparameters": {"batch_size": 0}}}}, "method"),
+        (
+            {"method": {"type": "supervised", "supervised": {"hyperparameters": {"batch_size": 0}}}},
+            "method.supervised.hyperparameters.batch_size",
+        ),
         ({"seed": -1}, "seed"),
         ({"suffix": "x" * 65}, "suffix"),
         ({"model": "gpt-9"}, "model"),
     ):
         status, err = error(server, "POST", "/v1/fine_tuning/jobs", {**base, **bad})
-        assert status == 400 and err["param"].startswith(param), (bad, err)
+        assert status == 400 and err["param"] == param, (bad, err)
     api = client(server)
     job = api.fine_tuning.jobs.create(
         **base, method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}}, suffix="conf"
@@ -255,6 +258,13 @@ def test_jobs_validate_take_method_hyperparameters_and_list_checkpoints(server: 
     _, answer = json_call(server, "POST", CHAT, {"model": body["fine_tuned_model"], "messages": ASK, "max_tokens": 4})
     conforms(answer, "CreateChatCompletionResponse")
     assert answer["usage"]["completion_tokens"] <= 4
+    request = {"model": body["fine_tuned_model"], "messages": ASK, "max_tokens": 6, "logprobs": True}
+    status, scored = json_call(server, "POST", CHAT, request)
+    assert status == 200, scored
+    conforms(scored, "CreateChatCompletionResponse")
+    tokens = scored["choices"][0]["logprobs"]["content"]
+    assert "".join(t["token"] for t in tokens) == scored["choices"][0]["message"]["content"]
+    assert tokens and all(t["logprob"] <= 0 for t in tokens) and any(t["logprob"] < 0 for t in tokens)
     status, err = error(server, "POST", f"/v1/fine_tuning/jobs/{job.id}/cancel")
     assert status == 400 and err["code"] == "job_finished"
 
