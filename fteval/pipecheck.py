@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateSyntaxError, nodes
 from pydantic import ValidationError
 
-from fteval.pipeline import BUILTIN_NAMES, condition_template, gold_only_columns
+from fteval.pipeline import BUILTIN_NAMES, condition_template, hidden_columns
 from fteval.pipespec import Pipeline, Step
 from fteval.plugin import GenerationSettings
 from fteval.templates import check_template, environment
@@ -161,10 +161,7 @@ def check_pipelines(loaded: LoadedSpec, columns: set[str] | None, add: Add) -> N
     spec = loaded.spec
     prompt = getattr(spec, "prompt", None)
     targets: dict[str, Any] = getattr(spec, "targets", None) or {}
-    hidden: set[str] = set()
-    if prompt is not None:
-        shown = set().union(*(check_template(t)[0] for t in (prompt.system, prompt.user) if t))
-        hidden = gold_only_columns(check_template(prompt.target)[0], shown)
+    hidden = hidden_columns(spec) if prompt is not None else set()
     for name, target in targets.items():
         pipeline = target.pipeline
         if pipeline is None:

@@ -23,10 +23,11 @@ from fteval.identity import canonical_json
 from fteval.pipespec import Pipeline, Step
 from fteval.plugin import Example, Generation, GenerationSettings, Metric, Parsed, Parser, Prompt, ScoreItem
 from fteval.shots import ShotPicker, shot_values
-from fteval.templates import render
+from fteval.templates import check_template, render
 
 if TYPE_CHECKING:
     from fteval.engine import Engine
+    from fteval.spec import Spec
 
 __all__ = [
     "PipelineAnswer",
@@ -35,6 +36,7 @@ __all__ = [
     "gold_only_columns",
     "hidden_columns",
     "majority",
+    "step_settings",
     "step_targets",
 ]
 
@@ -139,7 +141,7 @@ class PipelineRunner:
         self.callers = {name: TargetCaller(engine, name) for name in step_targets(target, pipeline)}
         names = {c for step in pipeline.steps for c in step.checks}
         self.checks: dict[str, Metric] = {n: engine.loaded.metrics[n].build() for n in sorted(names)}
-        self.hidden = hidden_columns(engine)
+        self.hidden = hidden_columns(engine.spec)
         self.picker = (
             ShotPicker(pipeline.shots, render_examples(engine.loaded, "train"), examples, engine.spec.prompt.user)
             if pipeline.shots is not None
@@ -193,12 +195,9 @@ class PipelineRunner:
 
     # ------------------------------------------------------------ per step
 
-    def _settings(self, step: Step, caller: TargetCaller) -> GenerationSettings:
-        return GenerationSettings.model_validate({**caller.settings.model_dump(), **step.generation})
-
     def _run_step(self, step: Step, rows: list[_Row]) -> None:
         caller = self.callers[step.target or self.target]
-        settings = self._settings(step, caller)
+        settings = step_settings(caller.settings, step)
         prompts = [self._prompt(step, r) for r in rows]
         per_sample: list[list[Call]] = []
         for k in range(step.samples):
@@ -266,16 +265,21 @@ class PipelineRunner:
         return PipelineAnswer(generation, prompt, all(c.cached for c in calls))
 
 
-def hidden_columns(engine: Engine) -> set[str]:
-    """The row columns only the spec's gold target reads (a step or check never sees them)."""
-    from fteval.templates import check_template  # noqa: PLC0415
-
-    prompt = engine.spec.prompt
-    seen = set()
+def hidden_columns(spec: Spec) -> set[str]:
+    """The row columns only the spec's gold target reads (a step, a check or a shot query never sees them)."""
+    prompt = getattr(spec, "prompt", None)
+    if prompt is None:
+        return set()
+    seen: set[str] = set()
     for text in (prompt.system, prompt.user):
         if text:
             seen |= check_template(text)[0]
     return gold_only_columns(check_template(prompt.target)[0], seen)
+
+
+def step_settings(base: GenerationSettings, step: Step) -> GenerationSettings:
+    """A step's decoding settings: the answering target's, with the step's overrides."""
+    return GenerationSettings.model_validate({**base.model_dump(), **step.generation})
 
 
 def _total(values: Sequence[Any]) -> Any:

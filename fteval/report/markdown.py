@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fteval.records import ExampleRecord
 from fteval.report.model import Report, RunReport, worst_examples
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
+from fteval.stepsummary import STEP_HEADER, step_cells
 
 __all__ = ["render_markdown"]
 
@@ -91,6 +92,10 @@ def render_markdown(report: Report, worst: int = 5) -> str:
     lines += _table(main_header(report), main_rows(report))
     lines += ["", "Brackets: 95% confidence intervals. Latency and cost are per question.", ""]
     lines += _comparison(report)
+    for run in report.runs:
+        if run.steps:
+            lines += [f"### {_escape(run.row.name)}: pipeline steps", ""]
+            lines += [*_table(STEP_HEADER, [step_cells(s, run.row.n) for s in run.steps]), ""]
     for run in report.runs:
         wrong = sum(run.wrong(e) for e in run.examples)
         examples = worst_examples(run, worst)
