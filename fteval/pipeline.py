@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fteval.calls import Call, CallSite, TargetCaller
+from fteval.errors import TemplateError
 from fteval.identity import canonical_json
 from fteval.pipespec import Pipeline, Step
 from fteval.plugin import Example, Generation, GenerationSettings, Metric, Parsed, Parser, Prompt, ScoreItem
@@ -159,11 +160,21 @@ class PipelineRunner:
         """Run every step over ``batch``; one answer per example, in order."""
         rows = [_Row(e, self._values(e)) for e in batch]
         for step in self.pipeline.steps:
-            active = [r for r in rows if self._runs(step, r)]
+            active, prompts = [], []
             for r in rows:
-                r.steps[step.name] = StepResult()
+                try:
+                    if self._runs(step, r):
+                        prompts.append(self._prompt(step, r))
+                        active.append(r)
+                    r.steps.setdefault(step.name, StepResult())
+                except TemplateError as exc:
+                    # a template that fails on what a model wrote (e.g. `parsed.x` of a bad parse): the
+                    # row fails, as a broken output does; the run goes on
+                    r.steps[step.name] = StepResult(ran=True, error=str(exc))
+                    r.last = (r.example.prompt, "")
+                    self.engine.notify(f"{self.target}: {exc}; the row's answer is empty")
             if active:
-                self._run_step(step, active)
+                self._run_step(step, active, prompts)
         return [self._finish(r) for r in rows]
 
     # ------------------------------------------------------------ per row
@@ -195,10 +206,9 @@ class PipelineRunner:
 
     # ------------------------------------------------------------ per step
 
-    def _run_step(self, step: Step, rows: list[_Row]) -> None:
+    def _run_step(self, step: Step, rows: list[_Row], prompts: list[Prompt]) -> None:
         caller = self.callers[step.target or self.target]
         settings = step_settings(caller.settings, step)
-        prompts = [self._prompt(step, r) for r in rows]
         per_sample: list[list[Call]] = []
         for k in range(step.samples):
             sample = settings.model_copy(update={"seed": settings.seed + k}) if step.samples > 1 else settings

@@ -288,3 +288,17 @@ def test_show_compare_report_and_plan_give_per_step_statistics(tmp_path: Path) -
         "step fix on pipe: 1 call(s)" in planned.stdout
         and "conditional: counted as running on every row" in planned.stdout
     )
+
+
+def test_a_template_failing_on_a_bad_output_fails_that_row_only(tmp_path: Path) -> None:
+    pipeline = """
+      steps:
+        - {name: draft, user: "Q: {{ question }}"}
+        - {name: shout, user: "Shots: {{ steps.draft.parsed.upper() }}"}
+"""
+    engine = _engine(_spec(tmp_path, pipeline), tmp_path)
+    run_id = engine.run("pipe")
+    assert engine.store.get_run(run_id).status == "complete"
+    # trout's draft ("maybe") does not parse: `parsed` is None and its template fails; the others go on
+    assert [e.output for e in engine.store.examples(run_id)] == ["YES", "", "NO"]
+    assert [c.step for c in load_calls(engine.store, run_id, [1])] == ["draft"]
