@@ -39,6 +39,22 @@ def step_references(source: str) -> set[str]:
     return out
 
 
+def check_references(source: str) -> set[tuple[str, str]]:
+    """(step, metric) pairs a template reads as ``steps.STEP.checks.METRIC`` (or ``check_errors``)."""
+    try:
+        ast = environment().parse(source)
+    except TemplateSyntaxError:
+        return set()
+    out = set()
+    for node in ast.find_all(nodes.Getattr):
+        inner = node.node
+        if isinstance(inner, nodes.Getattr) and inner.attr in ("checks", "check_errors"):
+            step = inner.node
+            if isinstance(step, nodes.Getattr) and isinstance(step.node, nodes.Name) and step.node.name == "steps":
+                out.add((step.attr, node.attr))
+    return out
+
+
 def _templates(step: Step) -> list[tuple[str, str]]:
     """(key, template source) of each template of a step."""
     out = [("user", step.user)]
@@ -68,7 +84,16 @@ def _check_references(pipeline: Pipeline, path: KeyPath, add: Add) -> None:
     names = [s.name for s in pipeline.steps]
     position = {n: i for i, n in enumerate(names)}
     edges = {s.name: {r for _, src in _templates(s) for r in step_references(src)} for s in pipeline.steps}
+    checks = {s.name: set(s.checks) for s in pipeline.steps}
     for i, step in enumerate(pipeline.steps):
+        for key, source in _templates(step):
+            for ref, metric in sorted(check_references(source)):
+                if ref in checks and metric not in checks[ref]:
+                    add(
+                        path + ("steps", i, key),
+                        f"step {step.name!r} reads steps.{ref}.checks.{metric}, but step {ref!r} does not check"
+                        f" {metric!r}; its checks: {', '.join(sorted(checks[ref])) or 'none'}",
+                    )
         if step.name in names[:i]:
             add(path + ("steps", i, "name"), f"step name {step.name!r} is used twice; each step needs its own name")
         for key, source in _templates(step):

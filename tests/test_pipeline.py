@@ -246,6 +246,11 @@ def _issues(spec: Path) -> list[str]:
             "3 samples at temperature 0 are the same answer",
         ),
         (
+            '\n        - {name: a, user: "{{ question }}"}\n        - {name: b, user: "x", when: "steps.a.checks.format_rate < 1"}',
+            31,
+            "step 'b' reads steps.a.checks.format_rate, but step 'a' does not check 'format_rate'; its checks: none",
+        ),
+        (
             '\n        - {name: a, user: "{{ question }}", checks: [bleu]}',
             30,
             "no metric 'bleu' in the spec; metrics: accuracy, format_rate",
