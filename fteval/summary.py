@@ -8,6 +8,7 @@ from rich.table import Table
 
 from fteval.costs import known_prices, price_line
 from fteval.records import AggregateRecord, RunRecord
+from fteval.stepsummary import step_table
 from fteval.store import Store
 
 
@@ -95,6 +96,9 @@ def version_line(run: RunRecord) -> str:
 def print_run(console: Console, store: Store, run: RunRecord) -> None:
     """Print a run's metric table and provenance."""
     console.print(run_table(store, run))
+    steps = step_table(store, run)
+    if steps is not None:
+        console.print(steps)
     for line in job_lines(store, run):
         console.print(line)
     if run.skipped_rows:
