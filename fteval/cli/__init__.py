@@ -48,6 +48,7 @@ def main(ctx: click.Context, store: Path, debug: bool) -> None:
 from fteval.cli import (  # noqa: E402  (registers the commands)
     compare_cmds,
     init_cmds,
+    judge_cmds,
     rate_cmds,
     report_cmds,
     run_cmds,
@@ -60,6 +61,7 @@ from fteval.cli import (  # noqa: E402  (registers the commands)
 __all__ = [
     "compare_cmds",
     "init_cmds",
+    "judge_cmds",
     "main",
     "print_warnings",
     "rate_cmds",
