@@ -148,10 +148,21 @@ def _paired(sheet: RatingSheet, per_output: dict[tuple[str, int], float], seed: 
     )
 
 
+def _mean(values: list[float], scale: tuple[int, int], seed: int) -> Aggregate:
+    """Mean rating with a 95% CI: Wilson on a pass/fail scale, else a bootstrap over outputs."""
+    import numpy as np
+
+    from fteval.stats import bootstrap_interval, mean_with_ci
+
+    if scale == (0, 1) or not values:
+        return mean_with_ci(values, seed=seed)
+    arr = np.asarray(values, dtype=float)
+    low, high = bootstrap_interval(len(arr), lambda idx: float(arr[idx].mean()), seed=seed)
+    return Aggregate(float(arr.mean()), low, high, len(arr), "bootstrap")
+
+
 def summarise_sheet(store: Store, sheet: RatingSheet, seed: int = 0) -> SheetSummary:
     """Rated scores, agreement and the paired difference of one sheet's ratings."""
-    from fteval.stats import mean_with_ci
-
     ratings: list[Rating] = sheet_ratings(store, sheet.id)
     units: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     for r in ratings:
@@ -161,7 +172,7 @@ def summarise_sheet(store: Store, sheet: RatingSheet, seed: int = 0) -> SheetSum
     for run_id in sheet.runs:
         values = [v for (r, _), v in sorted(per_output.items()) if r == run_id]
         n_ratings = sum(len(by) for (r, _), by in units.items() if r == run_id)
-        runs.append(RatedRun(run_id, mean_with_ci(values, seed=seed), n_ratings))
+        runs.append(RatedRun(run_id, _mean(values, (sheet.scale_min, sheet.scale_max), seed), n_ratings))
     raters = tuple(sorted({r.rater for r in ratings}))
     scale = (sheet.scale_min, sheet.scale_max)
     agreement = krippendorff_alpha(units, raters, scale, seed=seed)
