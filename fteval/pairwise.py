@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fteval.calls import CallSite, TargetCaller
 from fteval.errors import UsageError
@@ -23,7 +23,14 @@ from fteval.records import ExampleRecord, RunRecord
 if TYPE_CHECKING:
     from fteval.engine import Engine
 
-__all__ = ["DEFAULT_PAIR_PATTERN", "DEFAULT_PAIR_RUBRIC", "PairVerdict", "PairwiseResult", "judge_pair"]
+__all__ = [
+    "DEFAULT_PAIR_PATTERN",
+    "DEFAULT_PAIR_RUBRIC",
+    "PairVerdict",
+    "PairwiseResult",
+    "judge_pair",
+    "summary_lines",
+]
 
 DEFAULT_PAIR_RUBRIC = """Which of two answers to the task is better?
 
@@ -40,7 +47,7 @@ Answer 2:
 {{ output_2 }}
 
 Reply with "Winner: 1", "Winner: 2" or "Winner: tie" and nothing else."""
-DEFAULT_PAIR_PATTERN = r"(?i)(?:winner\s*[:=]?\s*\**\s*|^\s*)(1|2|tie)"
+DEFAULT_PAIR_PATTERN = r"(?i)(?:winner|answer|better)\D{0,20}?\b(1|2|tie)\b|^\s*(1|2|tie)\b"
 PAIR_VARIABLES = frozenset({"input", "system", "reference", "output_1", "output_2"})
 Choice = Literal["A", "B", "tie"]
 
@@ -109,7 +116,7 @@ def _rate(count: int, n: int) -> Rate:
     return Rate(count / n if n else 0.0, low, high, count)
 
 
-def _pattern(pattern: str) -> object:
+def _pattern(pattern: str) -> Any:
     import re2  # type: ignore[import-untyped]
 
     try:
@@ -118,9 +125,9 @@ def _pattern(pattern: str) -> object:
         raise UsageError(f"--pattern: invalid regular expression (RE2 syntax): {exc}") from None
 
 
-def _choice(pattern: object, reply: str, first: Choice) -> Choice | None:
+def _choice(pattern: Any, reply: str, first: Choice) -> Choice | None:
     """The reply's verdict as A / B / tie, given which run's output was shown first."""
-    match = pattern.search(reply)  # type: ignore[attr-defined]
+    match = pattern.search(reply)
     if match is None:
         return None
     found = next((g for g in match.groups() if g is not None), None)
