@@ -128,6 +128,8 @@ def test_a_killed_judged_run_resumes_without_judging_twice(tmp_path: Path) -> No
     run = store.list_runs("judged")[0]
     assert run.status == "complete" and len(load_calls(store, run.id)) == 5
     store.close()
+    shown = fteval_cli("show", run.id, "-n", "0", store=db, extra_path=SCRIPT_PLUGIN)
+    assert "calls metric:judge: 5 on 5 examples (0 from cache)" in shown.stdout and "$0.005000" in shown.stdout
 
 
 def test_judge_config_errors_name_the_key(tmp_path: Path) -> None:
