@@ -410,7 +410,7 @@ class Engine:
                     answers = runner.answer(batch)
                     bounded = [cut_generation(a.generation, resolved.settings) for a in answers]
                     records = self._score(
-                        [dataclasses.replace(e, prompt=a.prompt) for e, a in zip(batch, answers, strict=True)],
+                        batch,  # the spec's prompt, as other targets store it: runs pair on it (the steps' are in calls)
                         [g for g, _ in bounded],
                         [a.cached for a in answers],
                         parser,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateSyntaxError, nodes
 from pydantic import ValidationError
 
-from fteval.pipeline import BUILTIN_NAMES, condition_template, gold_only_columns
+from fteval.pipeline import BUILTIN_NAMES, condition_template, hidden_columns
 from fteval.pipespec import Pipeline, Step
 from fteval.plugin import GenerationSettings
 from fteval.templates import check_template, environment
@@ -36,6 +36,22 @@ def step_references(source: str) -> set[str]:
     for item in ast.find_all(nodes.Getitem):
         if isinstance(item.node, nodes.Name) and item.node.name == "steps" and isinstance(item.arg, nodes.Const):
             out.add(str(item.arg.value))
+    return out
+
+
+def check_references(source: str) -> set[tuple[str, str]]:
+    """(step, metric) pairs a template reads as ``steps.STEP.checks.METRIC`` (or ``check_errors``)."""
+    try:
+        ast = environment().parse(source)
+    except TemplateSyntaxError:
+        return set()
+    out = set()
+    for node in ast.find_all(nodes.Getattr):
+        inner = node.node
+        if isinstance(inner, nodes.Getattr) and inner.attr in ("checks", "check_errors"):
+            step = inner.node
+            if isinstance(step, nodes.Getattr) and isinstance(step.node, nodes.Name) and step.node.name == "steps":
+                out.add((step.attr, node.attr))
     return out
 
 
@@ -68,7 +84,16 @@ def _check_references(pipeline: Pipeline, path: KeyPath, add: Add) -> None:
     names = [s.name for s in pipeline.steps]
     position = {n: i for i, n in enumerate(names)}
     edges = {s.name: {r for _, src in _templates(s) for r in step_references(src)} for s in pipeline.steps}
+    checks = {s.name: set(s.checks) for s in pipeline.steps}
     for i, step in enumerate(pipeline.steps):
+        for key, source in _templates(step):
+            for ref, metric in sorted(check_references(source)):
+                if ref in checks and metric not in checks[ref]:
+                    add(
+                        path + ("steps", i, key),
+                        f"step {step.name!r} reads steps.{ref}.checks.{metric}, but step {ref!r} does not check"
+                        f" {metric!r}; its checks: {', '.join(sorted(checks[ref])) or 'none'}",
+                    )
         if step.name in names[:i]:
             add(path + ("steps", i, "name"), f"step name {step.name!r} is used twice; each step needs its own name")
         for key, source in _templates(step):
@@ -161,10 +186,7 @@ def check_pipelines(loaded: LoadedSpec, columns: set[str] | None, add: Add) -> N
     spec = loaded.spec
     prompt = getattr(spec, "prompt", None)
     targets: dict[str, Any] = getattr(spec, "targets", None) or {}
-    hidden: set[str] = set()
-    if prompt is not None:
-        shown = set().union(*(check_template(t)[0] for t in (prompt.system, prompt.user) if t))
-        hidden = gold_only_columns(check_template(prompt.target)[0], shown)
+    hidden = hidden_columns(spec) if prompt is not None else set()
     for name, target in targets.items():
         pipeline = target.pipeline
         if pipeline is None:

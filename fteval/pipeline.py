@@ -19,14 +19,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fteval.calls import Call, CallSite, TargetCaller
+from fteval.errors import TemplateError
 from fteval.identity import canonical_json
 from fteval.pipespec import Pipeline, Step
 from fteval.plugin import Example, Generation, GenerationSettings, Metric, Parsed, Parser, Prompt, ScoreItem
 from fteval.shots import ShotPicker, shot_values
-from fteval.templates import render
+from fteval.templates import check_template, render
 
 if TYPE_CHECKING:
     from fteval.engine import Engine
+    from fteval.spec import Spec
 
 __all__ = [
     "PipelineAnswer",
@@ -35,6 +37,7 @@ __all__ = [
     "gold_only_columns",
     "hidden_columns",
     "majority",
+    "step_settings",
     "step_targets",
 ]
 
@@ -139,7 +142,7 @@ class PipelineRunner:
         self.callers = {name: TargetCaller(engine, name) for name in step_targets(target, pipeline)}
         names = {c for step in pipeline.steps for c in step.checks}
         self.checks: dict[str, Metric] = {n: engine.loaded.metrics[n].build() for n in sorted(names)}
-        self.hidden = hidden_columns(engine)
+        self.hidden = hidden_columns(engine.spec)
         self.picker = (
             ShotPicker(pipeline.shots, render_examples(engine.loaded, "train"), examples, engine.spec.prompt.user)
             if pipeline.shots is not None
@@ -157,11 +160,21 @@ class PipelineRunner:
         """Run every step over ``batch``; one answer per example, in order."""
         rows = [_Row(e, self._values(e)) for e in batch]
         for step in self.pipeline.steps:
-            active = [r for r in rows if self._runs(step, r)]
+            active, prompts = [], []
             for r in rows:
-                r.steps[step.name] = StepResult()
+                try:
+                    if self._runs(step, r):
+                        prompts.append(self._prompt(step, r))
+                        active.append(r)
+                    r.steps.setdefault(step.name, StepResult())
+                except TemplateError as exc:
+                    # a template that fails on what a model wrote (e.g. `parsed.x` of a bad parse): the
+                    # row fails, as a broken output does; the run goes on
+                    r.steps[step.name] = StepResult(ran=True, error=str(exc))
+                    r.last = (r.example.prompt, "")
+                    self.engine.notify(f"{self.target}: {exc}; the row's answer is empty")
             if active:
-                self._run_step(step, active)
+                self._run_step(step, active, prompts)
         return [self._finish(r) for r in rows]
 
     # ------------------------------------------------------------ per row
@@ -193,13 +206,9 @@ class PipelineRunner:
 
     # ------------------------------------------------------------ per step
 
-    def _settings(self, step: Step, caller: TargetCaller) -> GenerationSettings:
-        return GenerationSettings.model_validate({**caller.settings.model_dump(), **step.generation})
-
-    def _run_step(self, step: Step, rows: list[_Row]) -> None:
+    def _run_step(self, step: Step, rows: list[_Row], prompts: list[Prompt]) -> None:
         caller = self.callers[step.target or self.target]
-        settings = self._settings(step, caller)
-        prompts = [self._prompt(step, r) for r in rows]
+        settings = step_settings(caller.settings, step)
         per_sample: list[list[Call]] = []
         for k in range(step.samples):
             sample = settings.model_copy(update={"seed": settings.seed + k}) if step.samples > 1 else settings
@@ -266,16 +275,21 @@ class PipelineRunner:
         return PipelineAnswer(generation, prompt, all(c.cached for c in calls))
 
 
-def hidden_columns(engine: Engine) -> set[str]:
-    """The row columns only the spec's gold target reads (a step or check never sees them)."""
-    from fteval.templates import check_template  # noqa: PLC0415
-
-    prompt = engine.spec.prompt
-    seen = set()
+def hidden_columns(spec: Spec) -> set[str]:
+    """The row columns only the spec's gold target reads (a step, a check or a shot query never sees them)."""
+    prompt = getattr(spec, "prompt", None)
+    if prompt is None:
+        return set()
+    seen: set[str] = set()
     for text in (prompt.system, prompt.user):
         if text:
             seen |= check_template(text)[0]
     return gold_only_columns(check_template(prompt.target)[0], seen)
+
+
+def step_settings(base: GenerationSettings, step: Step) -> GenerationSettings:
+    """A step's decoding settings: the answering target's, with the step's overrides."""
+    return GenerationSettings.model_validate({**base.model_dump(), **step.generation})
 
 
 def _total(values: Sequence[Any]) -> Any:

@@ -8,13 +8,13 @@ OpenAI targets (what the service bills) and as characters / 4 otherwise. Known p
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fteval.engine import render_examples
 from fteval.loader import LoadedSpec, ResolvedTarget
-from fteval.plugin import Example
+from fteval.plugin import Example, Prompt
 
 __all__ = ["HF_TINY_TOKENS_PER_S", "SplitTokens", "TargetPlan", "plan_spec"]
 
@@ -51,6 +51,8 @@ class TargetPlan:
     eval_cost_usd: float | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Per-step estimates of a pipeline target (``fteval.pipeplan.StepEstimate``), per question.
+    steps: list[Any] = field(default_factory=list)
 
 
 def _openai_module(name: str) -> Any:
@@ -212,6 +214,47 @@ def _plan_openai(plan: TargetPlan, target: ResolvedTarget, per_row: list[int], s
         plan.eval_cost_usd = rate.completion_cost(ev.prompt, ev.target)
 
 
+def _call_cost(loaded: LoadedSpec, name: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """USD of one call to target ``name`` (OpenAI targets, from the plugin's price table); None otherwise."""
+    target = loaded.targets[name]
+    if not _is_openai(target):
+        return None
+    try:
+        prices = _openai_module("prices")
+    except ImportError:
+        return None
+    cfg: Any = target.config
+    rate = prices.rates(
+        cfg.model.name,
+        fine_tuned=not target.spec.evaluator_only,
+        training=cfg.cost.training_per_1k,
+        input=cfg.cost.input_per_1k,
+        output=cfg.cost.output_per_1k,
+        date=cfg.cost.date,
+    )
+    cost: float = rate.completion_cost(prompt_tokens, completion_tokens)
+    return cost
+
+
+def _plan_pipeline(plan: TargetPlan, loaded: LoadedSpec, name: str, examples: Mapping[str, Sequence[Example]]) -> None:
+    """Calls, tokens and cost per question of a pipeline target (``fteval.pipeplan``)."""
+    from fteval.pipeplan import estimate_pipeline  # noqa: PLC0415
+
+    def count(prompt: Prompt) -> int:
+        return _counters(_is_openai(loaded.targets[name]))[1](Example(0, {}, prompt, ""))
+
+    plan.steps = estimate_pipeline(
+        loaded, name, examples["eval"], examples["train"], count, lambda t, p, c: _call_cost(loaded, t, p, c)
+    )
+    costs = [s.cost_usd for s in plan.steps]
+    rows = len(examples["eval"])
+    plan.eval_cost_usd = sum(c for c in costs if c is not None) * rows if any(c is not None for c in costs) else None
+    plan.notes.append(
+        "pipeline: prompts rendered per row with the gold answer standing in for earlier steps' outputs;"
+        " outputs counted as max_new_tokens and conditional steps as always running (upper bounds)"
+    )
+
+
 def plan_spec(loaded: LoadedSpec, targets: Sequence[str] = ()) -> list[TargetPlan]:
     """A plan for each target of ``loaded`` (or those named): split sizes, tokens, time and cost."""
     examples = {split: render_examples(loaded, split) for split in SPLITS}
@@ -231,5 +274,7 @@ def plan_spec(loaded: LoadedSpec, targets: Sequence[str] = ()) -> list[TargetPla
             _plan_openai(plan, target, per_row, loaded.spec.seed)
         elif _is_hf(target) and not target.spec.evaluator_only:
             _plan_hf(plan, target, per_row, shared)
+        if target.spec.pipeline is not None:
+            _plan_pipeline(plan, loaded, name, examples)
         plans.append(plan)
     return plans

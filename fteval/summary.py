@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fteval.records import AggregateRecord, RunRecord
+from fteval.stepsummary import step_table
 from fteval.store import Store
 
 
@@ -84,31 +85,17 @@ def version_line(run: RunRecord) -> str:
     return " ".join(parts)
 
 
-def call_lines(store: Store, run: RunRecord) -> list[str]:
-    """Model calls a run made besides its answers (a judge metric, pipeline steps): per step, calls, tokens, cost, time."""
-    from fteval.callstore import step_stats  # noqa: PLC0415
-
-    lines = []
-    for s in step_stats(store, run.id):
-        tokens = f", {s.prompt_tokens or 0:,} + {s.completion_tokens or 0:,} tokens" if s.prompt_tokens else ""
-        cost = f", ${s.cost_usd:.6f}" if s.cost_usd is not None else ""
-        latency = f", {s.latency_s:.3f} s per call" if s.latency_s is not None else ""
-        lines.append(
-            f"calls {s.step}: {s.calls} on {s.examples} examples ({s.cached} from cache){tokens}{cost}{latency}"
-        )
-    return lines
-
-
 def print_run(console: Console, store: Store, run: RunRecord) -> None:
     """Print a run's metric table and provenance."""
     console.print(run_table(store, run))
+    steps = step_table(store, run)
+    if steps is not None:
+        console.print(steps)
     for line in job_lines(store, run):
         console.print(line)
     if run.skipped_rows:
         console.print(f"[yellow]{run.skipped_rows} bad eval rows were skipped (on_bad_row: skip)[/yellow]")
     console.print(model_line(run), soft_wrap=True)
-    for line in call_lines(store, run):
-        console.print(line, soft_wrap=True, markup=False)
     console.print(
         f"spec {run.spec_name} sha256:{run.spec_hash[:12]}  seed {run.seed}  {version_line(run)}", soft_wrap=True
     )

@@ -84,15 +84,16 @@ def test_steps_run_in_order_and_a_conditional_step_only_when_its_condition_holds
     run_id = engine.run("pipe")
     examples = engine.store.examples(run_id)
     assert [e.output for e in examples] == ["yes", "no", "no"]  # trout corrected by `fix`; bat stays wrong
-    assert examples[1].prompt["user"] == "Answer yes or no. Q: Is a trout a mammal? Draft: maybe"
+    assert examples[1].prompt["user"] == "Is a trout a mammal?"  # the spec's prompt: runs pair on it
     calls = load_calls(engine.store, run_id)
+    assert calls[2].prompt.user == "Answer yes or no. Q: Is a trout a mammal? Draft: maybe"
     assert [(c.index, c.step) for c in calls] == [(0, "draft"), (1, "draft"), (1, "fix"), (2, "draft")]
     aggregates = {a.metric: a.value for a in engine.store.aggregates(run_id)}
     assert aggregates == {"accuracy": pytest.approx(2 / 3), "format_rate": 1.0}
     # per question: two calls for the corrected row, latency the sum over its steps
     assert [e.latency_s for e in examples] == [0.25, 0.5, 0.25]
     assert examples[1].cost_usd == pytest.approx(0.002) and examples[1].completion_tokens == 2
-    assert examples[1].prompt_tokens == len("Q: Is a trout a mammal?".split()) + len(examples[1].prompt["user"].split())
+    assert examples[1].prompt_tokens == len("Q: Is a trout a mammal?".split()) + len(calls[2].prompt.user.split())
     stats = {s.step: s for s in step_stats(engine.store, run_id)}
     assert (stats["draft"].examples, stats["draft"].calls) == (3, 3)
     assert (stats["fix"].examples, stats["fix"].calls) == (1, 1)
@@ -245,6 +246,11 @@ def _issues(spec: Path) -> list[str]:
             "3 samples at temperature 0 are the same answer",
         ),
         (
+            '\n        - {name: a, user: "{{ question }}"}\n        - {name: b, user: "x", when: "steps.a.checks.format_rate < 1"}',
+            31,
+            "step 'b' reads steps.a.checks.format_rate, but step 'a' does not check 'format_rate'; its checks: none",
+        ),
+        (
             '\n        - {name: a, user: "{{ question }}", checks: [bleu]}',
             30,
             "no metric 'bleu' in the spec; metrics: accuracy, format_rate",
@@ -255,3 +261,49 @@ def test_bad_pipelines_fail_validate_with_file_and_line(tmp_path: Path, steps: s
     spec = _spec(tmp_path, "\n      steps:" + steps)
     issues = _issues(spec)
     assert any(f"{spec}:{line}:" in i and message in i for i in issues), issues
+
+
+def test_show_compare_report_and_plan_give_per_step_statistics(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    engine = _engine(spec, tmp_path)
+    plain, pipe = engine.run("script"), engine.run("pipe")
+    store = tmp_path / "runs.db"
+    shown = fteval_cli("show", pipe, store=store, extra_path=SCRIPT_PLUGIN)
+    assert shown.returncode == 0, shown.stderr
+    assert "pipeline steps (4 calls; per question 1.33 calls" in shown.stdout
+    fix_line = next(line for line in shown.stdout.splitlines() if "│ fix" in line)
+    assert "1 of 3 (33%)" in fix_line and "0.001000" in fix_line
+    as_json = json.loads(fteval_cli("show", pipe, "--json", store=store, extra_path=SCRIPT_PLUGIN).stdout)
+    assert [(s["step"], s["examples"], s["calls"]) for s in as_json["steps"]] == [("draft", 3, 3), ("fix", 1, 1)]
+    # the pipeline pairs with the plain target on the same questions
+    compared = fteval_cli("compare", plain, pipe, store=store, extra_path=SCRIPT_PLUGIN)
+    assert "3 examples with identical prompts and golds" in compared.stdout
+    assert "pipeline steps" in compared.stdout
+    report = fteval_cli("report", plain, pipe, store=store, extra_path=SCRIPT_PLUGIN)
+    assert report.returncode == 0, report.stderr
+    assert "### pipe: pipeline steps" in report.stdout and "| fix | 1 of 3 (33%) | 1 | 0 | 12 / 1 |" in report.stdout
+    html = tmp_path / "report.html"
+    assert fteval_cli("report", plain, pipe, "--html", str(html), store=store, extra_path=SCRIPT_PLUGIN).returncode == 0
+    page = html.read_text()
+    assert '<section id="steps"><h2>Pipeline steps</h2>' in page and "<td>1 of 3 (33%)</td>" in page
+    planned = fteval_cli("plan", str(spec), "-t", "pipe", store=store, extra_path=SCRIPT_PLUGIN)
+    assert planned.returncode == 0, planned.stderr
+    assert "pipeline per question: 2 calls" in planned.stdout
+    assert (
+        "step fix on pipe: 1 call(s)" in planned.stdout
+        and "conditional: counted as running on every row" in planned.stdout
+    )
+
+
+def test_a_template_failing_on_a_bad_output_fails_that_row_only(tmp_path: Path) -> None:
+    pipeline = """
+      steps:
+        - {name: draft, user: "Q: {{ question }}"}
+        - {name: shout, user: "Shots: {{ steps.draft.parsed.upper() }}"}
+"""
+    engine = _engine(_spec(tmp_path, pipeline), tmp_path)
+    run_id = engine.run("pipe")
+    assert engine.store.get_run(run_id).status == "complete"
+    # trout's draft ("maybe") does not parse: `parsed` is None and its template fails; the others go on
+    assert [e.output for e in engine.store.examples(run_id)] == ["YES", "", "NO"]
+    assert [c.step for c in load_calls(engine.store, run_id, [1])] == ["draft"]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from fteval.compare import Comparison, Gate, GateResult
+    from fteval.records import RunRecord
     from fteval.store import Store
 
 _STATUS_STYLE = {"passed": "green", "failed": "bold red", "inconclusive": "yellow"}
@@ -256,8 +257,20 @@ def compare(
     if as_json:
         click.echo(json.dumps(comparison_json(cmp), indent=2, default=str))
     else:
-        print_comparison(Console(), cmp)
+        console = Console()
+        print_comparison(console, cmp)
+        _print_steps(console, store, (a, b))
     sys.exit(1 if cmp.failed else 0)
+
+
+def _print_steps(console: Console, store: Store, runs: tuple[RunRecord, ...]) -> None:
+    """The per-step tables of the compared runs that are pipelines."""
+    from fteval.stepsummary import step_table  # noqa: PLC0415
+
+    for run in runs:
+        table = step_table(store, run)
+        if table is not None:
+            console.print(table)
 
 
 @main.command()

@@ -46,8 +46,24 @@ def print_spec_plan(spec: Path, targets: Sequence[str]) -> None:
             click.echo(f"  training time: at least {_duration(plan.train_time_s)} (throughput bound; see notes)")
         if plan.train_cost_usd is not None:
             click.echo(f"  training cost: ~${plan.train_cost_usd:,.2f} (estimate)")
+        if plan.steps:
+            calls = sum(s.calls for s in plan.steps)
+            tokens_in, tokens_out = (
+                sum(s.prompt_tokens for s in plan.steps),
+                sum(s.completion_tokens for s in plan.steps),
+            )
+            click.echo(
+                f"  pipeline per question: {calls} calls, ~{tokens_in:,.0f} prompt + at most {tokens_out:,.0f} output tokens"
+            )
+            for s in plan.steps:
+                cost = "" if s.cost_usd is None else f", ~${s.cost_usd:.6f}"
+                extra = "".join(f"; {n}" for n in s.notes)
+                click.echo(
+                    f"    step {s.step} on {s.target}: {s.calls} call(s), ~{s.prompt_tokens:,.0f} + {s.completion_tokens:,.0f} tokens{cost}{extra}"
+                )
         if plan.eval_cost_usd is not None:
-            click.echo(f"  eval inference cost: ~${plan.eval_cost_usd:,.4f} (estimate; outputs as long as the gold)")
+            basis = "upper bound, see the pipeline note" if plan.steps else "estimate; outputs as long as the gold"
+            click.echo(f"  eval inference cost: ~${plan.eval_cost_usd:,.4f} ({basis})")
         for note in plan.notes:
             click.echo(f"  note: {note}")
         for warning in plan.warnings:

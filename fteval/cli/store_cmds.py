@@ -131,6 +131,7 @@ def _first_metric_wrong(example: ExampleRecord, first: str | None) -> bool:
 def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, wrong: bool, as_json: bool) -> None:
     """Show one run (id, unique prefix, or 'latest'): metrics, model, provenance, examples."""
     from fteval.breakdowns import breakdown_json, breakdown_table, run_breakdowns  # noqa: PLC0415
+    from fteval.callstore import step_stats  # noqa: PLC0415
     from fteval.summary import metric_order, print_run  # noqa: PLC0415
 
     store = _open(ctx)
@@ -155,6 +156,7 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
                 "metric_order": order,
                 "totals": dataclasses.asdict(store.run_totals(run.id)),
                 "breakdowns": [breakdown_json(b) for b in tables],
+                "steps": [dataclasses.asdict(s) for s in step_stats(store, run.id)],
                 "examples": [dataclasses.asdict(r) for r in rows],
             }
         )

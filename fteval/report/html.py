@@ -20,6 +20,7 @@ from fteval.report.model import Report
 from fteval.report.plots import all_plots, tradeoff_points
 from fteval.report.ratings import RATINGS_HEADER, rating_blocks
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
+from fteval.stepsummary import STEP_HEADER, step_cells
 
 if TYPE_CHECKING:
     from fteval.compare import Comparison
@@ -188,6 +189,22 @@ def _breakdowns(report: Report, plots: dict[str, str]) -> str:
     return '<section id="breakdowns"><h2>Where the models fail</h2>' + "".join(parts) + "</section>"
 
 
+def _steps(report: Report) -> str:
+    """Per-step statistics of the pipeline runs (calls, tokens, cost, latency, how often a step ran)."""
+    parts = [
+        f"<h3>{escape(run.row.name)}</h3>" + _table(STEP_HEADER, [step_cells(s, run.row.n) for s in run.steps], "steps")
+        for run in report.runs
+        if run.steps
+    ]
+    if not parts:
+        return ""
+    note = (
+        "<p class=note>Per call: tokens, cost and latency. A question's latency adds its steps; the samples"
+        " of one step are sent together and count once.</p>"
+    )
+    return '<section id="steps"><h2>Pipeline steps</h2>' + note + "".join(parts) + "</section>"
+
+
 def render_html(report: Report, title: str = "fteval report") -> str:
     """The report as one HTML document that needs no network and no other file.
 
@@ -215,6 +232,7 @@ def render_html(report: Report, title: str = "fteval report") -> str:
         _figure(plots.get("tradeoff"), f"{primary} (95% CI) against {against} per question; squares are baselines"),
         _figure(plots.get("loss"), "training and eval loss per target over steps"),
         "</section>",
+        _steps(report),
         _comparison(report),
         _ratings(report),
         _breakdowns(report, plots),

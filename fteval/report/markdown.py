@@ -8,6 +8,7 @@ from fteval.records import ExampleRecord
 from fteval.report.model import Report, RunReport, worst_examples
 from fteval.report.ratings import RATINGS_HEADER, rating_blocks
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
+from fteval.stepsummary import STEP_HEADER, step_cells
 
 __all__ = ["render_markdown"]
 
@@ -95,6 +96,10 @@ def render_markdown(report: Report, worst: int = 5) -> str:
     for block in rating_blocks(report.ratings, report.name_of):
         lines += [f"### Human ratings. {block.title}", "", *_table(RATINGS_HEADER, block.rows), ""]
         lines += [*block.notes, ""]
+    for run in report.runs:
+        if run.steps:
+            lines += [f"### {_escape(run.row.name)}: pipeline steps", ""]
+            lines += [*_table(STEP_HEADER, [step_cells(s, run.row.n) for s in run.steps]), ""]
     for run in report.runs:
         wrong = sum(run.wrong(e) for e in run.examples)
         examples = worst_examples(run, worst)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from fteval import registry
 from fteval.breakdowns import run_breakdowns
+from fteval.callstore import StepStats, step_stats
 from fteval.errors import FtevalError, UsageError
 from fteval.plugin import Breakdown
 from fteval.records import AggregateRecord, ExampleRecord, RunRecord
@@ -72,6 +73,8 @@ class RunReport:
     breakdowns: list[Breakdown]
     breakdown_error: str | None
     examples: list[ExampleRecord]
+    #: Per-step statistics of a pipeline run (``fteval.callstore``); empty for a one-call-per-question target.
+    steps: list[StepStats] = field(default_factory=list)
 
     def wrong(self, example: ExampleRecord) -> bool:
         """Whether an example is wrong on the primary metric (not a perfect score) or failed to parse."""
@@ -175,6 +178,7 @@ def run_report(store: Store, run: RunRecord) -> RunReport:
         breakdowns=breakdowns,
         breakdown_error=error,
         examples=examples,
+        steps=step_stats(store, run.id),
     )
 
 

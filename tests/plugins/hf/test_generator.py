@@ -89,3 +89,15 @@ def test_base_model_handle_of_a_hub_target_generates(hf_config, tiny_hub_model, 
     assert handle.location == str(tiny_hub_model) and handle.fingerprint.startswith("dir-sha256:")
     out = HFGenerator().load(handle, config, GenerationSettings(max_new_tokens=4)).generate([examples[0].prompt])
     assert out[0].prompt_tokens > 0 and out[0].completion_tokens <= 4
+
+
+def test_with_settings_shares_the_weights_and_decodes_as_a_fresh_load(
+    hf_config, tiny_hub_model, handle, examples
+) -> None:
+    prompts = [e.prompt for e in examples[:4]]
+    greedy = _load(hf_config, tiny_hub_model, handle, max_new_tokens=10)
+    sampled = GenerationSettings(max_new_tokens=10, temperature=1.0, seed=3)
+    derived = greedy.with_settings(sampled)
+    assert derived is not None and derived.model is greedy.model and derived.tokenizer is greedy.tokenizer
+    fresh = _load(hf_config, tiny_hub_model, handle, max_new_tokens=10, temperature=1.0, seed=3)
+    assert [g.text for g in derived.generate(prompts)] == [g.text for g in fresh.generate(prompts)]
