@@ -33,7 +33,7 @@ System answer:
 
 Rate the system answer from {{ scale_min }} (wrong or unusable) to {{ scale_max }} (correct and complete; it may be \
 worded differently from the reference). Reply with "Rating: N" and nothing else."""
-DEFAULT_PATTERN = r"(?i)(?:rating\s*[:=]?\s*\**\s*|^\s*)(\d+)"
+DEFAULT_PATTERN = r"(?i)(?:rating|score)\D{0,12}?(\d+)|^\s*(\d+)\b"
 RUBRIC_VARIABLES = frozenset({"input", "system", "reference", "output", "row", "scale_min", "scale_max"})
 
 

@@ -128,6 +128,9 @@ def test_a_killed_judged_run_resumes_without_judging_twice(tmp_path: Path) -> No
     run = store.list_runs("judged")[0]
     assert run.status == "complete" and len(load_calls(store, run.id)) == 5
     store.close()
+    shown = fteval_cli("show", run.id, "-n", "0", store=db, extra_path=SCRIPT_PLUGIN)
+    row = next(line for line in shown.stdout.splitlines() if "metric:judge" in line)
+    assert "5 of 6" in row and "0.001000" in row  # the judge's calls, with their cost per call
 
 
 def test_judge_config_errors_name_the_key(tmp_path: Path) -> None:
@@ -143,3 +146,27 @@ def test_judge_config_errors_name_the_key(tmp_path: Path) -> None:
     bad_pattern = "  - {name: judge, target: judge, pattern: 'Rating: \\\\d+'}\n"
     with pytest.raises(SpecError, match="needs a group"):
         load_spec(_spec(tmp_path, metric=bad_pattern))
+
+
+def test_report_shows_judge_against_human_agreement(tmp_path: Path) -> None:
+    import csv
+
+    pytest.importorskip("krippendorff")
+    db = tmp_path / "runs.db"
+    store = Store(db)
+    run_id = Engine(load_spec(_spec(tmp_path)), store, tmp_path).run("model")
+    store.close()
+    sheet = tmp_path / "sheet.csv"
+    out = fteval_cli("rate", run_id, "--all", "--csv", str(sheet), store=db, extra_path=SCRIPT_PLUGIN)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.reader(sheet.open(encoding="utf-8")))
+    for row in rows[1:]:  # the rater agrees with the judge: 5 for the right answer, 1 otherwise
+        row[6] = "5" if row[5] == row[4] else "1"
+    with sheet.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    out = fteval_cli("rate", "import", str(sheet), "--rater", "ann", store=db, extra_path=SCRIPT_PLUGIN)
+    assert out.returncode == 0, out.stderr
+    report = fteval_cli("report", run_id, "--md", "-", store=db, extra_path=SCRIPT_PLUGIN)
+    assert report.returncode == 0, report.stderr
+    assert "Judge (judge) against the raters: Krippendorff's alpha (ordinal) 1.00" in report.stdout
+    assert "on 5 outputs rated by the judge and a rater (2 coders)" in report.stdout  # the unparsed reply is out

@@ -93,6 +93,10 @@ def test_csv_round_trip_two_raters_agreement_and_report(runs: tuple[Path, str, s
     assert out.returncode == 0, out.stderr
     assert "2 rater(s) (bo, cy)" in out.stdout and "Krippendorff's alpha (ordinal)" in out.stdout
     assert "on the 6 examples rated for both" in out.stdout
+    page = tmp_path / "report.html"
+    assert fteval_cli("report", weak, full, "--html", str(page), store=db).returncode == 0
+    html = page.read_text(encoding="utf-8")
+    assert '<section id="ratings"><h2>Human ratings</h2>' in html and "Krippendorff&#x27;s alpha (ordinal)" in html
     # a re-import by the same rater replaces theirs, it does not add
     out = fteval_cli("rate", "import", str(tmp_path / "cy.csv"), "--rater", "cy", store=db)
     assert out.returncode == 0

@@ -12,7 +12,7 @@ import math
 import warnings
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from fteval.plugin import Aggregate
@@ -64,6 +64,14 @@ class PairedRating:
 
 
 @dataclass(frozen=True)
+class JudgeAgreement:
+    """Agreement of a ``judge`` metric's ratings with the human raters on the same outputs."""
+
+    metric: str
+    agreement: Agreement
+
+
+@dataclass(frozen=True)
 class SheetSummary:
     """Everything about one rating sheet's ratings."""
 
@@ -72,6 +80,7 @@ class SheetSummary:
     runs: list[RatedRun]
     agreement: Agreement
     paired: PairedRating | None
+    judges: list[JudgeAgreement] = field(default_factory=list)
 
 
 def krippendorff_alpha(
@@ -139,10 +148,21 @@ def _paired(sheet: RatingSheet, per_output: dict[tuple[str, int], float], seed: 
     )
 
 
+def _mean(values: list[float], scale: tuple[int, int], seed: int) -> Aggregate:
+    """Mean rating with a 95% CI: Wilson on a pass/fail scale, else a bootstrap over outputs."""
+    import numpy as np
+
+    from fteval.stats import bootstrap_interval, mean_with_ci
+
+    if scale == (0, 1) or not values:
+        return mean_with_ci(values, seed=seed)
+    arr = np.asarray(values, dtype=float)
+    low, high = bootstrap_interval(len(arr), lambda idx: float(arr[idx].mean()), seed=seed)
+    return Aggregate(float(arr.mean()), low, high, len(arr), "bootstrap")
+
+
 def summarise_sheet(store: Store, sheet: RatingSheet, seed: int = 0) -> SheetSummary:
     """Rated scores, agreement and the paired difference of one sheet's ratings."""
-    from fteval.stats import mean_with_ci
-
     ratings: list[Rating] = sheet_ratings(store, sheet.id)
     units: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     for r in ratings:
@@ -152,10 +172,40 @@ def summarise_sheet(store: Store, sheet: RatingSheet, seed: int = 0) -> SheetSum
     for run_id in sheet.runs:
         values = [v for (r, _), v in sorted(per_output.items()) if r == run_id]
         n_ratings = sum(len(by) for (r, _), by in units.items() if r == run_id)
-        runs.append(RatedRun(run_id, mean_with_ci(values, seed=seed), n_ratings))
+        runs.append(RatedRun(run_id, _mean(values, (sheet.scale_min, sheet.scale_max), seed), n_ratings))
     raters = tuple(sorted({r.rater for r in ratings}))
-    agreement = krippendorff_alpha(units, raters, (sheet.scale_min, sheet.scale_max), seed=seed)
-    return SheetSummary(sheet, raters, runs, agreement, _paired(sheet, per_output, seed))
+    scale = (sheet.scale_min, sheet.scale_max)
+    agreement = krippendorff_alpha(units, raters, scale, seed=seed)
+    judges = _judge_agreement(store, sheet, units, raters, seed)
+    return SheetSummary(sheet, raters, runs, agreement, _paired(sheet, per_output, seed), judges)
+
+
+def _judge_agreement(
+    store: Store, sheet: RatingSheet, units: dict[tuple[str, int], dict[str, float]], raters: tuple[str, ...], seed: int
+) -> list[JudgeAgreement]:
+    """Krippendorff's alpha between each judge metric (as one more coder) and the human raters."""
+    scale = (sheet.scale_min, sheet.scale_max)
+    judged: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
+    scales: dict[str, tuple[int, int]] = {}
+    for run_id in sheet.runs:
+        run = store.get_run(run_id)
+        for name in run.config.get("judges") or {}:
+            options = (run.config.get("metrics") or {}).get(name) or {}
+            low, high = options.get("scale") or (1, 5)
+            scales[name] = (int(low), int(high))
+            for idx, _, _, parts in store.scores(run_id).get(name, []):
+                if "rating" in parts and (run_id, idx) in units:
+                    judged[name][(run_id, idx)] = parts["rating"]
+    out = []
+    for name, ratings in sorted(judged.items()):
+        if scales[name] != scale:
+            note = f"the judge rates on {scales[name][0]}-{scales[name][1]}, the sheet on {scale[0]}-{scale[1]}"
+            out.append(JudgeAgreement(name, Agreement(None, None, None, "ordinal", len(raters) + 1, 0, note)))
+            continue
+        coder = f"judge:{name}"
+        merged = {u: {**units[u], coder: value} for u, value in ratings.items()}
+        out.append(JudgeAgreement(name, krippendorff_alpha(merged, (*raters, coder), scale, seed=seed)))
+    return out
 
 
 def rating_summaries(store: Store, run_ids: Sequence[str]) -> list[SheetSummary]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fteval.ratings.summary import SheetSummary
+from fteval.ratings.summary import Agreement, SheetSummary
 
 __all__ = ["RATINGS_HEADER", "RatingBlock", "rating_blocks"]
 
@@ -23,6 +23,15 @@ class RatingBlock:
 
 def _p(value: float) -> str:
     return "p<0.0001" if value < 1e-4 else f"p={value:.4f}"
+
+
+def _alpha(what: str, a: Agreement, among: str) -> str:
+    """A sentence on an agreement; ``among`` says which outputs count, ``{n}`` is the number of coders."""
+    if a.alpha is None:
+        return f"{what}: n/a ({a.note})."
+    ci = f" [{a.ci_low:.2f}, {a.ci_high:.2f}]" if a.ci_low is not None and a.ci_high is not None else ""
+    where = among.format(n=a.raters)
+    return f"{what}: Krippendorff's alpha ({a.level}) {a.alpha:.2f}{ci} on {a.units} outputs {where} (1 = perfect, 0 = chance)."
 
 
 def rating_blocks(summaries: list[SheetSummary], name_of: Callable[[str], str]) -> list[RatingBlock]:
@@ -45,17 +54,13 @@ def rating_blocks(summaries: list[SheetSummary], name_of: Callable[[str], str]) 
             for r in s.runs
         ]
         a = s.agreement
-        if a.alpha is not None:
-            ci = f" [{a.ci_low:.2f}, {a.ci_high:.2f}]" if a.ci_low is not None and a.ci_high is not None else ""
-            agreement = (
-                f"Inter-rater agreement: Krippendorff's alpha ({a.level}) {a.alpha:.2f}{ci} on {a.units} outputs "
-                f"rated by two or more of {a.raters} raters (1 = perfect, 0 = chance)."
-            )
-        else:
-            agreement = f"Inter-rater agreement: n/a ({a.note})."
         notes = [
             "An output's rating is the mean over its raters; CIs are bootstrap (or Wilson) over outputs.",
-            agreement,
+            _alpha("Inter-rater agreement", a, "rated by two or more of the {n} raters"),
+        ]
+        notes += [
+            _alpha(f"Judge ({j.metric}) against the raters", j.agreement, "rated by the judge and a rater ({n} coders)")
+            for j in s.judges
         ]
         if s.paired is not None:
             p = s.paired
