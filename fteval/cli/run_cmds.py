@@ -130,6 +130,11 @@ def _report(store: Store, engine: Engine, run_ids: list[str]) -> None:
     console.print(f"model calls this invocation: {engine.model_calls}")
 
 
+_no_cache = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Ask the model for every row again instead of answering from the response cache (a new run; implies --rerun).",
+)
 _label = click.option("--label", help="Name the run(s), e.g. v2.1 (shown in runs, show and compare).")
 _move_label = click.option(
     "--move-label",
@@ -169,6 +174,7 @@ def _set_label(store: Store, run_ids: list[str], label: str | None, move: bool) 
 @_spec
 @_target
 @click.option("--rerun", is_flag=True, help="Start a new run even if an identical one is complete (uses the cache).")
+@_no_cache
 @_model
 @_label
 @_move_label
@@ -179,6 +185,7 @@ def eval_(
     spec: Path,
     targets: tuple[str, ...],
     rerun: bool,
+    no_cache: bool,
     model: str | None,
     label: str | None,
     move_label: bool,
@@ -188,7 +195,7 @@ def eval_(
     run_ids = []
     for target in _targets(engine, targets):
         job_id, handle = engine.trained(target)
-        run_ids.append(engine.evaluate(target, job_id, handle, rerun=rerun))
+        run_ids.append(engine.evaluate(target, job_id, handle, rerun=rerun or no_cache, use_cache=not no_cache))
     _set_label(store, run_ids, label, move_label)
     _report(store, engine, run_ids)
 
@@ -197,6 +204,7 @@ def eval_(
 @_spec
 @_target
 @click.option("--rerun", is_flag=True, help="Start new runs even if identical ones are complete (uses the cache).")
+@_no_cache
 @_model
 @_label
 @_move_label
@@ -217,6 +225,7 @@ def run(
     spec: Path,
     targets: tuple[str, ...],
     rerun: bool,
+    no_cache: bool,
     model: str | None,
     label: str | None,
     move_label: bool,
@@ -237,7 +246,7 @@ def run(
     engine, store = _engine(ctx, spec, model_overrides(spec, model, targets))
     chosen = _targets(engine, targets)
     baselines = _baselines(engine, store, chosen, baseline, gates)
-    run_ids = [engine.run(target, rerun=rerun) for target in chosen]
+    run_ids = [engine.run(target, rerun=rerun or no_cache, use_cache=not no_cache) for target in chosen]
     _set_label(store, run_ids, label, move_label)
     _report(store, engine, run_ids)
     if baseline:
