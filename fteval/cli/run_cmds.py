@@ -290,7 +290,9 @@ def _gate(
                 f"the run evaluated is the baseline run {run_id} itself (same model, data and settings):"
                 " a run compared with itself shows no difference, so there is nothing to gate"
             )
-    console = Console()
+    from fteval.cli.verdict import verdict_line, wide_console  # noqa: PLC0415
+
+    console = wide_console()
     parsed = [parse_gate(g) for g in gates]
     results = [
         compare_runs(store, base, store.get_run(run_id), gates=parsed, alpha=alpha)
@@ -301,4 +303,6 @@ def _gate(
         print_comparison(console, cmp)
     if md_file is not None:
         md_file.write_text("\n".join(comparison_markdown(c) for c in results), encoding="utf-8")
+    if gates:
+        console.print(verdict_line(results), markup=False, soft_wrap=True)  # last: what a CI log reader looks for
     return 1 if any(c.failed for c in results) else 0
