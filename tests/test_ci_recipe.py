@@ -89,3 +89,10 @@ def test_every_fteval_command_and_option_in_the_workflow_exists(tmp_path: Path) 
         assert helped.returncode == 0, helped.stderr
         for option in (w for w in words[2:] if w.startswith("-")):
             assert re.search(rf"(^|[\s,]){re.escape(option)}\b", helped.stdout), f"fteval {words[1]}: no {option}"
+
+
+def test_the_release_walkthrough_script_parses() -> None:
+    """examples/release/walkthrough.sh (docs/releases.md's measured run) is valid bash."""
+    script = ROOT / "examples" / "release" / "walkthrough.sh"
+    out = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
