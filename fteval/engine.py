@@ -120,6 +120,7 @@ class Engine:
         self.loaded, self.store, self.home = loaded, store, home
         self.spec = loaded.spec
         self.model_calls = 0
+        self._cache = True  # answer from the response cache (``evaluate(use_cache=False)`` asks the model)
         self._identities: dict[str, str | None] = {}
         # Values of SecretStr config fields: redacted wherever they would be stored, whatever their key.
         self.secrets = loaded.secrets
@@ -157,11 +158,14 @@ class Engine:
         """
         key = self.job_key(target)
         job = self.store.job(key)
-        if job is not None and job.status == "done" and job.handle is not None:
+        # An evaluator-only handle is asked for again each invocation: what a name serves can change
+        # behind it (a served model swapped under the same URL), and base_model says what it is now.
+        fresh = self.spec.targets[target].evaluator_only
+        if job is not None and job.status == "done" and job.handle is not None and not fresh:
             return job.id, job.handle
         with leases.hold(self.store.db, f"job:{key}", on_wait=self._waiting(f"training of {target!r}")) as waited:
             job = self.store.job(key)  # re-read: the process we waited for may have finished it
-            if job is not None and job.status == "done" and job.handle is not None:
+            if job is not None and job.status == "done" and job.handle is not None and not fresh:
                 self.notify(f"{target}: reusing job {job.id}, trained meanwhile by another process")
                 return job.id, job.handle
             if waited:
@@ -225,10 +229,10 @@ class Engine:
         Raises:
             StoreError: the target has not been trained yet.
         """
+        if self.spec.targets[target].evaluator_only:
+            return self.train(target)  # asks base_model what the name serves now
         job = self.store.job(self.job_key(target))
         if job is None or job.status != "done" or job.handle is None:
-            if self.spec.targets[target].evaluator_only:
-                return self.train(target)
             raise StoreError(f"target {target!r} has no finished training job; run `fteval train` first")
         return job.id, job.handle
 
@@ -277,16 +281,22 @@ class Engine:
         plugins.update({f"metric.{n}": m.cls for n, m in self.loaded.metrics.items()})
         return run_versions(plugins)
 
-    def evaluate(self, target: str, job_id: str, handle: ModelHandle, *, rerun: bool = False) -> str:
+    def evaluate(
+        self, target: str, job_id: str, handle: ModelHandle, *, rerun: bool = False, use_cache: bool = True
+    ) -> str:
         """Evaluate a trained target; resumes an interrupted run, reuses a complete one unless ``rerun``.
 
         One process at a time evaluates a run: another one waits for it, then reuses the complete run.
+        ``use_cache=False`` asks the model for every row instead of answering from the response cache.
         """
+        self._cache = use_cache
         config = self.run_config(target, handle)
         run_key = canonical_hash(config)
         existing = self.store.find_run(run_key)
         if existing is not None and existing.status == "complete" and not rerun:
             return existing.id
+        if existing is None:
+            self._say_if_changed(target, handle)
         with leases.hold(self.store.db, f"run:{run_key}", on_wait=self._waiting(f"evaluation of {target!r}")) as waited:
             existing = self.store.find_run(run_key)  # re-read: the process we waited for may have completed it
             if existing is not None and existing.status == "complete" and (waited or not rerun):
@@ -294,6 +304,15 @@ class Engine:
                     self.notify(f"{target}: reusing run {existing.id}, completed meanwhile by another process")
                 return existing.id
             return self._evaluate_locked(target, job_id, handle, run_key, config, existing)
+
+    def _say_if_changed(self, target: str, handle: ModelHandle) -> None:
+        """One line when the target's model is not the one its latest complete run evaluated."""
+        earlier = self.store.series(self.spec.name, target)
+        if earlier and earlier[0].model_fingerprint != handle.fingerprint:
+            self.notify(
+                f"{target}: the model is not the one run {earlier[0].id} evaluated"
+                f" ({earlier[0].model_fingerprint} -> {redact_text(handle.fingerprint, self.secrets)}): a new run"
+            )
 
     def _evaluate_locked(
         self, target: str, job_id: str, handle: ModelHandle, run_key: str, config: dict[str, Any], existing: Any
@@ -368,7 +387,7 @@ class Engine:
             with progress_bar(len(pending), f"{resolved.name}: evaluating") as bar:
                 for batch in _chunks(pending, generator.call_size(settings)):
                     keys = [cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
-                    cached = self.store.cached_responses(keys)
+                    cached = self.store.cached_responses(keys) if self._cache else {}
                     cached = dict(zip(cached, scrub_outputs(list(cached.values()), known), strict=True))
                     misses = [i for i, k in enumerate(keys) if k not in cached]
                     fresh: dict[int, Generation] = {}
@@ -513,10 +532,10 @@ class Engine:
 
     # ------------------------------------------------------------ both
 
-    def run(self, target: str, *, rerun: bool = False) -> str:
+    def run(self, target: str, *, rerun: bool = False, use_cache: bool = True) -> str:
         """Train (or reuse the job) and evaluate one target; returns the run id."""
         job_id, handle = self.train(target)
-        return self.evaluate(target, job_id, handle, rerun=rerun)
+        return self.evaluate(target, job_id, handle, rerun=rerun, use_cache=use_cache)
 
 
 def _handle_dict(handle: ModelHandle) -> dict[str, Any]:

@@ -92,6 +92,8 @@ def test_full_vs_tenth_is_flagged_and_exits_1(built: dict[str, object], tmp_path
     assert out.returncode == 1, out.stderr
     assert "exact_match: FAILED" in out.stdout and "slot_f1: FAILED" in out.stdout
     assert re.search(r"flips on exact_match: \d{3} right->wrong, 0 wrong->right", out.stdout)
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("gate: FAILED: exact_match of ") and "; slot_f1 of " in last
     text = md.read_text()
     assert text.startswith("### fteval compare: ❌ regression")
     assert f"`{built['full']} (v1)`" in text and f"`{built['tenth']} (v2)`" in text
@@ -233,9 +235,12 @@ def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[
     assert silent.returncode == 2 and not md.exists()
     assert f"run {built['tenth']} already carries label 'v2': it was reused" in silent.stderr
     assert "--move-label" in silent.stderr and Store(db).get_run(str(built["tenth"])).label == "v2"
-    out = fteval_cli("run", str(tenth), *gate, "--move-label", store=db)
+    out = fteval_cli("run", str(tenth), *gate, "--move-label", store=db, env_extra={"COLUMNS": "80"})
     assert out.returncode == 1, out.stderr
     assert "exact_match: FAILED" in out.stdout and "❌ exact_match: FAILED" in md.read_text()
+    # a CI log: the verdict is the last line, and no table is cut to the 80 columns a pipe is given
+    assert out.stdout.strip().splitlines()[-1].startswith("gate: FAILED: exact_match of ")
+    assert "…" not in out.stdout and "function_accuracy" in out.stdout
     assert f"`{built['tenth']} (v3)`" in md.read_text()  # asked for: the reused run is relabelled
     n_runs = len(Store(db).list_runs())
     unknown_metric = fteval_cli(
@@ -247,6 +252,23 @@ def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[
     assert len(Store(db).list_runs()) == n_runs  # refused before any model ran
     no_baseline = fteval_cli("run", str(tenth), "--fail-if-worse", "exact_match", store=db)
     assert no_baseline.returncode == 2 and "need --baseline" in no_baseline.stderr
+
+
+def test_report_gates_like_compare_with_the_verdict_last(built: dict[str, object], tmp_path: Path) -> None:
+    failed = fteval_cli(
+        "report", "v1", "v2", "--fail-if-worse", "exact_match", "--md", str(tmp_path / "r.md"), store=built["db"]
+    )
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stdout.strip().splitlines()[-1].startswith("gate: FAILED: exact_match of ")
+    assert (tmp_path / "r.md").exists()  # the report is written before the gate decides
+    passed = fteval_cli(
+        "report", "v2", "v1", "--fail-if-worse", "exact_match", "--md", str(tmp_path / "p.md"), store=built["db"]
+    )
+    assert passed.returncode == 0 and passed.stdout.strip().splitlines()[-1].startswith("gate: PASSED: 1 gated metric")
+    to_stdout = fteval_cli("report", "v1", "v2", "--fail-if-worse", "exact_match", store=built["db"])
+    assert to_stdout.returncode == 1 and to_stdout.stderr.strip().splitlines()[-1].startswith("gate: FAILED")
+    alone = fteval_cli("report", "v1", "--fail-if-worse", "exact_match", store=built["db"])
+    assert alone.returncode == 2 and "needs two runs or more" in alone.stderr
 
 
 def test_a_label_on_another_run_moves_only_when_asked(db: Path, built: dict[str, object]) -> None:

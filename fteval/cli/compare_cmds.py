@@ -68,7 +68,8 @@ def _p_clause(value: float) -> str:
     return "p<0.0001" if value < 1e-4 else f"p={value:.4f}"
 
 
-def _gate_line(g: GateResult) -> str:
+def gate_line(g: GateResult) -> str:
+    """One gate's verdict, e.g. ``exact_match: FAILED: B is worse by 0.0500, more than 0, significant (p=0.0010)``."""
     verdict = {"passed": "passed", "failed": "FAILED", "inconclusive": "inconclusive"}[g.status]
     how = f"B is worse by {g.drop:.4f}" if g.drop > 0 else f"B is not worse (change {-g.drop:+.4f})"
     why = {
@@ -118,7 +119,7 @@ def print_comparison(console: Console, cmp: Comparison) -> None:
     for name, why in cmp.skipped.items():
         console.print(f"skipped {name}: {escape(why)}")
     for g in cmp.gates:
-        console.print(f"gate {escape(_gate_line(g))}", style=_STATUS_STYLE[g.status])
+        console.print(f"gate {escape(gate_line(g))}", style=_STATUS_STYLE[g.status])
     if cmp.flips_metric:
         console.print(
             f"\nflips on {cmp.flips_metric}: {cmp.n_right_to_wrong} right->wrong, {cmp.n_wrong_to_right} wrong->right"
@@ -164,7 +165,7 @@ def comparison_markdown(cmp: Comparison) -> str:
     if cmp.gates:
         lines += ["", "**Gate**", ""]
         icon = {"passed": "✅", "failed": "❌", "inconclusive": "⚠️"}
-        lines += [f"- {icon[g.status]} {_gate_line(g)}" for g in cmp.gates]
+        lines += [f"- {icon[g.status]} {gate_line(g)}" for g in cmp.gates]
     if cmp.flips_metric:
         lines += [
             "",
@@ -232,8 +233,7 @@ def compare(
     as_json: bool,
     md_file: Path | None,
 ) -> None:
-    from rich.console import Console  # noqa: PLC0415
-
+    from fteval.cli.verdict import verdict_line, wide_console  # noqa: PLC0415
     from fteval.compare import DEFAULT_DETECT, compare_runs  # noqa: PLC0415
     from fteval.refs import resolve_pair  # noqa: PLC0415
 
@@ -257,9 +257,11 @@ def compare(
     if as_json:
         click.echo(json.dumps(comparison_json(cmp), indent=2, default=str))
     else:
-        console = Console()
+        console = wide_console()
         print_comparison(console, cmp)
         _print_steps(console, store, (a, b))
+        if cmp.gates:
+            console.print(verdict_line([cmp]), markup=False, soft_wrap=True)  # the last line of a CI log
     sys.exit(1 if cmp.failed else 0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from fteval.cli import main, print_warnings
+from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 from fteval.errors import UsageError
 
 if TYPE_CHECKING:
@@ -91,6 +93,10 @@ def resolve_runs(store: Store, refs: tuple[str, ...]) -> list[RunRecord]:
     metavar="RUN",
     help="Compare every other run with this one (A) [default: the first baseline run, else the first run].",
 )
+@fail_if_worse_option(
+    "Exit 1 if a run is significantly worse than the reference run on METRIC by more than MAX_DROP. Repeatable."
+)
+@alpha_option("With --fail-if-worse: significance level of the gate.")
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -100,6 +106,8 @@ def report(
     worst: int,
     no_compare: bool,
     reference: str | None,
+    gates: tuple[str, ...],
+    alpha: float,
 ) -> None:
     """Write the report (see the help text above)."""
     from fteval.refs import resolve_run  # noqa: PLC0415
@@ -133,5 +141,34 @@ def report(
                 Path(md_file).parent.mkdir(parents=True, exist_ok=True)
                 Path(md_file).write_text(text, encoding="utf-8")
                 click.echo(f"wrote {md_file}", err=True)
+        if gates:
+            # stderr when the Markdown went to stdout, so the verdict stays the log's last line either way
+            failed = _gate(
+                store, runs, reference_run, gates, alpha, stderr=md_file in (None, "-") and html_file is None
+            )
+            if failed:
+                sys.exit(1)
     finally:
         store.close()
+
+
+def _gate(
+    store: Store, runs: list[RunRecord], reference: RunRecord | None, gates: tuple[str, ...], alpha: float, stderr: bool
+) -> bool:
+    """Gate every run on the reference run, as ``fteval compare`` does; print the gates and the verdict last."""
+    from fteval.cli.compare_cmds import gate_line  # noqa: PLC0415
+    from fteval.cli.verdict import verdict_line, wide_console  # noqa: PLC0415
+    from fteval.compare import compare_runs, parse_gate  # noqa: PLC0415
+    from fteval.report.model import reference_run  # noqa: PLC0415
+
+    if len(runs) < 2:
+        raise UsageError("--fail-if-worse needs two runs or more: the reference run and the runs gated on it")
+    parsed = [parse_gate(g) for g in gates]
+    a = reference_run(runs, reference)
+    results = [compare_runs(store, a, b, gates=parsed, alpha=alpha) for b in runs if b.id != a.id]
+    console = wide_console(stderr=stderr)
+    for cmp in results:
+        for g in cmp.gates:
+            console.print(f"gate {cmp.b.name} vs {cmp.a.name}: {gate_line(g)}", markup=False, soft_wrap=True)
+    console.print(verdict_line(results), markup=False, soft_wrap=True)
+    return any(c.failed for c in results)

@@ -131,6 +131,11 @@ def _report(store: Store, engine: Engine, run_ids: list[str]) -> None:
     console.print(f"model calls this invocation: {engine.model_calls}")
 
 
+_no_cache = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Ask the model for every row again instead of answering from the response cache (a new run; implies --rerun).",
+)
 _label = click.option("--label", help="Name the run(s), e.g. v2.1 (shown in runs, show and compare).")
 _move_label = click.option(
     "--move-label",
@@ -170,6 +175,7 @@ def _set_label(store: Store, run_ids: list[str], label: str | None, move: bool) 
 @_spec
 @_target
 @click.option("--rerun", is_flag=True, help="Start a new run even if an identical one is complete (uses the cache).")
+@_no_cache
 @_model
 @_label
 @_move_label
@@ -180,6 +186,7 @@ def eval_(
     spec: Path,
     targets: tuple[str, ...],
     rerun: bool,
+    no_cache: bool,
     model: str | None,
     label: str | None,
     move_label: bool,
@@ -189,7 +196,7 @@ def eval_(
     run_ids = []
     for target in _targets(engine, targets):
         job_id, handle = engine.trained(target)
-        run_ids.append(engine.evaluate(target, job_id, handle, rerun=rerun))
+        run_ids.append(engine.evaluate(target, job_id, handle, rerun=rerun or no_cache, use_cache=not no_cache))
     _set_label(store, run_ids, label, move_label)
     _report(store, engine, run_ids)
 
@@ -198,6 +205,7 @@ def eval_(
 @_spec
 @_target
 @click.option("--rerun", is_flag=True, help="Start new runs even if identical ones are complete (uses the cache).")
+@_no_cache
 @_model
 @_label
 @_move_label
@@ -218,6 +226,7 @@ def run(
     spec: Path,
     targets: tuple[str, ...],
     rerun: bool,
+    no_cache: bool,
     model: str | None,
     label: str | None,
     move_label: bool,
@@ -238,7 +247,7 @@ def run(
     engine, store = _engine(ctx, spec, model_overrides(spec, model, targets))
     chosen = _targets(engine, targets)
     baselines = _baselines(engine, store, chosen, baseline, gates)
-    run_ids = [engine.run(target, rerun=rerun) for target in chosen]
+    run_ids = [engine.run(target, rerun=rerun or no_cache, use_cache=not no_cache) for target in chosen]
     _set_label(store, run_ids, label, move_label)
     _report(store, engine, run_ids)
     if baseline:
@@ -272,7 +281,6 @@ def _gate(
     md_file: Path | None,
 ) -> int:
     """Compare each new run with its baseline, print and write the summaries; 1 if a gate failed."""
-    from rich.console import Console  # noqa: PLC0415
 
     from fteval.cli.compare_cmds import comparison_markdown, print_comparison  # noqa: PLC0415
     from fteval.compare import compare_runs, parse_gate  # noqa: PLC0415
@@ -284,7 +292,9 @@ def _gate(
                 f"the run evaluated is the baseline run {run_id} itself (same model, data and settings):"
                 " a run compared with itself shows no difference, so there is nothing to gate"
             )
-    console = Console()
+    from fteval.cli.verdict import verdict_line, wide_console  # noqa: PLC0415
+
+    console = wide_console()
     parsed = [parse_gate(g) for g in gates]
     results = [
         compare_runs(store, base, store.get_run(run_id), gates=parsed, alpha=alpha)
@@ -295,4 +305,6 @@ def _gate(
         print_comparison(console, cmp)
     if md_file is not None:
         md_file.write_text("\n".join(comparison_markdown(c) for c in results), encoding="utf-8")
+    if gates:
+        console.print(verdict_line(results), markup=False, soft_wrap=True)  # last: what a CI log reader looks for
     return 1 if any(c.failed for c in results) else 0

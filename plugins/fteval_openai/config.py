@@ -26,6 +26,13 @@ class ModelSettings(PluginConfig):
             data = {k: v for k, v in data.items() if k != "id"} | {"name": data["id"]}
         return data
 
+    revision: str | None = Field(
+        None,
+        description=(
+            "The release this name serves, as you name it (e.g. v3 or a weights hash); part of the model's identity."
+            " Pinned, no probe prompts are asked to tell releases apart."
+        ),
+    )
     base_url: str | None = Field(
         None,
         description="API root, e.g. http://127.0.0.1:8000/v1 for `fteval serve` or a vLLM server; default api.openai.com.",

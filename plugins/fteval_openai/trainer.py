@@ -131,20 +131,42 @@ class OpenAITrainer(Trainer):
             meta={**meta, "endpoint": endpoint_host(self.config.model)},
         )
 
-    def base_model(self, ctx: TrainContext) -> ModelHandle:
-        """The base model as is (zero-shot), identified by name, endpoint and reported snapshot."""
-        from fteval_openai.client import api_errors, endpoint_host, sync_client
-        from fteval_openai.identity import base_fingerprint, model_identity
+    def _reported(self, answers: bool) -> Any:
+        """What the endpoint reports about the model, and (``answers``) how it answers the probes, asked now."""
+        from fteval_openai.client import api_errors, sync_client
+        from fteval_openai.identity import reported
 
         model = self.config.model
-        with api_errors(model, f"looking up {model.name}"):
-            snapshot = model_identity(sync_client(model), model)
-        ctx.record(model_snapshot=snapshot, price_date=self._rates().date or "unknown")
+        where = f"{model.name} at {model.base_url or 'the OpenAI API'}"
+        with api_errors(model, f"identifying {where} (after up to {model.max_retries} retries)"):
+            return reported(sync_client(model, max_retries=model.max_retries), model, answers=answers)
+
+    def model_identity(self) -> str | None:
+        """Name, full base URL, pinned ``revision``, and the ``/v1/models`` root and stable snapshot date."""
+        from fteval_openai.identity import stable_identity
+
+        if not hasattr(self, "_identity"):
+            self._identity = stable_identity(self.config.model, self._reported(answers=False))
+        return self._identity
+
+    def base_model(self, ctx: TrainContext) -> ModelHandle:
+        """The base model as is (zero-shot), identified by what the endpoint reports and, failing that, how it answers.
+
+        Asked at every invocation (the engine does not reuse an evaluator-only handle), so a model
+        swapped behind the same name and URL gets a new fingerprint, hence a new run and no cached answers.
+        """
+        from fteval_openai.client import endpoint_host
+        from fteval_openai.identity import served_fingerprint
+
+        model = self.config.model
+        seen = self._reported(answers=True)
+        fingerprint = served_fingerprint(model, seen)
+        ctx.record(model_identity=fingerprint, price_date=self._rates().date or "unknown")
         return ModelHandle(
             trainer="openai",
-            fingerprint=base_fingerprint(model),
+            fingerprint=fingerprint,
             location=model.name,
-            meta={"snapshot": snapshot, "endpoint": endpoint_host(model)},
+            meta={"endpoint": endpoint_host(model), "system_fingerprints": list(seen.system_fingerprints)},
         )
 
     def credentials(self) -> list[Credential]:

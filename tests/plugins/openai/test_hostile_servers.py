@@ -28,7 +28,9 @@ def _spec(tmp_path: Path, url: str, **model: object) -> Path:
     spec = write_spec(tmp_path / "spec.yaml", url, eval_rows=4)
     data = json.loads(spec.read_text())
     data["targets"] = {"zero": data["targets"]["zero"]}
-    data["targets"]["zero"]["model"].update({"request_timeout_s": 3, "max_retries": 1, "max_concurrency": 1, **model})
+    # the release is pinned, so no identity probe is sent: every chat request is a row's
+    settings = {"request_timeout_s": 3, "max_retries": 1, "max_concurrency": 1, "revision": "test", **model}
+    data["targets"]["zero"]["model"].update(settings)
     data["targets"]["zero"]["generation"] = {"batch_size": 1}  # one prompt per call: rows are stored one by one
     spec.write_text(json.dumps(data))
     return spec
@@ -109,7 +111,7 @@ def test_a_huge_answer_to_a_lifecycle_call_is_cut_too(tmp_path: Path, api_key: s
         out, wall, peak_mib = _eval(_spec(tmp_path, server.url), tmp_path / "runs.db", dict(os.environ))
         sent = server.sent
     assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
-    assert "went over" in out.stderr and "looking up gpt-4o-mini" in out.stderr
+    assert "went over" in out.stderr and "identifying gpt-4o-mini" in out.stderr
     assert wall < 40 and peak_mib < 400 and sent < 64 * 2**20, (wall, peak_mib, sent)
 
 
@@ -120,7 +122,7 @@ def test_headers_trickling_on_a_lifecycle_call_end_at_the_deadline(tmp_path: Pat
         server.models_mode = "trickle"
         out, wall, _ = _eval(_spec(tmp_path, server.url, request_timeout_s=1), tmp_path / "runs.db", dict(os.environ))
     assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
-    assert "looking up gpt-4o-mini" in out.stderr and "Timeout" in out.stderr, out.stderr
+    assert "identifying gpt-4o-mini" in out.stderr and "Timeout" in out.stderr, out.stderr
     # 6 tries (the sync client's 5 retries) of 1 s each, plus its backoff between them; never the 10 min
     # the headers would take.
     assert wall < 60, wall

@@ -17,7 +17,6 @@ from fteval_openai.server.launch import Served
 from fteval_testutil import FTEVAL, fteval_cli
 from openai_helpers import KEY, KEY_ENV, VIGGO, write_spec
 
-from fteval.identity import job_key
 from fteval.loader import load_spec
 from fteval.store import Store
 
@@ -25,7 +24,11 @@ QUICK = ("--train-max-steps", "4")
 
 
 def _job(store: Path, spec: Path, target: str):  # noqa: ANN202
-    return Store(store).job(job_key(load_spec(spec).spec, target))
+    """The target's job, keyed as the engine keys it (with the served model's identity: the server must be up)."""
+    from fteval.engine import Engine
+
+    opened = Store(store)
+    return opened.job(Engine(load_spec(spec), opened, store.parent).job_key(target))
 
 
 def _assert_key_absent(key: str, *places: Path | str) -> None:
@@ -76,9 +79,10 @@ def test_zero_shot_target_evaluates_the_base_model_as_is(tmp_path: Path, api_key
         out = fteval_cli("run", str(spec), "--target", "zero", store=store, timeout=300)
         assert out.returncode == 0, out.stderr
         job = _job(store, spec, "zero")
-        assert job.handle.fingerprint == f"openai:gpt-4o-mini@127.0.0.1:{server.port}"
-        assert job.handle.meta["snapshot"] == "gpt-4o-mini@1700000000"
-        assert server.get("/fteval/stats")["jobs"] == 0 and server.stats()["served"]["chat_completions"] == 5
+        # the server reports a stable snapshot date, so one probe (for a system fingerprint) identifies the model
+        url = server.url.rstrip("/")
+        assert job.handle.fingerprint == f"openai:gpt-4o-mini@{url};created=1700000000;system_fingerprint=fteval-serve"
+        assert server.get("/fteval/stats")["jobs"] == 0 and server.stats()["served"]["chat_completions"] == 5 + 1
 
 
 def test_killed_train_reattaches_to_the_same_job(tmp_path: Path, api_key: str) -> None:
