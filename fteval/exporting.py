@@ -36,6 +36,23 @@ def _trainer(run: RunRecord) -> Trainer:
     return trainer
 
 
+def _refuse_holding_folder(store: Store, folder: Path) -> None:
+    """Refuse a folder that holds the run store or the current directory.
+
+    Replacing such a folder (``--force``) would delete the store the export is recorded in, or the
+    user's project (``fteval export-model latest . --force``).
+
+    Raises:
+        UsageError: naming the folder and what it holds.
+    """
+    target = folder.expanduser().resolve()
+    for held in (store.path.resolve(), Path.cwd().resolve()):
+        if held == target or target in held.parents:
+            raise UsageError(
+                f"{folder} holds the run store or the current directory ({held}): export into a new folder"
+            )
+
+
 def export_run(store: Store, ref: str, folder: Path, *, merge: bool = False, force: bool = False) -> Export:
     """Write the model a run evaluated into ``folder``, with a README.md model card, and record the export.
 
@@ -56,6 +73,7 @@ def export_run(store: Store, ref: str, folder: Path, *, merge: bool = False, for
     job = store.job_by_id(run.job_id) if run.job_id else None
     if job is None or job.handle is None:
         raise UsageError(f"run {run.id} has no finished training job whose model could be exported")
+    _refuse_holding_folder(store, folder)
     occupied = any(folder.iterdir()) if folder.is_dir() else folder.exists()
     if occupied and not force:
         raise UsageError(f"{folder} exists and is not empty: choose a new folder, or pass --force to replace it")
