@@ -161,3 +161,25 @@ def test_alpha_is_krippendorffs_with_a_ci() -> None:
     same = krippendorff_alpha({("r", i): {"a": 3.0, "b": 3.0} for i in range(4)}, ["a", "b"], (1, 5))
     assert same.alpha is None and "every rating is the same" in same.note
     assert krippendorff_alpha(units, ["a"], (0, 1)).note == "needs two raters"
+
+
+def _memory_capped() -> None:
+    """Run the CLI under a 2 GiB address-space cap, so an unbounded read fails instead of filling the machine."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def test_a_ratings_file_or_rubric_that_is_a_device_is_refused_before_reading(
+    runs: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    db = _copy(runs, tmp_path)
+    out = fteval_cli("rate", "import", "/dev/zero", "--rater", "dee", store=db, preexec_fn=_memory_capped, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "/dev/zero: cannot read the ratings file: not a regular file" in out.stderr
+    sheet = tmp_path / "r.csv"
+    out = fteval_cli(
+        "rate", runs[1], "--csv", str(sheet), "--rubric", "/dev/zero", store=db, preexec_fn=_memory_capped, timeout=60
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "/dev/zero: cannot read the rubric: not a regular file" in out.stderr and not sheet.exists()
