@@ -194,10 +194,10 @@ def _remove_targets(inherited: dict[str, Any], data: dict[str, Any], file: Path,
     found = inherited.get("targets")
     have: dict[str, Any] = found if isinstance(found, dict) else {}
     issues = []
+    known = ", ".join(have) or "none"  # before any removal: every target the user could have meant
     for name in [n for n, value in targets.items() if value is None]:
         where = source.locate(("targets", name))
         if name not in have:
-            known = ", ".join(have) or "none"
             message = (
                 f"null removes an inherited target, but no spec this one extends has {name!r} (they have: {known})"
             )
