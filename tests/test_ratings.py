@@ -183,3 +183,23 @@ def test_a_ratings_file_or_rubric_that_is_a_device_is_refused_before_reading(
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "/dev/zero: cannot read the rubric: not a regular file" in out.stderr and not sheet.exists()
+
+
+def test_the_csv_sheet_keeps_model_outputs_inert_in_a_spreadsheet(tmp_path: Path) -> None:
+    """An output such as =HYPERLINK(...) must reach the rater as text, not as a formula their spreadsheet runs."""
+    from fteval_testutil import SPECS
+
+    data = tmp_path / "rows.csv"
+    data.write_text('q,a\n"=HYPERLINK(""http://127.0.0.1/x"",""y"")",@SUM(1)\n+1,-2\nplain,text\n', encoding="utf-8")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"extends: {SPECS / 'yesno.yaml'}\ndataset: {{train: {{path: rows.csv}}, eval: {{path: rows.csv}}}}\n"
+        'prompt: {system: null, user: "{{ q }}", target: "{{ a }}"}\nparser: text\nmetrics: [exact_match]\n'
+    )
+    db = tmp_path / "r.db"
+    assert fteval_cli("run", str(spec), store=db).returncode == 0
+    sheet = tmp_path / "sheet.csv"
+    assert fteval_cli("rate", "latest", "--all", "--csv", str(sheet), store=db).returncode == 0
+    cells = [c for row in csv.DictReader(sheet.open(encoding="utf-8")) for c in row.values() if c]
+    assert '\'=HYPERLINK("http://127.0.0.1/x","y")' in cells and "'@SUM(1)" in cells and "'+1" in cells
+    assert "'-2" in cells and "plain" in cells and not any(c[0] in "=+-@" for c in cells)
