@@ -11,6 +11,7 @@ from fteval.errors import UsageError
 from fteval.modelcard import model_card
 from fteval.plugin import ExportedModel, Prompt, Trainer
 from fteval.records import RunRecord
+from fteval.refs import resolve_run
 from fteval.spec import Target
 from fteval.store import Store
 
@@ -58,16 +59,16 @@ def export_run(store: Store, ref: str, folder: Path, *, merge: bool = False, for
 
     Args:
         store: the run store.
-        ref: a run id, tag, label or ``latest``.
+        ref: a run id, tag, label, ``latest`` or ``latest~K``.
         folder: the folder to create (written as ``<folder>.partial`` and renamed when complete).
         merge: merge a LoRA adapter into its base weights.
         force: replace ``folder`` if it exists.
 
     Raises:
-        UsageError: the run is not complete, has no training job, or ``folder`` exists (without ``force``).
+        UsageError: no such run, the run is not complete, has no training job, or ``folder`` exists (without ``force``).
         PluginError: the trainer cannot export this model.
     """
-    run = store.get_run(ref)
+    run = resolve_run(store, ref)
     if run.status != "complete":
         raise UsageError(f"run {run.id} is {run.status}: finish it (run the same command again) before exporting")
     job = store.job_by_id(run.job_id) if run.job_id else None
