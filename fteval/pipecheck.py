@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,16 @@ def _check_variables(step: Step, i: int, path: KeyPath, columns: set[str] | None
                 )
 
 
+def _generation_message(err: Any) -> str:
+    """A step's generation error as the loader words a target's: an unknown key gets a did-you-mean and the allowed keys."""
+    if err["type"] != "extra_forbidden":
+        return str(err["msg"])
+    key, allowed = str(err["loc"][-1]), sorted(GenerationSettings.model_fields)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key {key!r}{hint}; allowed: {', '.join(allowed)}"
+
+
 def _check_step(loaded: LoadedSpec, name: str, step: Step, i: int, path: KeyPath, add: Add) -> None:
     spec = loaded.spec
     where = path + ("steps", i)
@@ -130,7 +141,7 @@ def _check_step(loaded: LoadedSpec, name: str, step: Step, i: int, path: KeyPath
             settings = GenerationSettings.model_validate({**resolved.settings.model_dump(), **step.generation})
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
-                add(where + ("generation", *err["loc"]), err["msg"])
+                add(where + ("generation", *err["loc"]), _generation_message(err))
         else:
             if step.samples > 1 and settings.temperature == 0:
                 add(

@@ -255,3 +255,13 @@ def test_bad_pipelines_fail_validate_with_file_and_line(tmp_path: Path, steps: s
     spec = _spec(tmp_path, "\n      steps:" + steps)
     issues = _issues(spec)
     assert any(f"{spec}:{line}:" in i and message in i for i in issues), issues
+
+
+def test_a_typo_in_a_steps_generation_gets_a_did_you_mean(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, '\n      steps:\n        - {name: a, user: "{{ question }}", generation: {temprature: 0.7}}')
+    issues = _issues(spec)
+    assert any(
+        f"{spec}:30:" in i
+        and "steps[0].generation.temprature: unknown key 'temprature' (did you mean 'temperature'?); allowed: " in i
+        for i in issues
+    ), issues
