@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateSyntaxError, nodes
 from pydantic import ValidationError
 
-from fteval.pipeline import BUILTIN_NAMES, condition_template, gold_only_columns
+from fteval.pipeline import BUILTIN_NAMES, compile_answer_regex, condition_template, gold_only_columns
 from fteval.pipespec import Pipeline, Step
 from fteval.plugin import GenerationSettings
 from fteval.templates import check_template, environment
@@ -150,9 +149,9 @@ def _check_step(loaded: LoadedSpec, name: str, step: Step, i: int, path: KeyPath
                 )
     if step.answer_regex is not None:
         try:
-            re.compile(step.answer_regex)
-        except re.error as exc:
-            add(where + ("answer_regex",), f"not a valid regex: {exc}")
+            compile_answer_regex(step.answer_regex)
+        except ValueError as exc:
+            add(where + ("answer_regex",), str(exc))
     for j, check in enumerate(step.checks):
         if check not in loaded.metrics:
             add(

@@ -265,3 +265,20 @@ def test_a_typo_in_a_steps_generation_gets_a_did_you_mean(tmp_path: Path) -> Non
         and "steps[0].generation.temprature: unknown key 'temprature' (did you mean 'temperature'?); allowed: " in i
         for i in issues
     ), issues
+
+
+def test_an_answer_regex_runs_in_linear_time_on_what_a_model_wrote(tmp_path: Path) -> None:
+    """A spec from another team cannot hang a run with a backtracking pattern: (a+)+$ on 40 a's and a '!'."""
+    pipeline = (
+        "\n      steps:\n        - name: a\n          user: \"Shots: {{ 'a' * 40 }}!\"\n"
+        '          answer_regex: "(a+)+$"'
+    )
+    spec = _spec(tmp_path, pipeline)
+    out = fteval_cli("run", str(spec), "-t", "pipe", store=tmp_path / "r.db", extra_path=SCRIPT_PLUGIN, timeout=60)
+    assert out.returncode == 0, out.stderr
+    store = Store(tmp_path / "r.db")
+    try:
+        (run,) = [r for r in store.list_runs() if r.target == "pipe"]
+        assert [e.output for e in store.examples(run.id)] == ["", "", ""]  # no match: an empty answer
+    finally:
+        store.close()
