@@ -203,3 +203,12 @@ def test_the_csv_sheet_keeps_model_outputs_inert_in_a_spreadsheet(tmp_path: Path
     cells = [c for row in csv.DictReader(sheet.open(encoding="utf-8")) for c in row.values() if c]
     assert '\'=HYPERLINK("http://127.0.0.1/x","y")' in cells and "'@SUM(1)" in cells and "'+1" in cells
     assert "'-2" in cells and "plain" in cells and not any(c[0] in "=+-@" for c in cells)
+
+
+def test_a_deeply_nested_ratings_file_is_a_clear_error(runs: tuple[Path, str, str], tmp_path: Path) -> None:
+    db = _copy(runs, tmp_path)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"fteval_ratings": 1, "sheet": "x", "ratings": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    out = fteval_cli("rate", "import", str(deep), "--rater", "dee", store=db)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"{deep}: not a ratings file: JSON nested too deeply" in out.stderr

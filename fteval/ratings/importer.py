@@ -49,6 +49,8 @@ def _read_json(path: Path, text: str) -> RatingsFile:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a ratings file: JSON nested too deeply") from None
     if not isinstance(data, dict) or data.get("fteval_ratings") != 1:
         raise UsageError(f"{path}: not an fteval ratings file (expected the rating page's export, fteval_ratings: 1)")
     problems = []
