@@ -251,7 +251,7 @@ def unapproved_routes(loaded: LoadedSpec) -> list[tuple[KeyPath, str]]:
                     path,
                     f"target {name} would send {credential.secret} to {credential.host}, chosen by {other}, a file "
                     f"this spec extends: approve it outside the spec with `fteval --allow-credential '{label}' ...` "
-                    f"or `allow_credentials: ['{label}']` in {user_config_path()}, or set it in this spec",
+                    f"or add '{label}' to allow_credentials in {user_config_path()}, or set it in this spec",
                 )
             )
             break

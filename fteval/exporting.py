@@ -11,6 +11,7 @@ from fteval.errors import UsageError
 from fteval.modelcard import model_card
 from fteval.plugin import ExportedModel, Prompt, Trainer
 from fteval.records import RunRecord
+from fteval.refs import resolve_run
 from fteval.spec import Target
 from fteval.store import Store
 
@@ -36,26 +37,44 @@ def _trainer(run: RunRecord) -> Trainer:
     return trainer
 
 
+def _refuse_holding_folder(store: Store, folder: Path) -> None:
+    """Refuse a folder that holds the run store or the current directory.
+
+    Replacing such a folder (``--force``) would delete the store the export is recorded in, or the
+    user's project (``fteval export-model latest . --force``).
+
+    Raises:
+        UsageError: naming the folder and what it holds.
+    """
+    target = folder.expanduser().resolve()
+    for held in (store.path.resolve(), Path.cwd().resolve()):
+        if held == target or target in held.parents:
+            raise UsageError(
+                f"{folder} holds the run store or the current directory ({held}): export into a new folder"
+            )
+
+
 def export_run(store: Store, ref: str, folder: Path, *, merge: bool = False, force: bool = False) -> Export:
     """Write the model a run evaluated into ``folder``, with a README.md model card, and record the export.
 
     Args:
         store: the run store.
-        ref: a run id, tag, label or ``latest``.
+        ref: a run id, tag, label, ``latest`` or ``latest~K``.
         folder: the folder to create (written as ``<folder>.partial`` and renamed when complete).
         merge: merge a LoRA adapter into its base weights.
         force: replace ``folder`` if it exists.
 
     Raises:
-        UsageError: the run is not complete, has no training job, or ``folder`` exists (without ``force``).
+        UsageError: no such run, the run is not complete, has no training job, or ``folder`` exists (without ``force``).
         PluginError: the trainer cannot export this model.
     """
-    run = store.get_run(ref)
+    run = resolve_run(store, ref)
     if run.status != "complete":
         raise UsageError(f"run {run.id} is {run.status}: finish it (run the same command again) before exporting")
     job = store.job_by_id(run.job_id) if run.job_id else None
     if job is None or job.handle is None:
         raise UsageError(f"run {run.id} has no finished training job whose model could be exported")
+    _refuse_holding_folder(store, folder)
     occupied = any(folder.iterdir()) if folder.is_dir() else folder.exists()
     if occupied and not force:
         raise UsageError(f"{folder} exists and is not empty: choose a new folder, or pass --force to replace it")

@@ -132,8 +132,8 @@ MODEL_PATH_KEYS = ("id", "gguf")
 
 
 def looks_local(value: str, base: Path) -> bool:
-    """Whether a model reference is a path: it starts with ``./``, ``../``, ``/`` or ``~``, or is a folder under ``base``."""
-    return value.startswith(("./", "../", "/", "~")) or value in (".", "..") or (base / value).is_dir()
+    """Whether a model reference is a path: it starts with ``./``, ``../``, ``/`` or ``~``, or is a file or folder under ``base``."""
+    return value.startswith(("./", "../", "/", "~")) or value in (".", "..") or (base / value).exists()
 
 
 def local_model_path(value: str, base: Path) -> str:
@@ -155,6 +155,9 @@ def _absolutise_paths(data: dict[str, Any], base: Path) -> None:
         for key in MODEL_PATH_KEYS:
             if isinstance(model.get(key), str) and model[key]:
                 model[key] = local_model_path(model[key], base)
+        gguf = model.get("gguf")
+        if isinstance(gguf, str) and gguf and not gguf.startswith("pkg:"):  # a GGUF file is a path, never a hub id
+            model["gguf"] = str((base / Path(gguf).expanduser()).resolve())
 
 
 def deep_merge(base: Any, child: Any) -> Any:
@@ -191,10 +194,10 @@ def _remove_targets(inherited: dict[str, Any], data: dict[str, Any], file: Path,
     found = inherited.get("targets")
     have: dict[str, Any] = found if isinstance(found, dict) else {}
     issues = []
+    known = ", ".join(have) or "none"  # before any removal: every target the user could have meant
     for name in [n for n, value in targets.items() if value is None]:
         where = source.locate(("targets", name))
         if name not in have:
-            known = ", ".join(have) or "none"
             message = (
                 f"null removes an inherited target, but no spec this one extends has {name!r} (they have: {known})"
             )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import difflib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateSyntaxError, nodes
 from pydantic import ValidationError
 
-from fteval.pipeline import BUILTIN_NAMES, condition_template, hidden_columns
+from fteval.pipeline import BUILTIN_NAMES, compile_answer_regex, condition_template, hidden_columns
 from fteval.pipespec import Pipeline, Step
 from fteval.plugin import GenerationSettings
 from fteval.templates import check_template, environment
@@ -137,6 +137,16 @@ def _check_variables(step: Step, i: int, path: KeyPath, columns: set[str] | None
                 )
 
 
+def _generation_message(err: Any) -> str:
+    """A step's generation error as the loader words a target's: an unknown key gets a did-you-mean and the allowed keys."""
+    if err["type"] != "extra_forbidden":
+        return str(err["msg"])
+    key, allowed = str(err["loc"][-1]), sorted(GenerationSettings.model_fields)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key {key!r}{hint}; allowed: {', '.join(allowed)}"
+
+
 def _check_step(loaded: LoadedSpec, name: str, step: Step, i: int, path: KeyPath, add: Add) -> None:
     spec = loaded.spec
     where = path + ("steps", i)
@@ -155,7 +165,7 @@ def _check_step(loaded: LoadedSpec, name: str, step: Step, i: int, path: KeyPath
             settings = GenerationSettings.model_validate({**resolved.settings.model_dump(), **step.generation})
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
-                add(where + ("generation", *err["loc"]), err["msg"])
+                add(where + ("generation", *err["loc"]), _generation_message(err))
         else:
             if step.samples > 1 and settings.temperature == 0:
                 add(
@@ -164,9 +174,9 @@ def _check_step(loaded: LoadedSpec, name: str, step: Step, i: int, path: KeyPath
                 )
     if step.answer_regex is not None:
         try:
-            re.compile(step.answer_regex)
-        except re.error as exc:
-            add(where + ("answer_regex",), f"not a valid regex: {exc}")
+            compile_answer_regex(step.answer_regex)
+        except ValueError as exc:
+            add(where + ("answer_regex",), str(exc))
     for j, check in enumerate(step.checks):
         if check not in loaded.metrics:
             add(

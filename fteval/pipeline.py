@@ -12,7 +12,7 @@ of one step (sent together, as a server would run them in parallel) count once, 
 
 from __future__ import annotations
 
-import re
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PipelineAnswer",
     "PipelineRunner",
+    "compile_answer_regex",
     "condition_template",
     "gold_only_columns",
     "hidden_columns",
@@ -71,6 +72,26 @@ def majority(parsed: Sequence[Parsed]) -> int:
         return 0
     top = max(votes.values())
     return next(i for i, k in enumerate(keys) if k is not None and votes[k] == top)
+
+
+@functools.lru_cache(maxsize=64)
+def compile_answer_regex(pattern: str) -> Any:
+    """``pattern`` compiled with RE2 (linear time on any output; ``.`` matches newlines).
+
+    A backtracking engine would let a spec's pattern, e.g. ``(a+)+$``, hang a run on what a model wrote.
+
+    Raises:
+        ValueError: not a valid pattern in RE2's syntax (no backreferences or lookarounds).
+    """
+    import re2  # type: ignore[import-untyped]
+
+    options = re2.Options()
+    options.log_errors = False
+    options.dot_nl = True
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        raise ValueError(f"not a valid regex (RE2 syntax: no backreferences or lookarounds): {exc}") from None
 
 
 @dataclass
@@ -236,10 +257,11 @@ class PipelineRunner:
     def _extract(self, step: Step, text: str) -> str:
         if step.answer_regex is None:
             return text
-        found = re.search(step.answer_regex, text, re.DOTALL)
+        found = compile_answer_regex(step.answer_regex).search(text)
         if found is None:
             return ""
-        return (found.group(1) if found.re.groups else found.group(0)).strip()
+        value = found.group(1) if len(found.groups()) else found.group(0)
+        return str(value or "").strip()  # a group that took no part in the match is None
 
     def _parse(self, text: str) -> Parsed:
         try:

@@ -149,7 +149,13 @@ class _Builder:
             return items
         if tag not in _SCALAR_TAGS:
             raise self.fail(node, path, f"tag {node.tag!s} is not allowed (safe loading)")
-        value = self.yaml.constructor.construct_object(node, deep=True)
+        try:
+            value = self.yaml.constructor.construct_object(node, deep=True)
+        except ValueError as exc:  # a scalar that looks like a timestamp but is none: 2024-13-45
+            kind = "date" if tag == "timestamp" else tag
+            raise self.fail(
+                node, path, f"{node.value!r} is not a valid {kind} ({exc}); quote it to make it text"
+            ) from None
         return value.isoformat() if hasattr(value, "isoformat") else value
 
 

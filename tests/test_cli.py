@@ -153,3 +153,24 @@ def test_export_model_of_a_trainer_that_cannot_export_says_so_in_one_line(tmp_pa
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr.strip().endswith("cannot export models (it has no export_model)")
     assert not (tmp_path / "rel").exists() and not (tmp_path / "rel.partial").exists()
+
+
+def test_export_model_never_replaces_a_folder_holding_the_store_or_the_current_directory(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    store = project / ".fteval" / "runs.db"
+    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    for folder in (".", str(project), str(project / ".fteval"), str(tmp_path)):
+        out = fteval_cli("export-model", "latest", folder, "--force", store=store, cwd=project)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, (folder, out.stderr)
+        assert "holds the run store or the current directory" in out.stderr
+    assert store.is_file() and fteval_cli("show", "latest", store=store).returncode == 0
+
+
+def test_export_model_names_runs_as_compare_does(tmp_path: Path) -> None:
+    store = tmp_path / "r.db"
+    out = fteval_cli("export-model", "nosuch", str(tmp_path / "rel"), store=store)
+    assert out.returncode == 2 and "no run 'nosuch'" in out.stderr and "not a run id" in out.stderr
+    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    out = fteval_cli("export-model", "latest~0", str(tmp_path / "rel"), store=store)
+    assert out.returncode == 1 and out.stderr.strip().endswith("cannot export models (it has no export_model)")

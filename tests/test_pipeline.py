@@ -307,3 +307,30 @@ def test_a_template_failing_on_a_bad_output_fails_that_row_only(tmp_path: Path) 
     # trout's draft ("maybe") does not parse: `parsed` is None and its template fails; the others go on
     assert [e.output for e in engine.store.examples(run_id)] == ["YES", "", "NO"]
     assert [c.step for c in load_calls(engine.store, run_id, [1])] == ["draft"]
+
+
+def test_a_typo_in_a_steps_generation_gets_a_did_you_mean(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, '\n      steps:\n        - {name: a, user: "{{ question }}", generation: {temprature: 0.7}}')
+    issues = _issues(spec)
+    assert any(
+        f"{spec}:30:" in i
+        and "steps[0].generation.temprature: unknown key 'temprature' (did you mean 'temperature'?); allowed: " in i
+        for i in issues
+    ), issues
+
+
+def test_an_answer_regex_runs_in_linear_time_on_what_a_model_wrote(tmp_path: Path) -> None:
+    """A spec from another team cannot hang a run with a backtracking pattern: (a+)+$ on 40 a's and a '!'."""
+    pipeline = (
+        "\n      steps:\n        - name: a\n          user: \"Shots: {{ 'a' * 40 }}!\"\n"
+        '          answer_regex: "(a+)+$"'
+    )
+    spec = _spec(tmp_path, pipeline)
+    out = fteval_cli("run", str(spec), "-t", "pipe", store=tmp_path / "r.db", extra_path=SCRIPT_PLUGIN, timeout=60)
+    assert out.returncode == 0, out.stderr
+    store = Store(tmp_path / "r.db")
+    try:
+        (run,) = [r for r in store.list_runs() if r.target == "pipe"]
+        assert [e.output for e in store.examples(run.id)] == ["", "", ""]  # no match: an empty answer
+    finally:
+        store.close()

@@ -165,3 +165,54 @@ def test_alpha_is_krippendorffs_with_a_ci() -> None:
     same = krippendorff_alpha({("r", i): {"a": 3.0, "b": 3.0} for i in range(4)}, ["a", "b"], (1, 5))
     assert same.alpha is None and "every rating is the same" in same.note
     assert krippendorff_alpha(units, ["a"], (0, 1)).note == "needs two raters"
+
+
+def _memory_capped() -> None:
+    """Run the CLI under a 2 GiB address-space cap, so an unbounded read fails instead of filling the machine."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def test_a_ratings_file_or_rubric_that_is_a_device_is_refused_before_reading(
+    runs: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    db = _copy(runs, tmp_path)
+    out = fteval_cli("rate", "import", "/dev/zero", "--rater", "dee", store=db, preexec_fn=_memory_capped, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "/dev/zero: cannot read the ratings file: not a regular file" in out.stderr
+    sheet = tmp_path / "r.csv"
+    out = fteval_cli(
+        "rate", runs[1], "--csv", str(sheet), "--rubric", "/dev/zero", store=db, preexec_fn=_memory_capped, timeout=60
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "/dev/zero: cannot read the rubric: not a regular file" in out.stderr and not sheet.exists()
+
+
+def test_the_csv_sheet_keeps_model_outputs_inert_in_a_spreadsheet(tmp_path: Path) -> None:
+    """An output such as =HYPERLINK(...) must reach the rater as text, not as a formula their spreadsheet runs."""
+    from fteval_testutil import SPECS
+
+    data = tmp_path / "rows.csv"
+    data.write_text('q,a\n"=HYPERLINK(""http://127.0.0.1/x"",""y"")",@SUM(1)\n+1,-2\nplain,text\n', encoding="utf-8")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"extends: {SPECS / 'yesno.yaml'}\ndataset: {{train: {{path: rows.csv}}, eval: {{path: rows.csv}}}}\n"
+        'prompt: {system: null, user: "{{ q }}", target: "{{ a }}"}\nparser: text\nmetrics: [exact_match]\n'
+    )
+    db = tmp_path / "r.db"
+    assert fteval_cli("run", str(spec), store=db).returncode == 0
+    sheet = tmp_path / "sheet.csv"
+    assert fteval_cli("rate", "latest", "--all", "--csv", str(sheet), store=db).returncode == 0
+    cells = [c for row in csv.DictReader(sheet.open(encoding="utf-8")) for c in row.values() if c]
+    assert '\'=HYPERLINK("http://127.0.0.1/x","y")' in cells and "'@SUM(1)" in cells and "'+1" in cells
+    assert "'-2" in cells and "plain" in cells and not any(c[0] in "=+-@" for c in cells)
+
+
+def test_a_deeply_nested_ratings_file_is_a_clear_error(runs: tuple[Path, str, str], tmp_path: Path) -> None:
+    db = _copy(runs, tmp_path)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"fteval_ratings": 1, "sheet": "x", "ratings": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    out = fteval_cli("rate", "import", str(deep), "--rater", "dee", store=db)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"{deep}: not a ratings file: JSON nested too deeply" in out.stderr

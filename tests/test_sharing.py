@@ -108,3 +108,11 @@ def test_a_null_target_that_removes_nothing_is_an_error_at_its_line(tmp_path: Pa
         f"{spec}:4:3: targets.tinyy: null removes an inherited target, but no spec this one extends has 'tinyy'"
         " (they have: lookup, tiny)"
     ) in out.stderr
+
+
+def test_a_null_typo_after_a_removal_lists_every_inherited_target(tmp_path: Path) -> None:
+    spec = tmp_path / "team-c.yaml"
+    spec.write_text(f"extends: {SPECS / 'viggo.yaml'}\ntargets:\n  tiny: null\n  lookupp: null\n", encoding="utf-8")
+    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "no spec this one extends has 'lookupp' (they have: lookup, tiny)" in out.stderr

@@ -158,3 +158,12 @@ def test_missing_file_is_a_spec_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as exc:
         load_yaml(tmp_path / "nope.yaml")
     assert "cannot read spec" in only_issue(exc).message
+
+
+def test_an_impossible_date_is_an_issue_at_its_line_not_a_crash(tmp_path: Path) -> None:
+    """``cost: {date: 2024-13-45}`` looks like a YAML timestamp that cannot be built."""
+    with pytest.raises(SpecError) as exc:
+        load_yaml(write(tmp_path, "targets:\n  t:\n    cost: {date: 2024-13-45}\n"))
+    issue = only_issue(exc)
+    assert (issue.line, issue.col, issue.path) == (3, 18, "targets.t.cost.date")
+    assert issue.message == "'2024-13-45' is not a valid date (month must be in 1..12); quote it to make it text"

@@ -16,7 +16,7 @@ from fteval.cli import main
 @click.option("--force", is_flag=True, help="Replace DIR if it exists.")
 @click.pass_context
 def export_model(ctx: click.Context, run_ref: str, folder: Path, merge: bool, force: bool) -> None:
-    """Write the model of RUN (id, tag, label or 'latest') into DIR, loadable without fteval, with a README.md model card."""
+    """Write the model of RUN (id, tag, label, 'latest' or 'latest~K') into DIR, loadable without fteval, with a README.md model card."""
     from fteval.exporting import export_run  # noqa: PLC0415
     from fteval.store import Store  # noqa: PLC0415
 

@@ -40,6 +40,22 @@ class _DefaultPage(click.Group):
         return super().parse_args(ctx, args)
 
 
+def _read_rubric(path: Path) -> str:
+    """The rubric file's text; a device, a pipe, a huge or a non-UTF-8 file is refused before reading it all.
+
+    Raises:
+        UsageError: naming the file and what is wrong with it.
+    """
+    from fteval.textfile import TextFileError, decode_utf8, read_regular  # noqa: PLC0415
+
+    try:
+        return decode_utf8(read_regular(path, 1 << 20)).strip()
+    except TextFileError as exc:
+        raise UsageError(f"{path}: cannot read the rubric: {exc.message}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+
+
 @main.group("rate", cls=_DefaultPage, help=_HELP)
 def rate() -> None:
     """Human ratings (see the help text)."""
@@ -87,7 +103,7 @@ def page(
     if html_file is None and csv_file is None:
         raise UsageError("say where to write the sheet: --html FILE and/or --csv FILE")
     bounds = parse_scale(scale)
-    rubric = rubric_file.read_text(encoding="utf-8").strip() if rubric_file else DEFAULT_RUBRIC
+    rubric = _read_rubric(rubric_file) if rubric_file else DEFAULT_RUBRIC
     store = Store(ctx.obj["store"])
     try:
         runs = list(resolve_pair(store, refs[0], refs[1])) if len(refs) == 2 else [resolve_run(store, refs[0])]

@@ -17,8 +17,12 @@ from fteval.errors import UsageError
 from fteval.ratings.page import CSV_COLUMNS
 from fteval.ratings.sheet import RatingSheet
 from fteval.ratings.storage import Rating
+from fteval.textfile import TextFileError, decode_utf8, read_regular
 
-__all__ = ["RatingsFile", "read_ratings_file", "to_ratings"]
+__all__ = ["MAX_RATINGS_BYTES", "RatingsFile", "read_ratings_file", "to_ratings"]
+
+#: A ratings file larger than this is refused (a full sheet of 10,000 items is a few MB).
+MAX_RATINGS_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ def _read_json(path: Path, text: str) -> RatingsFile:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a ratings file: JSON nested too deeply") from None
     if not isinstance(data, dict) or data.get("fteval_ratings") != 1:
         raise UsageError(f"{path}: not an fteval ratings file (expected the rating page's export, fteval_ratings: 1)")
     problems = []
@@ -98,8 +104,10 @@ def read_ratings_file(path: Path) -> RatingsFile:
         UsageError: the file cannot be read or is not a ratings file.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = decode_utf8(read_regular(path, MAX_RATINGS_BYTES))  # a device or pipe is refused before reading
+    except TextFileError as exc:
+        raise UsageError(f"{path}: cannot read the ratings file: {exc.message}") from None
+    except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     return _read_csv(path, text) if path.suffix.lower() == ".csv" else _read_json(path, text)
 

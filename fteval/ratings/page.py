@@ -87,6 +87,11 @@ def render_rating_page(
     )
 
 
+def _inert(cell: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading ``=``, ``+``, ``-``, ``@``, tab or CR would start a formula."""
+    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def write_rating_csv(sheet: RatingSheet, views: Sequence[ItemView], path: Path, *, show_reference: bool = True) -> None:
     """A CSV with one row per output to rate: fill in ``rating`` (and ``comment``), then import it."""
     with path.open("w", encoding="utf-8", newline="") as f:
@@ -95,4 +100,5 @@ def write_rating_csv(sheet: RatingSheet, views: Sequence[ItemView], path: Path, 
         for v in views:
             user = f"{v.system}\n\n{v.user}" if v.system else v.user
             for k, output in enumerate(v.outputs, start=1):
-                writer.writerow([sheet.id, v.number, k, user, v.reference if show_reference else "", output, "", ""])
+                reference = v.reference if show_reference else ""
+                writer.writerow([sheet.id, v.number, k, _inert(user), _inert(reference), _inert(output), "", ""])

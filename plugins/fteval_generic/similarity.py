@@ -59,6 +59,23 @@ def hypothesis_and_references(item: ScoreItem, column: str | None) -> tuple[str,
     return hyp, [nfc(r).strip() for r in refs], why
 
 
+def _require(module: str) -> None:
+    """Import ``module`` now, so a missing text extra stops the run before scoring with the command that installs it.
+
+    Raises:
+        PluginError: the module is not installed.
+    """
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError:
+        raise PluginError(
+            f"the text metrics (bleu, chrf, rouge_l) need the Python module {module!r}, which is not installed:"
+            " pip install 'fteval[text]'"
+        ) from None
+
+
 class _CorpusMetric(Metric):
     """A corpus-level sacrebleu metric: per-example sufficient statistics, summed by ``aggregate``."""
 
@@ -68,6 +85,7 @@ class _CorpusMetric(Metric):
 
     def __init__(self, config: PluginConfig | None = None) -> None:
         super().__init__(config)
+        _require("sacrebleu")
         self._corpus: Any = None
         self._sentence: Any = None
         # id(score) -> (score, row of statistics): compare calls aggregate on thousands of resamples of
@@ -205,6 +223,7 @@ class RougeL(Metric):
 
     def __init__(self, config: PluginConfig | None = None) -> None:
         super().__init__(config)
+        _require("rouge_score")
         self._scorer: Any = None
 
     def score(self, item: ScoreItem) -> Score:

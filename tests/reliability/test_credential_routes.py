@@ -296,3 +296,17 @@ def test_scrub_outputs_replaces_known_secrets_and_leaves_short_values() -> None:
     scrubbed = scrub_outputs(outputs, frozenset({"sk-live-12345678", "abc"}))
     assert [g.text for g in scrubbed] == ["key <redacted> and abc", "nothing here"]
     assert scrubbed[1] is outputs[1] and scrubbed[0].latency_s == 0.1
+
+
+def test_validate_prints_the_approval_a_user_can_copy_unredacted(tmp_path: Path) -> None:
+    """The hint names the config entry in full: the error printer's redaction must not eat part of it."""
+    (tmp_path / "base.yaml").write_text(
+        f"extends: {SPECS / 'yesno.yaml'}\ntargets:\n  api:\n    trainer: openai\n    evaluator_only: true\n"
+        "    model: {name: m, base_url: 'http://127.0.0.1:9/v1', api_key_env: TEAM_KEY}\n"
+    )
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("extends: base.yaml\n")
+    for command in ("validate", "run"):
+        out = _cli(tmp_path, command, str(spec))
+        assert out.returncode == 2 and "<redacted>" not in out.stderr, out.stderr
+        assert f"add '$TEAM_KEY@127.0.0.1:9' to allow_credentials in {tmp_path / 'user-config.yaml'}" in out.stderr

@@ -163,3 +163,24 @@ def test_compare_recomputes_the_corpus_score_on_paired_resamples(tmp_path: Path)
     aggregates = {a.metric: a for a in store.aggregates(ids[1])}
     assert aggregates["bleu"].value == pytest.approx(sacrebleu.corpus_bleu(outs[1], [refs]).score / 100)
     store.close()
+
+
+def test_a_missing_text_extra_stops_the_run_with_the_install_command(tmp_path: Path) -> None:
+    from fteval_testutil import SPECS, fteval_cli
+
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()  # a Python where sacrebleu and rouge-score are not installed: importing them fails
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _NotInstalled:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('sacrebleu', 'rouge_score'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _NotInstalled())\n"
+    )
+    spec = tmp_path / "d2t.yaml"
+    spec.write_text(f"extends: {SPECS / 'viggo-d2t.yaml'}\ndataset: {{eval: {{limit: 5}}}}\ntargets: {{tiny: null}}\n")
+    out = fteval_cli("run", str(spec), store=tmp_path / "r.db", extra_path=blocker)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.endswith("need the Python module 'sacrebleu', which is not installed: pip install 'fteval[text]'")
