@@ -22,7 +22,7 @@ def d2t_spec(directory: Path, train_limit: int | None, eval_limit: int = 60) -> 
     path = directory / f"d2t-{train_limit}-{eval_limit}.yaml"
     path.write_text(
         "fteval: 1\nname: d2t\nparser: text\nmetrics: [bleu, chrf, rouge_l]\n"
-        'prompt: {user: "{{ mr }}", target: "{{ ref }}"}\n'
+        'prompt: {system: "Write one sentence\\nfor this meaning representation.", user: "{{ mr }}", target: "{{ ref }}"}\n'
         f"dataset:\n  train: {{path: {data}{limit}}}\n  eval: {{path: {data}, limit: {eval_limit}}}\n"
         "targets:\n  lookup: {trainer: lookup}\n",
         encoding="utf-8",

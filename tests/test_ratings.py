@@ -116,7 +116,8 @@ def test_bad_ratings_files_name_the_line_and_store_nothing(runs: tuple[Path, str
     out = fteval_cli("rate", "import", str(path), "--rater", "dee", store=db)
     assert out.returncode == 2
     assert f"{path}:2: rating '7' is not an integer from 1 to 5" in out.stderr
-    assert f"{path}:3: rating 'x' is not an integer from 1 to 5" in out.stderr
+    # the second row starts on line 6: each row's input holds the two-line system message and a blank line
+    assert f"{path}:6: rating 'x' is not an integer from 1 to 5" in out.stderr
     assert "nothing imported" in out.stderr
     out = fteval_cli("rate", "import", str(path), store=db)
     assert out.returncode == 2 and "pass --rater NAME" in out.stderr

@@ -7,6 +7,7 @@ JSON); nothing is stored unless the whole file is valid.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -78,14 +79,19 @@ def _read_json(path: Path, text: str) -> RatingsFile:
 
 
 def _read_csv(path: Path, text: str) -> RatingsFile:
-    rows = list(csv.reader(text.splitlines()))
-    if not rows or tuple(rows[0]) != CSV_COLUMNS:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, list[str]]] = []  # (the line the row starts on, its fields): fields may span lines
+    start = 1
+    for row in reader:
+        rows.append((start, row))
+        start = reader.line_num + 1
+    if not rows or tuple(rows[0][1]) != CSV_COLUMNS:
         raise UsageError(f"{path}:1: expected the header {','.join(CSV_COLUMNS)} (the CSV that fteval rate wrote)")
-    sheets = {r[0] for r in rows[1:] if r}
+    sheets = {r[0] for _, r in rows[1:] if r}
     if len(sheets) != 1:
         raise UsageError(f"{path}: expected one sheet id in column 'sheet', found {len(sheets)}")
     entries = []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if not row or len(row) != len(CSV_COLUMNS):
             if row:
                 raise UsageError(f"{path}:{line}: expected {len(CSV_COLUMNS)} columns, found {len(row)}")
