@@ -6,6 +6,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from fteval import registry
 from fteval.errors import UsageError
 from fteval.modelcard import model_card
@@ -33,7 +35,13 @@ def _trainer(run: RunRecord) -> Trainer:
     target = Target.model_validate((run.spec.get("targets") or {})[run.target])
     with registry.install_hint("trainer", target.trainer):
         cls = registry.load("trainer", target.trainer)
-    trainer: Trainer = cls(cls.Config.model_validate(target.plugin_section()))  # type: ignore[assignment]
+    try:
+        config = cls.Config.model_validate(target.plugin_section())
+    except ValidationError as exc:  # e.g. the base model folder it was trained from is gone
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"run {run.id}: its target config no longer validates ({where}: {first['msg']})") from None
+    trainer: Trainer = cls(config)  # type: ignore[assignment]
     return trainer
 
 

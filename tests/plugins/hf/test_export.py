@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -183,3 +184,24 @@ def test_an_adapter_over_a_hub_style_base_names_its_base_as_peft_expects(tmp_pat
 
     model = AutoPeftModelForCausalLM.from_pretrained(tmp_path / "adapter")
     assert type(model).__name__.startswith("Peft")
+
+
+def test_a_chat_target_exports_its_tokenizer_with_the_chat_template(tmp_path: Path, tiny_hub_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    base = tmp_path / "chat-base"
+    shutil.copytree(tiny_hub_model, base)
+    template = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}<|assistant|>"
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    tokenizer.chat_template = template
+    tokenizer.save_pretrained(base)
+    chat = TRAIN[:-1] + ", prompt_format: chat}"
+    spec = _spec(tmp_path, f"  chat:\n    trainer: hf\n    model: {{id: {base}}}\n    train: {chat}")
+    db = tmp_path / "runs.db"
+    Engine(load_spec(spec), Store(db), tmp_path).run("chat")
+    out = fteval_cli("export-model", "latest", str(tmp_path / "rel"), store=db)
+    assert out.returncode == 0, out.stderr
+    assert AutoTokenizer.from_pretrained(tmp_path / "rel").chat_template == template
+    card = (tmp_path / "rel" / "README.md").read_text()
+    assert "Prompt format `chat`" in card and "<|user|>" in card and "<|assistant|>" in card
+    assert "prompt_format: chat" in card  # the evaluator-only target the card suggests uses the template too
