@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -102,3 +109,66 @@ def test_a_dpo_fit_logs_reward_curves_and_reloads(tiny_hub_model, examples, make
     assert handle.meta["method"] == "lora" and handle.meta["trained_by"] == "dpo"
     loaded = HFGenerator().load(handle, config, GenerationSettings(max_new_tokens=4))
     assert len(loaded.generate([rows[0].prompt])) == 1
+
+
+DPO_TRAIN = {"method": "dpo", "beta": 0.5, "max_steps": 10, "save_every": 4, "batch_size": 6, "lr": 3e-3}
+DPO_TRAIN |= {"warmup_steps": 2, "eval_every": 5, "lora": {"dropout": 0.1}}  # dropout: the RNG state is restored too
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from fteval.testing import RecordingTrainContext, examples
+    from fteval_hf.trainer import HFTrainer
+
+    model, workdir, flag, train = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), json.loads(sys.argv[4])
+    rows = examples([tuple(r) for r in json.loads(sys.stdin.read())])
+
+    class Hanging(RecordingTrainContext):
+        def log(self, step, **values):
+            super().log(step, **values)
+            if step == 9 and "loss" in values:
+                flag.write_text("hung")
+                time.sleep(600)
+
+    config = HFTrainer.Config.model_validate({"model": {"id": model}, "train": train})
+    HFTrainer(config).fit(Hanging(rows, rows[:6], workdir))
+    """
+)
+
+
+def test_a_killed_dpo_job_resumes_at_its_checkpoint_and_ends_where_an_unbroken_one_does(
+    tiny_hub_model, examples, make_ctx, tmp_path
+) -> None:
+    rows = _with_wrong_answers(examples[:30])
+    config = HFTrainer.Config.model_validate({"model": {"id": str(tiny_hub_model)}, "train": DPO_TRAIN})
+    straight = make_ctx(rows, rows[:6], workdir=tmp_path / "straight")
+    HFTrainer(config).fit(straight)
+
+    workdir, flag = tmp_path / "killed", tmp_path / "hung"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tiny_hub_model), str(workdir), str(flag), json.dumps(DPO_TRAIN)],
+        stdin=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    child.stdin.write(json.dumps([(e.prompt.user, e.target, e.rejected) for e in rows]))
+    child.stdin.close()
+    deadline = time.monotonic() + 180
+    while not flag.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), "the child never reached the step where it hangs"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert (workdir / "checkpoints" / "latest").read_text() == "step-0000008"
+    assert not (workdir / "model").exists()
+
+    resumed = make_ctx(rows, rows[:6], workdir=workdir)
+    HFTrainer(config).fit(resumed)
+    assert [s for s, _ in resumed.curve("loss")] == [9, 10]
+    assert resumed.bars[0].description == "dpo (resumed at step 8)" and resumed.bars[0].done == 10
+    for name in ("final_loss", "final_reward_accuracy", "final_reward_margin"):
+        assert resumed.stats[name] == pytest.approx(straight.stats[name], rel=1e-5, abs=1e-7), name
+    assert resumed.curve("eval_loss")[-1][1] == pytest.approx(straight.curve("eval_loss")[-1][1], rel=1e-5)
+    assert resumed.stats["trained_tokens"] == straight.stats["trained_tokens"]
