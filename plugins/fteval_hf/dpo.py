@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from fteval_hf.formatting import Encoded
-from fteval_hf.loss import _keep_mask, _logits_at, collate
+from fteval_hf.loss import _decide, _keep_mask, _logits_at, collate
+from fteval_hf.prefix_cache import MIN_SHARED_PREFIX, SharedPrefix, base_model, expand_cache, last_logit_kwargs
 
 __all__ = ["DPOResult", "dpo_loss", "pair_batch", "pair_loss", "sequence_logps"]
 
@@ -45,17 +46,41 @@ def pair_batch(chosen: Sequence[Encoded], rejected: Sequence[Encoded], pad_id: i
     )
 
 
-def sequence_logps(model: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """[B] summed log-probability of each row's label tokens (its completion) under ``model``."""
-    labels = batch["labels"]
+def sequence_logps(model: Any, batch: Mapping[str, torch.Tensor], shared_prefix: SharedPrefix = "off") -> torch.Tensor:
+    """[B] summed log-probability of each row's label tokens (its completion) under ``model``.
+
+    With ``shared_prefix`` (``auto``/``on``, as in :func:`fteval_hf.loss.causal_lm_loss`) the rows'
+    common prompt prefix runs once and its cache is broadcast over the rows: the same values up to
+    float rounding, gradients flowing through the prefix.
+    """
+    ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
     keep = _keep_mask(labels)
-    logits, _ = _logits_at(
-        model, keep, input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
-    )
-    targets = labels[:, 1:][keep[:, :-1]]
+    # no label position may fall inside the prefix: its logits are not computed per row
+    prefix = min(_decide(model, shared_prefix, batch, MIN_SHARED_PREFIX), int(batch["prompt_lengths"].min()) - 1)
+    if prefix <= 0:
+        logits, _ = _logits_at(model, keep, input_ids=ids, attention_mask=mask, use_cache=False)
+        targets, kept = labels[:, 1:][keep[:, :-1]], keep
+    else:
+        from transformers import DynamicCache
+
+        rows, width = ids.shape
+        cache = DynamicCache(config=base_model(model).config)
+        model(input_ids=ids[:1, :prefix], cache=cache, use_cache=True, **last_logit_kwargs(model))
+        expand_cache(cache, rows)
+        kept = keep[:, prefix:]
+        logits, _ = _logits_at(
+            model,
+            kept,
+            input_ids=ids[:, prefix:],
+            attention_mask=torch.cat([torch.ones_like(mask[:, :prefix]), mask[:, prefix:]], dim=1),
+            position_ids=torch.arange(prefix, width, device=ids.device).unsqueeze(0).expand(rows, -1),
+            cache=cache,
+            use_cache=True,
+        )
+        targets = labels[:, prefix + 1 :][kept[:, :-1]]
     token_logps = -F.cross_entropy(logits.float(), targets, reduction="none")
-    rows = keep.nonzero()[:, 0]  # boolean indexing is row-major: the row of each kept position
-    return torch.zeros(labels.shape[0], dtype=token_logps.dtype, device=labels.device).index_add(0, rows, token_logps)
+    row_of = kept.nonzero()[:, 0]  # boolean indexing is row-major: the row of each kept position
+    return torch.zeros(labels.shape[0], dtype=token_logps.dtype, device=labels.device).index_add(0, row_of, token_logps)
 
 
 def dpo_loss(
@@ -92,18 +117,24 @@ def dpo_loss(
 
 
 def pair_loss(
-    model: Any, reference: Any, chosen: Sequence[Encoded], rejected: Sequence[Encoded], pad_id: int, beta: float
+    model: Any,
+    reference: Any,
+    chosen: Sequence[Encoded],
+    rejected: Sequence[Encoded],
+    pad_id: int,
+    beta: float,
+    shared_prefix: SharedPrefix = "off",
 ) -> DPOResult:
     """DPO loss of a batch of pairs: one policy forward over chosen + rejected rows, one reference forward.
 
     ``reference`` is a context manager factory that makes ``model`` act as the reference model
-    (a peft model's ``disable_adapter``).
+    (a peft model's ``disable_adapter``); ``shared_prefix`` as in :func:`sequence_logps`.
     """
     batch = {k: v.to(next(model.parameters()).device) for k, v in pair_batch(chosen, rejected, pad_id).items()}
     n, was_training = len(chosen), model.training
     model.eval()  # the reference is deterministic: no dropout
     with torch.no_grad(), reference():
-        ref = sequence_logps(model, batch)
+        ref = sequence_logps(model, batch, shared_prefix)
     model.train(was_training)
-    policy = sequence_logps(model, batch)
+    policy = sequence_logps(model, batch, shared_prefix)
     return dpo_loss(policy[:n], policy[n:], ref[:n], ref[n:], beta)

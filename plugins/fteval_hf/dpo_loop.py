@@ -63,6 +63,7 @@ def evaluate_pairs(
                 [split.rejected[i] for i in idx],
                 pad_id,
                 settings.beta,
+                settings.shared_prefix,
             )
             loss += float(res.loss) * res.pairs
             acc += res.accuracy * res.pairs
@@ -132,7 +133,7 @@ def run_dpo_loop(
             results, tokens = [], 0
             for idx in micro:
                 chosen, rejected = [train.chosen[i] for i in idx], [train.rejected[i] for i in idx]
-                res = pair_loss(model, reference, chosen, rejected, pad_id, settings.beta)
+                res = pair_loss(model, reference, chosen, rejected, pad_id, settings.beta, settings.shared_prefix)
                 (res.loss * (res.pairs / pairs)).backward()
                 results.append(res)
                 tokens += sum(len(r.ids) for r in (*chosen, *rejected))

@@ -17,8 +17,9 @@ import pytest
 pytest.importorskip("torch")
 
 import torch  # noqa: E402
-from fteval_hf.dpo import pair_loss  # noqa: E402
+from fteval_hf.dpo import pair_batch, pair_loss  # noqa: E402
 from fteval_hf.dpo_fit import encode_pairs  # noqa: E402
+from fteval_hf.loss import shared_prefix_length  # noqa: E402
 from fteval_hf.trainer import HFTrainer  # noqa: E402
 
 from fteval.plugin import GenerationSettings  # noqa: E402
@@ -42,7 +43,10 @@ def _row_logp(model, ids, prompt_len):
     return sum(float(logp[t - 1, ids[t]]) for t in range(prompt_len, len(ids)))
 
 
-def test_dpo_loss_and_rewards_equal_a_hand_computation(tiny_hub_model, examples, one_torch_thread) -> None:
+@pytest.mark.parametrize("shared_prefix", ["off", "on"])
+def test_dpo_loss_and_rewards_equal_a_hand_computation(
+    tiny_hub_model, examples, one_torch_thread, shared_prefix
+) -> None:
     from fteval_hf.config import LoraSettings
     from fteval_hf.lora import add_adapter
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -57,7 +61,10 @@ def test_dpo_loss_and_rewards_equal_a_hand_computation(tiny_hub_model, examples,
     model.eval()
     pairs = encode_pairs(tokenizer, _with_wrong_answers(examples[:6]), 128)
     beta = 0.5
-    res = pair_loss(model, model.disable_adapter, pairs.chosen, pairs.rejected, tokenizer.pad_token_id, beta)
+    pad = tokenizer.pad_token_id
+    batch = pair_batch(pairs.chosen, pairs.rejected, pad)
+    assert shared_prefix_length(batch["input_ids"], batch["prompt_lengths"]) >= 3  # "on" has a prefix to share
+    res = pair_loss(model, model.disable_adapter, pairs.chosen, pairs.rejected, pad, beta, shared_prefix)
 
     losses, chosen_rewards, rejected_rewards = [], [], []
     for c, r in zip(pairs.chosen, pairs.rejected, strict=True):
