@@ -53,7 +53,10 @@ def create_job(client: Any, config: OpenAIConfig, training_file: str, validation
         "training_file": training_file,
         "seed": t.seed if t.seed is not None else seed,
     }
-    if hyper:
+    if t.method == "dpo":  # hyperparameters move under the method, as the API takes them
+        dpo = hyper | ({"beta": t.beta} if t.beta is not None else {})
+        kwargs["method"] = {"type": "dpo", "dpo": {"hyperparameters": dpo} if dpo else {}}
+    elif hyper:
         kwargs["hyperparameters"] = hyper
     if t.suffix:
         kwargs["suffix"] = t.suffix

@@ -11,6 +11,7 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from fteval_openai.server.faults import Faults
+from fteval_openai.server.methods import job_method
 from fteval_openai.server.models import ModelNotFound, Models
 from fteval_openai.server.options import ServeOptions
 from fteval_openai.server.state import State, public
@@ -96,11 +97,16 @@ def create_app(options: ServeOptions) -> FastAPI:
                 return _error(400, f"invalid {param}: {body[param]}", "invalid_file", param)
         if not body.get("training_file"):
             return _error(400, "training_file is required", "missing", "training_file")
+        kind, method_hyper = job_method(body)
+        if kind is None:
+            return _error(400, str(method_hyper), "invalid_method", "method")
         hyper = {
             "n_epochs": "auto",
             "batch_size": "auto",
             "learning_rate_multiplier": "auto",
+            **({"beta": "auto"} if kind == "dpo" else {}),
             **(body.get("hyperparameters") or {}),
+            **method_hyper,
         }
         job = state.add_job(
             {
@@ -108,6 +114,7 @@ def create_app(options: ServeOptions) -> FastAPI:
                 "training_file": body["training_file"],
                 "validation_file": body.get("validation_file"),
                 "hyperparameters": hyper,
+                "method": {"type": kind, kind: {"hyperparameters": hyper}},
                 "seed": body.get("seed", 0),
                 "suffix": body.get("suffix"),
             }
