@@ -152,6 +152,14 @@ class Engine:
         for key, other in (("after", t.after), ("rejected_from", t.rejected_from)):
             if other is not None:
                 identity = f"{identity or ''};{key}:{self.linked(other, train=train_links).fingerprint}"
+        if t.rejected_from is not None:  # the pairs also depend on how the outputs were made and judged
+            source = self.target(t.rejected_from)
+            made = {
+                "generator": source.generator_name,
+                "generation": source.settings.model_dump(exclude={"batch_size"}),
+                "parser": self.spec.parser.model_dump(),
+            }
+            identity = f"{identity}@{canonical_hash(made)[:16]}"
         return job_key(self.spec, target, identity)
 
     def linked(self, target: str, *, train: bool) -> ModelHandle:

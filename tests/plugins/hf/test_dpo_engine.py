@@ -17,7 +17,7 @@ SFT = "{method: full, epochs: null, max_steps: 4, lr: 1.0e-3, warmup_steps: 1, b
 DPO = "{method: dpo, beta: 0.2, max_steps: 3, lr: 1.0e-3, warmup_steps: 0, batch_size: 8, save_every: 2}"
 
 
-def _spec(tmp_path: Path, sft_steps: int = 4) -> Path:
+def _spec(tmp_path: Path, sft_steps: int = 4, max_new_tokens: int = 12) -> Path:
     spec = tmp_path / "dpo.yaml"
     spec.write_text(
         f"""extends: {SPECS / "viggo.yaml"}
@@ -26,7 +26,7 @@ dataset:
   train: {{path: {SPECS / "data/viggo/train.csv"}, limit: 24}}
   valid: null
   eval: {{path: {SPECS / "data/viggo/test.csv"}, limit: 6}}
-generation: {{max_new_tokens: 12}}
+generation: {{max_new_tokens: {max_new_tokens}}}
 targets:
   sft:
     trainer: hf
@@ -68,3 +68,7 @@ def test_sft_then_dpo_on_the_sft_models_wrong_outputs(tmp_path: Path, one_torch_
     other = Engine(load_spec(_spec(tmp_path, sft_steps=5)), Store(tmp_path / "runs.db"), tmp_path)
     other.train("sft")
     assert other.job_key("sft-dpo") != engine.job_key("sft-dpo")
+    # so are other decoding settings of the outputs the pairs come from (the SFT job itself is reused)
+    longer = Engine(load_spec(_spec(tmp_path, max_new_tokens=16)), Store(tmp_path / "runs.db"), tmp_path)
+    assert longer.job_key("sft") == engine.job_key("sft")
+    assert longer.job_key("sft-dpo") != engine.job_key("sft-dpo")
