@@ -41,6 +41,7 @@ from fteval.plugin import (
     ScoreItem,
     TokenPrices,
 )
+from fteval.preferences import check_pairs, model_outputs, pairs_from_outputs
 from fteval.progress import progress_bar
 from fteval.records import ExampleRecord, JobRecord
 from fteval.spec import Source
@@ -70,13 +71,18 @@ def render_examples(loaded: LoadedSpec, split: str) -> SplitExamples:
     rows = load_split(loaded.spec.dataset, split) or Rows()
     origin = source.path or (source.hf.path if source.hf else f"{source.fraction:g} of train")
     budget = RenderBudget(f"{split} split ({origin})", len(rows))
+    pairs = prompt.rejected if split in ("train", "valid") else None  # preference pairs train; eval needs none
     for index, row in enumerate(rows):
         where = f"{split} split ({origin}) data row {index + 1}"
         system = render(prompt.system, row, where=f"{where}: prompt.system") if prompt.system else None
         user = render(prompt.user, row, where=f"{where}: prompt.user")
         target = render(prompt.target, row, where=f"{where}: prompt.target")
-        examples.append(Example(index=index, row=row, prompt=Prompt(system, user), target=target))
+        rejected = render(pairs, row, where=f"{where}: prompt.rejected") if pairs else None
+        examples.append(Example(index=index, row=row, prompt=Prompt(system, user), target=target, rejected=rejected))
         budget.check(index + 1)
+    if pairs:
+        file, line, col = loaded.source.locate(("prompt", "rejected"))
+        check_pairs(examples, f"{file}:{line}:{col}: prompt.rejected: {split} split ({origin})")
     return SplitExamples(examples, rows.skipped, rows.skip_reasons)
 
 
@@ -93,6 +99,7 @@ class _TrainContext:
     store: Store
     job_id: str
     secrets: frozenset[str] = frozenset()
+    init: ModelHandle | None = None
 
     def log(self, step: int, **values: float) -> None:
         self.store.log_job_metrics(self.job_id, step, values)
@@ -122,6 +129,7 @@ class Engine:
         self.model_calls = 0
         self._cache = True  # answer from the response cache (``evaluate(use_cache=False)`` asks the model)
         self._identities: dict[str, str | None] = {}
+        self._linked: dict[str, ModelHandle] = {}  # trained models of targets named by `after` / `rejected_from`
         # Values of SecretStr config fields: redacted wherever they would be stored, whatever their key.
         self.secrets = loaded.secrets
 
@@ -147,16 +155,40 @@ class Engine:
                 self._identities[target] = resolved.trainer(resolved.config).model_identity()
         return self._identities[target]
 
-    def job_key(self, target: str) -> str:
-        """Identity of a target's training (see ``fteval.identity.job_key``)."""
-        return job_key(self.spec, target, self.model_identity(target))
+    def job_key(self, target: str, *, train_links: bool = False) -> str:
+        """Identity of a target's training (see ``fteval.identity.job_key``).
+
+        A target trained on top of another (``after``) or on another's outputs (``rejected_from``)
+        includes that model's fingerprint, so retraining the other retrains this one. Those targets
+        are trained first when ``train_links``, else they must have finished jobs.
+        """
+        identity = self.model_identity(target)
+        t = self.spec.targets[target]
+        for key, other in (("after", t.after), ("rejected_from", t.rejected_from)):
+            if other is not None:
+                identity = f"{identity or ''};{key}:{self.linked(other, train=train_links).fingerprint}"
+        if t.rejected_from is not None:  # the pairs also depend on how the outputs were made and judged
+            source = self.target(t.rejected_from)
+            made = {
+                "generator": source.generator_name,
+                "generation": source.settings.model_dump(exclude={"batch_size"}),
+                "parser": self.spec.parser.model_dump(),
+            }
+            identity = f"{identity}@{canonical_hash(made)[:16]}"
+        return job_key(self.spec, target, identity)
+
+    def linked(self, target: str, *, train: bool) -> ModelHandle:
+        """The trained model of a target another one builds on: trained now when ``train``, else its finished job."""
+        if target not in self._linked:
+            self._linked[target] = (self.train(target) if train else self.trained(target))[1]
+        return self._linked[target]
 
     def train(self, target: str) -> tuple[str, ModelHandle]:
         """Train a target, or reuse / resume its job. Returns (job id, model handle).
 
         One process at a time trains a job: another one waits for it, then reuses its result.
         """
-        key = self.job_key(target)
+        key = self.job_key(target, train_links=True)
         job = self.store.job(key)
         # An evaluator-only handle is asked for again each invocation: what a name serves can change
         # behind it (a served model swapped under the same URL), and base_model says what it is now.
@@ -196,6 +228,7 @@ class Engine:
             store=self.store,
             job_id=job_id,
             secrets=self.secrets,
+            init=self._linked[t.after] if t.after else None,
         )
         trainer = resolved.trainer(resolved.config)
         try:
@@ -213,6 +246,8 @@ class Engine:
                     if not ctx.train:
                         raise FtevalError(f"target {target!r} trains but the spec has no dataset.train")
                     ctx.valid = render_examples(self.loaded, "valid")
+                    if t.rejected_from:
+                        ctx.train, ctx.valid = self._pairs(t.rejected_from, ctx.train, ctx.valid, job_id)
                     skipped = {f"skipped_{n}_rows": s.skipped for n, s in (("train", ctx.train), ("valid", ctx.valid))}
                     self.store.update_job_stats(job_id, {k: v for k, v in skipped.items() if v})
                     handle = trainer.fit(ctx)
@@ -222,6 +257,22 @@ class Engine:
         # Stored redacted: a handle must not carry credentials (see docs/plugins.md).
         self.store.finish_job(job_id, "done", redact(_handle_dict(handle), self.secrets))
         return job_id, handle
+
+    def _pairs(
+        self, source: str, train: Sequence[Example], valid: Sequence[Example], job_id: str
+    ) -> tuple[SplitExamples, SplitExamples]:
+        """Preference pairs from ``source``'s wrong outputs on the train and valid rows (gold preferred)."""
+        assert self.loaded.parser is not None
+        handle, parser = self._linked[source], self.loaded.parser.build()
+        out = []
+        for name, rows in (("train", train), ("valid", valid)):
+            outputs = model_outputs(self.store, self.target(source), handle, rows, f"answering the {name} split")
+            pairs = pairs_from_outputs(rows, outputs, parser)
+            self.store.update_job_stats(job_id, {f"{name}_rows_answered": len(rows), f"{name}_pairs": len(pairs)})
+            out.append(SplitExamples(pairs, getattr(rows, "skipped", 0)))
+        if not out[0]:
+            raise FtevalError(f"target {source!r} answered every train row right: no preference pairs to train on")
+        return out[0], out[1]
 
     def trained(self, target: str) -> tuple[str, ModelHandle]:
         """The finished job of a target, without training.

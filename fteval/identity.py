@@ -210,6 +210,17 @@ def split_identity(splits: Splits, name: str) -> Any:
     return own
 
 
+# Spec fields added after runs were stored: left out of keys while unset, so existing keys stay as they were.
+_LATER_PROMPT_FIELDS = frozenset({"rejected"})
+_LATER_TARGET_FIELDS = frozenset({"after", "rejected_from"})
+
+
+def _dump_set(model: Any, later: frozenset[str], exclude: set[str] | None = None) -> dict[str, Any]:
+    """``model.model_dump()`` without the ``later`` fields that are unset (None)."""
+    data: dict[str, Any] = model.model_dump(exclude=exclude)
+    return {k: v for k, v in data.items() if not (k in later and v is None)}
+
+
 def job_key(spec: Spec, target: str, model_identity: str | None = None) -> str:
     """Identity of a target's training: training data, prompts, the target's sections, the seed and
     the identity of the (base) model the target names (``Trainer.model_identity``; left out when None,
@@ -218,8 +229,8 @@ def job_key(spec: Spec, target: str, model_identity: str | None = None) -> str:
     data = {
         "train": split_identity(spec.dataset, "train"),
         "valid": split_identity(spec.dataset, "valid"),
-        "prompt": spec.prompt.model_dump(),
-        "target": redact(t.model_dump(exclude={"generation", "generator", "pipeline"})),
+        "prompt": _dump_set(spec.prompt, _LATER_PROMPT_FIELDS),
+        "target": redact(_dump_set(t, _LATER_TARGET_FIELDS, {"generation", "generator", "pipeline"})),
         "seed": spec.seed,
     }
     if model_identity is not None:
@@ -245,11 +256,11 @@ def run_config(
     config = {
         "spec": spec.name,
         "eval": split_identity(spec.dataset, "eval"),
-        "prompt": spec.prompt.model_dump(),
+        "prompt": _dump_set(spec.prompt, _LATER_PROMPT_FIELDS),
         "parser": spec.parser.model_dump(),
         "metrics": {n: c.model_dump() for n, c in metrics.items()},
         "target": target,
-        "target_config": redact(t.model_dump(exclude={"generation", "pipeline"})),
+        "target_config": redact(_dump_set(t, _LATER_TARGET_FIELDS, {"generation", "pipeline"})),
         "generator": generator,
         "fingerprint": fingerprint,
         "generation": settings.model_dump(exclude={"batch_size"}),

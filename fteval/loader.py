@@ -423,6 +423,40 @@ def _check_credentials(loaded: LoadedSpec, issues: _Issues) -> None:
         issues.add(path, message)
 
 
+def _check_links(spec: Spec, issues: _Issues) -> None:
+    """``after`` and ``rejected_from`` name another target that trains; ``after`` chains have no cycle."""
+    targets = getattr(spec, "targets", None) or {}
+    for name, target in targets.items():
+        for key in ("after", "rejected_from"):
+            other = getattr(target, key)
+            if other is None:
+                continue
+            path: KeyPath = ("targets", name, key)
+            if other == name:
+                issues.add(path, f"a target cannot build on itself ({key}: {other})")
+            elif other not in targets:
+                close = difflib.get_close_matches(other, list(targets), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                issues.add(path, f"unknown target {other!r}{hint}; the spec has: {', '.join(targets)}")
+            elif key == "after" and targets[other].trainer != target.trainer:
+                issues.add(
+                    path, f"target {other!r} is trained by {targets[other].trainer!r}, this one by {target.trainer!r}"
+                )
+            elif key == "after" and targets[other].model != target.model:
+                issues.add(path, f"this target trains on top of {other!r}: give it the same model section")
+        if target.evaluator_only and (target.after or target.rejected_from):
+            issues.add(
+                ("targets", name, "evaluator_only"),
+                "an evaluator_only target trains nothing: drop after / rejected_from",
+            )
+        seen, cur = [name], target.after
+        while cur in targets and cur not in seen:
+            seen.append(cur)
+            cur = targets[cur].after
+        if cur == name and len(seen) > 1:
+            issues.add(("targets", name, "after"), "a cycle of after: " + " -> ".join([*seen, name]))
+
+
 def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
     spec = loaded.spec
     parser_cls = None
@@ -488,16 +522,20 @@ def _check_templates(spec: Spec, issues: _Issues) -> set[str] | None:
     splits = _split_columns(spec, issues)
     columns = set.intersection(*(names for names, _ in splits.values())) if splits else None
     prompt = getattr(spec, "prompt", None)
-    for key in ("system", "user", "target") if prompt is not None else ():
-        text = getattr(prompt, key)
+    # the rejected answer is rendered for the splits that train only (eval rows need no pair)
+    trains = {n: c for n, c in splits.items() if n != "eval"}
+    train_columns = set.intersection(*(names for names, _ in trains.values())) if trains else None
+    for key in ("system", "user", "target", "rejected") if prompt is not None else ():
+        text = getattr(prompt, key, None)
         if text is None:
             continue
         variables, problems = check_template(text)
         for problem in problems:
             issues.add(("prompt", key), problem)
-        if columns is not None:
-            for var in sorted(variables - columns):
-                issues.add(("prompt", key), _missing_column(var, splits))
+        cols, where = (train_columns, trains) if key == "rejected" else (columns, splits)
+        if cols is not None:
+            for var in sorted(variables - cols):
+                issues.add(("prompt", key), _missing_column(var, where))
     return columns
 
 
@@ -594,6 +632,7 @@ def load_spec(
         spec = _valid_sections(data)
     loaded = LoadedSpec(path, spec, data, source, files)
     _check_targets(loaded, issues)
+    _check_links(spec, issues)
     _check_evaluators(loaded, issues)
     _check_metric_targets(loaded, issues)
     columns = _check_templates(spec, issues)

@@ -48,7 +48,7 @@ __all__ = [
     "nfc",
 ]
 
-CONTRACT_VERSION = 9
+CONTRACT_VERSION = 10
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -80,12 +80,18 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Example:
-    """One dataset row with its rendered prompt and gold answer (the training completion)."""
+    """One dataset row with its rendered prompt and gold answer (the training completion).
+
+    ``rejected`` is the dispreferred answer of a preference pair (``target`` is the preferred one):
+    set on train and valid examples when the spec has ``prompt.rejected`` or a target's
+    ``rejected_from``, else None.
+    """
 
     index: int
     row: Mapping[str, Any]
     prompt: Prompt
     target: str
+    rejected: str | None = None
 
 
 class GenerationSettings(BaseModel):
@@ -309,6 +315,8 @@ class TrainContext(Protocol):
     workdir: Path
     seed: int
     external_id: str | None
+    #: The trained model of the target named by the spec's ``after`` (train on top of it), else None.
+    init: ModelHandle | None
 
     def log(self, step: int, **values: float) -> None:
         """Record training curves (e.g. ``loss=``, ``eval_loss=``) in the run store."""

@@ -91,6 +91,14 @@ class PromptSpec(_Strict):
     system: str | None = Field(None, description="System message template.")
     user: str = Field(description="User message template.")
     target: str = Field(description="Gold answer template (the training completion).")
+    rejected: str | None = Field(
+        None,
+        description=(
+            "Rejected answer template for preference training (method: dpo): with it, each train and valid"
+            " row is a pair, target preferred over rejected. An empty rejected answer, or one equal to the"
+            " target, is an error naming the row."
+        ),
+    )
 
 
 class PluginRef(BaseModel):
@@ -124,6 +132,21 @@ class Target(_Strict):
     generation: dict[str, Any] = Field(default_factory=dict, description="Overrides of the spec's generation settings.")
     pipeline: Pipeline | None = Field(
         None, description="Prompt steps (few-shot, chain of thought, self-consistency, self-correction) run per row."
+    )
+    after: str | None = Field(
+        None,
+        description=(
+            "Another target whose trained model this one starts from (e.g. SFT, then DPO): that target's"
+            " job runs first and both are recorded; its model's fingerprint is part of this job's identity."
+        ),
+    )
+    rejected_from: str | None = Field(
+        None,
+        description=(
+            "Build preference pairs from this target's own wrong outputs on the train (and valid) split:"
+            " the gold answer is preferred, the output rejected; rows it answers right (exact_match) are"
+            " left out. Replaces prompt.rejected for this target."
+        ),
     )
 
     def plugin_section(self) -> dict[str, Any]:

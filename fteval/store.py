@@ -557,15 +557,19 @@ class Store:
                     "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)",
                     [(run_id, r.idx, m, v, d, _dumps(p) if p else None) for m, (v, d, p) in r.scores.items()],
                 )
-            for key, gen in cache:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (key, gen.text, gen.latency_s, gen.prompt_tokens, gen.completion_tokens, gen.cost_usd, time.time()),
-                )
+            self._insert_responses(cache)
 
-    def save_responses(self, cache: Iterable[tuple[str, Generation]]) -> None:
-        """Add response-cache entries (key, generation) in one transaction."""
-        self.save_examples("", [], cache)
+    def save_responses(self, cache: Iterable[tuple[str, Any]]) -> None:
+        """Write response-cache entries (key, ``Generation``) that belong to no run, in one transaction."""
+        with self.db.transaction():
+            self._insert_responses(cache)
+
+    def _insert_responses(self, cache: Iterable[tuple[str, Any]]) -> None:
+        for key, gen in cache:
+            self.db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, gen.text, gen.latency_s, gen.prompt_tokens, gen.completion_tokens, gen.cost_usd, time.time()),
+            )
 
     def cached_responses(self, keys: Sequence[str]) -> dict[str, Generation]:
         """Cached generations for the given keys."""

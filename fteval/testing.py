@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fteval.plugin import Example, Prompt
+from fteval.plugin import Example, ModelHandle, Prompt
 
 if TYPE_CHECKING:
     from fteval.plugin import TrainContext
@@ -61,6 +61,7 @@ class RecordingTrainContext:
         target: str = "t",
         seed: int = 0,
         external_id: str | None = None,
+        init: ModelHandle | None = None,
     ) -> None:
         """Build a context.
 
@@ -72,8 +73,9 @@ class RecordingTrainContext:
             target: the target name.
             seed: the spec's seed.
             external_id: a remote job id from an earlier attempt, to test re-attaching.
+            init: the model to train on top of (the spec's ``after``), to test continued training.
         """
-        self.target, self.seed, self.external_id = target, seed, external_id
+        self.target, self.seed, self.external_id, self.init = target, seed, external_id, init
         self.train: Sequence[Example] = list(train)
         self.valid: Sequence[Example] = list(valid)
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp("-fteval"))
@@ -118,31 +120,38 @@ if TYPE_CHECKING:
 
 
 def examples(
-    items: Iterable[tuple[str, str] | Mapping[str, Any]],
+    items: Iterable[tuple[str, str] | tuple[str, str, str] | Mapping[str, Any]],
     *,
     user: str = "user",
     target: str = "target",
     system: str | None = None,
+    rejected: str = "rejected",
 ) -> list[Example]:
-    """Build ``Example``s from ``(user, target)`` pairs or from rows.
+    """Build ``Example``s from ``(user, target)`` pairs, ``(user, chosen, rejected)`` triples or rows.
 
     Args:
-        items: ``(user message, target)`` pairs, or rows (mappings) whose ``user`` and ``target``
-            columns give the prompt and the gold answer; a row is kept as ``Example.row``.
+        items: ``(user message, target)`` pairs, preference triples ``(user message, preferred,
+            rejected)``, or rows (mappings) whose ``user`` and ``target`` columns give the prompt
+            and the gold answer (and a ``rejected`` column, if present, the rejected answer); a row
+            is kept as ``Example.row``.
         user: the column holding the user message, for rows.
         target: the column holding the target, for rows.
         system: the system message of every prompt.
+        rejected: the column holding the rejected answer, for rows.
 
     Returns:
         One example per item, indexed from 0.
     """
     out = []
     for i, item in enumerate(items):
+        bad: str | None = None
         if isinstance(item, Mapping):
             row: Mapping[str, Any] = item
             text, gold = str(item[user]), str(item[target])
+            bad = str(item[rejected]) if rejected in item else None
         else:
-            text, gold = item
-            row = {user: text, target: gold}
-        out.append(Example(i, row, Prompt(system, text), gold))
+            text, gold = item[0], item[1]
+            bad = item[2] if len(item) == 3 else None
+            row = {user: text, target: gold} | ({rejected: bad} if bad is not None else {})
+        out.append(Example(i, row, Prompt(system, text), gold, bad))
     return out

@@ -132,8 +132,18 @@ class LoraSettings(PluginConfig):
 class TrainSettings(PluginConfig):
     """How to fine-tune: method, schedule, batching, evaluation and checkpointing."""
 
-    method: Literal["full", "lora"] = Field("full", description="Train every weight, or a LoRA adapter.")
-    lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA settings (method: lora).")
+    method: Literal["full", "lora", "dpo"] = Field(
+        "full",
+        description=(
+            "Train every weight, a LoRA adapter, or a LoRA adapter by direct preference optimisation (dpo: needs"
+            " preference pairs, prompt.rejected or the target's rejected_from; the model without the adapter is"
+            " the reference)."
+        ),
+    )
+    lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA settings (method: lora or dpo).")
+    beta: float = Field(
+        0.1, gt=0, description="DPO: strength of the pull towards the reference model (higher = stay closer)."
+    )
     epochs: float | None = Field(None, gt=0, description="Passes over the train split (default 3).")
     max_steps: int | None = Field(None, ge=1, description="Optimizer steps; overrides epochs.")
     lr: float = Field(3e-4, gt=0, description="Peak learning rate of AdamW.")

@@ -54,7 +54,7 @@ def _model_and_tokenizer(
         )
     init = workdir / "init"
     model, tokenizer = _scratch(spec, train, init, config.train.max_seq_len, seed)
-    if config.train.method == "lora" and not (init / "config.json").exists():
+    if config.train.method in ("lora", "dpo") and not (init / "config.json").exists():
         model.save_pretrained(init)  # the adapter's base must be reloadable
     return model.to(device), tokenizer, {"dir": str(init)}
 
@@ -86,6 +86,10 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
         handle = saved_handle(out)
         _record(ctx, handle.meta.get("stats", {}))
         return handle
+    if config.train.method == "dpo":
+        from fteval_hf.dpo_fit import fit_dpo
+
+        return fit_dpo(config, ctx, identity)
     workdir.mkdir(parents=True, exist_ok=True)
     train_cfg = config.train
     threads = use_all_cores()

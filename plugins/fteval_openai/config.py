@@ -65,6 +65,15 @@ class ModelSettings(PluginConfig):
 class TrainSettings(PluginConfig):
     """The fine-tuning job: hyperparameters, token budget and polling."""
 
+    method: Literal["supervised", "dpo"] = Field(
+        "supervised",
+        description=(
+            "supervised: chat examples; dpo: preference pairs (prompt.rejected or the target's rejected_from),"
+            " sent as method: {type: dpo}."
+        ),
+    )
+    beta: float | None = Field(None, gt=0, description="dpo: the beta hyperparameter; default: the service's (auto).")
+
     epochs: int | None = Field(None, ge=1, le=50, description="n_epochs; default: the service's choice (auto).")
     batch_size: int | None = Field(None, ge=1, le=256, description="batch_size (1-256); default: auto.")
     learning_rate_multiplier: float | None = Field(None, gt=0, description="learning_rate_multiplier; default: auto.")
@@ -80,6 +89,12 @@ class TrainSettings(PluginConfig):
     )
     poll_interval_s: float = Field(2.0, gt=0, description="First delay between job polls; grows to poll_max_s.")
     poll_max_s: float = Field(30.0, gt=0, description="Longest delay between job polls.")
+
+    @model_validator(mode="after")
+    def _beta_is_dpo(self) -> TrainSettings:
+        if self.beta is not None and self.method != "dpo":
+            raise ValueError("beta is a DPO hyperparameter: set method: dpo")
+        return self
 
 
 class CostOverrides(PluginConfig):

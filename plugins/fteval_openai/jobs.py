@@ -65,9 +65,13 @@ def create_job(client: Any, config: OpenAIConfig, training_file: str, validation
     }
     job_seed = checked_seed(config, seed)
     kwargs: dict[str, Any] = {"model": config.model.name, "training_file": training_file, "seed": job_seed}
-    # `method` replaces the deprecated top-level `hyperparameters`.
-    supervised: dict[str, Any] = {"hyperparameters": hyper} if hyper else {}
-    kwargs["method"] = {"type": "supervised", "supervised": supervised}
+    # `method` replaces the deprecated top-level `hyperparameters`; DPO's beta goes with the others.
+    if t.method == "dpo":
+        dpo = hyper | ({"beta": t.beta} if t.beta is not None else {})
+        kwargs["method"] = {"type": "dpo", "dpo": {"hyperparameters": dpo} if dpo else {}}
+    else:
+        supervised: dict[str, Any] = {"hyperparameters": hyper} if hyper else {}
+        kwargs["method"] = {"type": "supervised", "supervised": supervised}
     if t.suffix:
         kwargs["suffix"] = t.suffix
     if validation_file:

@@ -51,8 +51,19 @@ class OpenAITrainer(Trainer):
 
         t, name = self.config.train, self.config.model.name
         price = self._rates()
-        records = [training_record(e) for e in ctx.train]
-        report = check_records(
+        check, record = check_records, training_record
+        if t.method == "dpo":
+            from fteval_openai.preference import check_preference_records, preference_record
+
+            check, record = check_preference_records, preference_record
+            missing = [e.index + 1 for e in [*ctx.train, *ctx.valid] if e.rejected is None]
+            if missing:
+                raise FtevalError(
+                    f"train.method: dpo needs preference pairs, but data rows {missing[:5]} have no rejected answer:"
+                    " set prompt.rejected, or rejected_from on the target"
+                )
+        records = [record(e) for e in ctx.train]
+        report = check(
             records, split="train", context=context_limit(name), epochs=t.epochs, training_per_1k=price.training or 0.0
         )
         keep = fit_budget(report.tokens, report.epochs, t.max_train_tokens, t.seed if t.seed is not None else ctx.seed)
@@ -60,8 +71,8 @@ class OpenAITrainer(Trainer):
         kept_tokens = sum(report.tokens[i] for i in keep)
         valid: Path | None = None
         if t.validation and ctx.valid:
-            vrecords = [training_record(e) for e in ctx.valid]
-            check_records(vrecords, split="valid", context=context_limit(name), epochs=1, training_per_1k=0.0)
+            vrecords = [record(e) for e in ctx.valid]
+            check(vrecords, split="valid", context=context_limit(name), epochs=1, training_per_1k=0.0)
             valid = _write_jsonl(ctx.workdir / "valid.jsonl", vrecords)
         train = _write_jsonl(ctx.workdir / "train.jsonl", [records[i] for i in keep])
         estimate: dict[str, float | int | str] = {

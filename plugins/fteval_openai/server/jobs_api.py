@@ -36,14 +36,28 @@ class Supervised(BaseModel):
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters, description="Hyperparameters.")
 
 
+class DpoHyperparameters(Hyperparameters):
+    """DPO hyperparameters: the supervised ones and ``beta``, the strength of the preference penalty."""
+
+    beta: Literal["auto"] | Annotated[float, Field(gt=0, le=2)] = Field("auto", description="DPO beta, (0, 2].")
+
+
+class Dpo(BaseModel):
+    """``method.dpo``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hyperparameters: DpoHyperparameters = Field(default_factory=DpoHyperparameters, description="Hyperparameters.")
+
+
 class Method(BaseModel):
-    """``method``: only supervised fine-tuning trains here."""
+    """``method``: supervised fine-tuning and DPO train here (through the hf path)."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["supervised", "dpo", "reinforcement"] = Field(description="Fine-tuning method.")
     supervised: Supervised | None = Field(None, description="Supervised settings.")
-    dpo: dict[str, Any] | None = Field(None, description="DPO settings (refused here).")
+    dpo: Dpo | None = Field(None, description="DPO settings.")
     reinforcement: dict[str, Any] | None = Field(None, description="RFT settings (refused here).")
 
 
@@ -86,11 +100,14 @@ def job_fields(body: CreateJob, state: State, base_models: tuple[str, ...]) -> d
                 "invalid_file",
                 param,
             )
-    if body.method is not None and body.method.type != "supervised":
-        raise ApiError(
-            400, f"method {body.method.type!r} is not supported by fteval serve", "unsupported_method", "method.type"
-        )
-    given = body.method.supervised.hyperparameters if body.method and body.method.supervised else None
+    kind = body.method.type if body.method is not None else "supervised"
+    if kind not in ("supervised", "dpo"):
+        raise ApiError(400, f"method {kind!r} is not supported by fteval serve", "unsupported_method", "method.type")
+    given: Hyperparameters | None = None
+    if body.method is not None and kind == "supervised" and body.method.supervised is not None:
+        given = body.method.supervised.hyperparameters
+    elif body.method is not None and kind == "dpo" and body.method.dpo is not None:
+        given = body.method.dpo.hyperparameters
     if given is not None and body.hyperparameters is not None:
         raise ApiError(
             400,
@@ -98,13 +115,15 @@ def job_fields(body: CreateJob, state: State, base_models: tuple[str, ...]) -> d
             "invalid_value",
             "hyperparameters",
         )
+    if kind == "dpo" and given is None:  # top-level (deprecated) hyperparameters, with beta on auto
+        given = DpoHyperparameters(**(body.hyperparameters.model_dump() if body.hyperparameters else {}))
     hyper = (given or body.hyperparameters or Hyperparameters()).model_dump()
     return {
         "model": body.model,
         "training_file": body.training_file,
         "validation_file": body.validation_file,
         "hyperparameters": hyper,
-        "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+        "method": {"type": kind, kind: {"hyperparameters": hyper}},
         "seed": body.seed if body.seed is not None else 0,
         "suffix": body.suffix,
         "metadata": body.metadata,

@@ -8,6 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class _JobContext:
         self.train: Sequence[Example] = train
         self.valid: Sequence[Example] = valid
         self.external_id: str | None = None
+        self.init: Any = None  # a server job trains from its base model, never on top of another job
         self.stats: dict[str, Any] = {}
         self.last: tuple[int, float] | None = None  # the last logged (step, training loss)
 
@@ -143,10 +145,15 @@ class Worker:
                 )
                 self.state.event(job_id, f"Job failed: {exc}", level="error")
 
-    def _split(self, job_id: str, file_id: str | None, param: str) -> list[Example]:
+    def _split(self, job_id: str, file_id: str | None, param: str, dpo: bool = False) -> list[Example]:
         if not file_id:
             return []
-        examples, errors = examples_from_jsonl(self.state.content(file_id))
+        if dpo:
+            from fteval_openai.server.methods import preference_examples_from_jsonl
+
+            examples, errors = preference_examples_from_jsonl(self.state.content(file_id))
+        else:
+            examples, errors = examples_from_jsonl(self.state.content(file_id))
         if errors:
             row, reason = errors[0]
             raise ValueError(f"{param} {file_id} line {row + 1}: {reason} ({len(errors)} error(s))")
@@ -157,8 +164,9 @@ class Worker:
         if job["status"] == "cancelled":
             return
         self.state.event(job_id, f"Validating training file: {job['training_file']}")
-        train = self._split(job_id, job["training_file"], "training_file")
-        valid = self._split(job_id, job.get("validation_file"), "validation_file")
+        dpo = (job.get("method") or {}).get("type") == "dpo"
+        train = self._split(job_id, job["training_file"], "training_file", dpo)
+        valid = self._split(job_id, job.get("validation_file"), "validation_file", dpo)
         self.state.update(job_id, status="queued")
         self.state.event(job_id, "Files validated, moving job to queued state")
         if self.state.status(job_id) == "cancelled":
@@ -170,6 +178,11 @@ class Worker:
         from fteval_openai.tokens import count_messages
 
         tokens = sum(count_messages(training_record(e)["messages"]) for e in train) * epochs
+        if dpo:  # each pair's rejected answer is trained on too
+            tokens += (
+                sum(count_messages(training_record(replace(e, target=e.rejected or ""))["messages"]) for e in train)
+                * epochs
+            )
         name = f"ft:{job['model']}:{job.get('suffix') or 'fteval'}:{job_id.removeprefix('ftjob-')[:8]}"
         self.state.update(
             job_id,
@@ -195,11 +208,18 @@ class Worker:
         lr_mult = hyper.get("learning_rate_multiplier")
         lr = o.train_lr * (lr_mult if isinstance(lr_mult, int | float) else 1.0)
         schedule: dict[str, Any] = {"max_steps": o.train_max_steps} if o.train_max_steps else {"epochs": epochs}
+        dpo = (job.get("method") or {}).get("type") == "dpo"
+        beta = hyper.get("beta")
+        # a preference job trains a LoRA adapter by DPO on the scratch base (the reference model)
+        method: dict[str, Any] = (
+            {"method": "dpo", "beta": beta if isinstance(beta, int | float) else 0.1} if dpo else {}
+        )
         config = HFConfig.model_validate(
             {
                 "model": {"init": "scratch", "preset": o.preset, "vocab_size": o.vocab_size},
                 "train": {
                     "method": "full",
+                    **method,
                     "lr": lr,
                     "batch_size": batch,
                     "warmup_steps": 0,
