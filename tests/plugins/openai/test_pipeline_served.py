@@ -16,7 +16,8 @@ TARGETS = ("served-3shot", "served-sc5", "served-din")
 
 def test_served_pipelines_record_every_request_and_a_rerun_sends_none(tmp_path: Path, api_key: str) -> None:
     with Served(tmp_path / "state", key=api_key) as server:
-        model = f"{{model: {{base_url: '{server.url}', api_key_env: {KEY_ENV}}}}}"
+        # a pinned release: no identity probe, so every chat request the server counts is a pipeline call
+        model = f"{{model: {{base_url: '{server.url}', api_key_env: {KEY_ENV}, revision: echo}}}}"
         spec = tmp_path / "served.yaml"
         spec.write_text(
             f"extends: {SPECS / 'sql-pipelines.yaml'}\ndataset: {{eval: {{limit: 3}}}}\ntargets:\n"
