@@ -23,7 +23,6 @@ from fteval.credentials import inline_secrets
 from fteval.errors import Issue, PluginError, SpecError
 from fteval.goldcheck import VALIDATE_ROWS, check_gold, gold_problems
 from fteval.identity import canonical_hash, is_secret_key, redact, secret_values
-from fteval.pipecheck import check_pipelines
 from fteval.plugin import EmptyConfig, GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
 from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
@@ -636,7 +635,10 @@ def load_spec(
     _check_evaluators(loaded, issues)
     _check_metric_targets(loaded, issues)
     columns = _check_templates(spec, issues)
-    check_pipelines(loaded, columns, issues.add)
+    if any(getattr(t, "pipeline", None) is not None for t in (getattr(spec, "targets", None) or {}).values()):
+        from fteval.pipecheck import check_pipelines  # noqa: PLC0415 - only specs with pipelines pay for it
+
+        check_pipelines(loaded, columns, issues.add)
     _check_credentials(loaded, issues)
     if not issues.items and gold_rows != 0:
         _check_gold(loaded, gold_rows, issues)
