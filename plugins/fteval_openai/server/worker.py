@@ -25,10 +25,8 @@ class Cancelled(Exception):
     """The job was cancelled while training."""
 
 
-def examples_from_jsonl(content: bytes) -> tuple[list[Example], list[tuple[int, str]]]:
-    """Chat fine-tuning lines -> examples (system, last user, last assistant), plus format errors."""
-    from fteval_openai.datacheck import format_errors
-
+def _jsonl_records(content: bytes) -> list[Any]:
+    """One decoded record per non-blank line; a line that is not JSON becomes the text of its error."""
     records: list[Any] = []
     for line in content.decode("utf-8").splitlines():
         if line.strip():
@@ -36,6 +34,23 @@ def examples_from_jsonl(content: bytes) -> tuple[list[Example], list[tuple[int, 
                 records.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 records.append(f"invalid JSON: {exc}")
+    return records
+
+
+def preference_examples_from_jsonl(content: bytes) -> tuple[list[Any], list[tuple[int, str]]]:
+    """DPO lines -> examples (preferred as target, non-preferred as rejected), plus format errors by row."""
+    from fteval_openai.preference import preference_errors, preference_examples
+
+    records = _jsonl_records(content)
+    errors = preference_errors(records)
+    return ([], errors) if errors else (preference_examples(records), [])
+
+
+def examples_from_jsonl(content: bytes) -> tuple[list[Example], list[tuple[int, str]]]:
+    """Chat fine-tuning lines -> examples (system, last user, last assistant), plus format errors."""
+    from fteval_openai.datacheck import format_errors
+
+    records = _jsonl_records(content)
     errors = format_errors(records)
     if errors:
         return [], errors
@@ -149,8 +164,6 @@ class Worker:
         if not file_id:
             return []
         if dpo:
-            from fteval_openai.server.methods import preference_examples_from_jsonl
-
             examples, errors = preference_examples_from_jsonl(self.state.content(file_id))
         else:
             examples, errors = examples_from_jsonl(self.state.content(file_id))
