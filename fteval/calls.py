@@ -19,6 +19,7 @@ cache key is returned as recorded: a resumed run pays for no call twice.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -76,7 +77,6 @@ class TargetCaller:
         self.resolved: ResolvedTarget = engine.target(target)
         self._handle: ModelHandle | None = None
         self._loaded: dict[str, LoadedModel] = {}
-        self._prices: tuple[TokenPrices | None] | None = None
         # A server may echo the key it was sent: known secrets never reach the store, the cache or a step.
         self._secrets = engine.secrets | sent_secrets(self.resolved.trainer(self.resolved.config))
         #: Model calls made through this caller (cache and record hits excluded).
@@ -99,13 +99,10 @@ class TargetCaller:
         """The model's fingerprint (part of every cache key and of a pipeline run's identity)."""
         return self.handle.fingerprint
 
-    @property
+    @functools.cached_property
     def prices(self) -> TokenPrices | None:
         """The generator's per-token prices for this model (None: it does not bill per token); see ``fteval.costs``."""
-        if self._prices is None:
-            generator = self.resolved.generator()
-            self._prices = (generator.token_prices(self.resolved.config, self.handle.location or None),)
-        return self._prices[0]
+        return self.resolved.generator().token_prices(self.resolved.config, self.handle.location or None)
 
     def call_size(self, settings: GenerationSettings | None = None) -> int:
         """Prompts per generator call for ``settings`` (the generator's choice)."""

@@ -74,10 +74,10 @@ def fit_dpo(config: HFConfig, ctx: TrainContext, identity: str | None = None) ->
     """
     import torch
 
-    from fteval_hf.devices import peak_memory_mb, pick_device, use_all_cores
+    from fteval_hf.devices import pick_device, use_all_cores
     from fteval_hf.distributed import current_ranks
     from fteval_hf.dpo_loop import run_dpo_loop
-    from fteval_hf.fit import _record
+    from fteval_hf.fit import _record, job_stats
     from fteval_hf.lora import add_adapter
 
     workdir, train_cfg = Path(ctx.workdir), config.train
@@ -106,25 +106,10 @@ def fit_dpo(config: HFConfig, ctx: TrainContext, identity: str | None = None) ->
         seed=seed,
         workdir=workdir,
     )
-    price = config.cost.gpu_hour_usd if device.startswith("cuda") else config.cost.cpu_hour_usd
     stats = {
-        "wall_s": round(state.wall_s, 3),
-        "trained_tokens": state.trained_tokens,
-        "computed_tokens": state.computed_tokens,
-        "peak_memory_mb": round(peak_memory_mb(device), 1),
-        "cost_usd": round(state.wall_s / 3600 * price, 6),
-        "truncated_rows": train.truncated,
-        "dropped_rows": train.dropped,
-        "steps": state.step,
-        "final_loss": state.last_loss,
+        **job_stats(state, train, model, config, device, threads),
         "final_reward_accuracy": state.extra.get("reward_accuracy"),
         "final_reward_margin": state.extra.get("reward_margin"),
-        "best_eval_loss": state.best_eval_loss,
-        "best_step": state.best_step,
-        "stopped_early": int(state.stopped_early),
-        "device": device,
-        "threads": threads,
-        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "train_pairs": len(train.chosen),
         "beta": train_cfg.beta,
     }

@@ -23,7 +23,7 @@ from fteval_hf.config import TrainSettings
 from fteval_hf.data import EncodedSplit
 from fteval_hf.dpo import DPOResult, pair_loss
 from fteval_hf.formatting import Encoded
-from fteval_hf.loop import _is_eval_step, _optimizer, make_schedule
+from fteval_hf.loop import _is_eval_step, _optimizer, make_schedule, optimizer_step
 
 __all__ = ["PairSplit", "evaluate_pairs", "run_dpo_loop"]
 
@@ -137,11 +137,7 @@ def run_dpo_loop(
                 (res.loss * (res.pairs / pairs)).backward()
                 results.append(res)
                 tokens += sum(len(r.ids) for r in (*chosen, *rejected))
-            if settings.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer_step(trainable, optimizer, scheduler, settings.max_grad_norm)
             state.step += 1
             state.trained_tokens += tokens
             state.computed_tokens += 2 * tokens  # a policy and a reference forward per row

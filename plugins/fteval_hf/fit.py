@@ -75,7 +75,7 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
         A handle: ``location`` = the saved model folder, ``fingerprint`` = hash of its files.
     """
     from fteval_hf.data import encode_split
-    from fteval_hf.devices import peak_memory_mb, pick_device, use_all_cores
+    from fteval_hf.devices import pick_device, use_all_cores
     from fteval_hf.distributed import barrier, current_ranks
     from fteval_hf.loop import run_loop
     from fteval_hf.lora import add_adapter
@@ -124,26 +124,11 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
     )
     plain = state.extra.get("plain_tokens", 0)
     prompt_total = sum(r.prompt_len for r in train.rows)
-    price = config.cost.gpu_hour_usd if device.startswith("cuda") else config.cost.cpu_hour_usd
     stats = {
-        "wall_s": round(state.wall_s, 3),
-        "trained_tokens": state.trained_tokens,
-        "computed_tokens": state.computed_tokens,
-        "peak_memory_mb": round(peak_memory_mb(device), 1),
-        "cost_usd": round(state.wall_s / 3600 * price, 6),
-        "truncated_rows": train.truncated,
-        "dropped_rows": train.dropped,
+        **job_stats(state, train, model, config, device, threads),
         "padding_fraction": round(1 - state.trained_tokens / plain, 4) if plain else None,
         "prefix_saved_fraction": round(state.extra.get("prompt_tokens_saved", 0) / plain, 4) if plain else None,
-        "steps": state.step,
-        "final_loss": state.last_loss,
-        "best_eval_loss": state.best_eval_loss,
-        "best_step": state.best_step,
-        "stopped_early": int(state.stopped_early),
-        "device": device,
-        "threads": threads,
         "processes": ranks.world,
-        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "train_rows": len(train.rows),
         "prompt_tokens": prompt_total,
     }
@@ -215,3 +200,27 @@ def base_handle(config: HFConfig, ctx: TrainContext, identity: str | None = None
         location=str(out),
         meta={**manifest, "fingerprint": fingerprint},
     )
+
+
+def job_stats(state: Any, train: Any, model: Any, config: HFConfig, device: str, threads: int) -> dict[str, Any]:
+    """The statistics every hf training job records (SFT and DPO): time, tokens, cost, losses, the machine."""
+    from fteval_hf.devices import peak_memory_mb
+
+    price = config.cost.gpu_hour_usd if device.startswith("cuda") else config.cost.cpu_hour_usd
+    return {
+        "wall_s": round(state.wall_s, 3),
+        "trained_tokens": state.trained_tokens,
+        "computed_tokens": state.computed_tokens,
+        "peak_memory_mb": round(peak_memory_mb(device), 1),
+        "cost_usd": round(state.wall_s / 3600 * price, 6),
+        "truncated_rows": train.truncated,
+        "dropped_rows": train.dropped,
+        "steps": state.step,
+        "final_loss": state.last_loss,
+        "best_eval_loss": state.best_eval_loss,
+        "best_step": state.best_step,
+        "stopped_early": int(state.stopped_early),
+        "device": device,
+        "threads": threads,
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }

@@ -96,6 +96,15 @@ def _optimizer(model: Any, settings: TrainSettings) -> torch.optim.Optimizer:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.lr)
 
 
+def optimizer_step(trainable: list[Any], optimizer: Any, scheduler: Any, max_grad_norm: float | None) -> None:
+    """One optimiser update: clip the gradients (when set), step the optimiser and the schedule, clear the gradients."""
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def evaluate(model: Any, split: EncodedSplit, settings: TrainSettings, pad_id: int, device: str) -> float:
     """Mean token loss over a split (labels and prefix sharing as in training), no gradients."""
     plan = plan_batches(split.token_ids, settings.batch_size, shuffle=False)
@@ -191,11 +200,7 @@ def run_loop(
                 state.extra["plain_tokens"] = state.extra.get("plain_tokens", 0) + res.plain_tokens
                 state.extra["prompt_tokens_saved"] = state.extra.get("prompt_tokens_saved", 0) + res.prompt_tokens_saved
             all_sum([p.grad for p in trainable if p.grad is not None] + [loss_sum.view(1)], ranks)
-            if settings.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer_step(trainable, optimizer, scheduler, settings.max_grad_norm)
             state.step += 1
             state.trained_tokens += tokens
             state.last_loss = float(loss_sum) / max(labels, 1)
