@@ -1,7 +1,8 @@
-"""The ``fteval`` command line: one module per command group, errors without tracebacks."""
+"""The ``fteval`` command line: one module per command group, loaded when used; errors without tracebacks."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -12,8 +13,46 @@ from fteval import __version__
 from fteval.errors import FtevalError
 from fteval.identity import redact_text
 
+# Command name -> (module under fteval.cli, attribute). Modules are imported when their command runs,
+# so ``fteval validate`` loads only what validating needs; ``--help`` imports them all for their help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "cancel": ("serve_cmds", "cancel"),
+    "compare": ("compare_cmds", "compare"),
+    "eval": ("run_cmds", "eval_"),
+    "export": ("spec_cmds", "export"),
+    "export-model": ("export_cmds", "export_model"),
+    "init": ("init_cmds", "init"),
+    "judge": ("judge_cmds", "judge"),
+    "plan": ("compare_cmds", "plan"),
+    "plugins": ("spec_cmds", "plugins"),
+    "rate": ("rate_cmds", "rate"),
+    "report": ("report_cmds", "report"),
+    "resolve": ("share_cmds", "resolve"),
+    "run": ("run_cmds", "run"),
+    "runs": ("store_cmds", "runs"),
+    "schema": ("spec_cmds", "schema"),
+    "serve": ("serve_cmds", "serve"),
+    "show": ("store_cmds", "show"),
+    "specs": ("share_cmds", "specs_cmd"),
+    "tag": ("compare_cmds", "tag"),
+    "train": ("run_cmds", "train"),
+    "validate": ("spec_cmds", "validate"),
+}
+
 
 class _Group(click.Group):
+    """The top-level group: commands loaded lazily from ``COMMANDS``; fteval errors without tracebacks."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        module, attribute = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(f"fteval.cli.{module}"), attribute)
+        return command
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -22,12 +61,6 @@ class _Group(click.Group):
                 raise
             click.secho(redact_text(str(exc)), fg="red", err=True)  # a plugin's message may quote a URL
             sys.exit(exc.exit_code)
-
-
-def print_warnings(loaded: object) -> None:
-    """Print a loaded spec's warnings (e.g. a secret written in the spec) to stderr."""
-    for issue in getattr(loaded, "warnings", ()):
-        click.secho(f"warning: {issue}", fg="yellow", err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,32 +88,4 @@ def main(ctx: click.Context, store: Path, debug: bool, allow_credentials: tuple[
         os.environ["FTEVAL_ALLOW_CREDENTIALS"] = "\n".join([earlier, *allow_credentials]).strip()
 
 
-from fteval.cli import (  # noqa: E402  (registers the commands)
-    compare_cmds,
-    export_cmds,
-    init_cmds,
-    judge_cmds,
-    rate_cmds,
-    report_cmds,
-    run_cmds,
-    serve_cmds,
-    share_cmds,
-    spec_cmds,
-    store_cmds,
-)
-
-__all__ = [
-    "compare_cmds",
-    "export_cmds",
-    "init_cmds",
-    "judge_cmds",
-    "main",
-    "print_warnings",
-    "rate_cmds",
-    "report_cmds",
-    "run_cmds",
-    "serve_cmds",
-    "share_cmds",
-    "spec_cmds",
-    "store_cmds",
-]
+__all__ = ["COMMANDS", "main"]

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fteval.cli import main
 from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 
 if TYPE_CHECKING:
@@ -190,7 +189,7 @@ def comparison_json(cmp: Comparison) -> dict[str, Any]:
     return {**asdict(cmp), "failed": cmp.failed}
 
 
-@main.command(help=_COMPARE_HELP, short_help="Compare two runs: paired differences, significance, a regression gate.")
+@click.command(help=_COMPARE_HELP, short_help="Compare two runs: paired differences, significance, a regression gate.")
 @click.argument("run_a")
 @click.argument("run_b")
 @fail_if_worse_option(
@@ -275,7 +274,7 @@ def _print_steps(console: Console, store: Store, runs: tuple[RunRecord, ...]) ->
             console.print(table)
 
 
-@main.command()
+@click.command()
 @click.argument("spec", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--metric-value",
@@ -334,7 +333,7 @@ def plan(
     )
 
 
-@main.command()
+@click.command()
 @click.argument("run_ref")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Move the tag if it already points at another run.")

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from fteval.cli import main
 
-
-@main.command("export-model")
+@click.command("export-model")
 @click.argument("run_ref", metavar="RUN")
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
 @click.option("--merge", is_flag=True, help="LoRA targets: write the adapter merged into its base weights.")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from fteval.cli import main, print_warnings
+from fteval.cli.spec_warnings import print_warnings
 from fteval.errors import SpecError
 
 
-@main.command()
+@click.command()
 @click.option(
     "--data",
     required=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from fteval.cli import main, print_warnings
+from fteval.cli.spec_warnings import print_warnings
 
 _HELP = """Judge run B against run A on the same examples with a judge target of SPEC.
 
@@ -23,7 +23,7 @@ reference, output_1, output_2); --pattern: RE2 with a group matching 1, 2 or tie
 """
 
 
-@main.command("judge", help=_HELP)
+@click.command("judge", help=_HELP)
 @click.argument("run_a", metavar="A")
 @click.argument("run_b", metavar="B")
 @click.option(

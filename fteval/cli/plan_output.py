@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fteval.cli import print_warnings
+from fteval.cli.spec_warnings import print_warnings
 
 
 def _duration(seconds: float) -> str:

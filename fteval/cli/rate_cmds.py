@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from fteval.cli import main
 from fteval.errors import UsageError
 
 _HELP = """Human ratings of free-form outputs.
@@ -56,7 +55,7 @@ def _read_rubric(path: Path) -> str:
         raise UsageError(f"cannot read {path}: {exc}") from None
 
 
-@main.group("rate", cls=_DefaultPage, help=_HELP)
+@click.group("rate", cls=_DefaultPage, help=_HELP)
 def rate() -> None:
     """Human ratings (see the help text)."""
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fteval.cli import main, print_warnings
 from fteval.cli.gate_options import alpha_option, fail_if_worse_option
+from fteval.cli.spec_warnings import print_warnings
 from fteval.errors import UsageError
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def resolve_runs(store: Store, refs: tuple[str, ...]) -> list[RunRecord]:
     return list(runs.values())
 
 
-@main.command("report", help=_HELP)
+@click.command("report", help=_HELP)
 @click.argument("refs", nargs=-1, metavar="[RUN_OR_SPEC]...")
 @click.option(
     "--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the HTML report here."

@@ -13,6 +13,7 @@ import click
 
 from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 from fteval.cli.model_option import model_overrides
+from fteval.cli.spec_warnings import print_warnings
 from fteval.errors import FtevalError
 from fteval.identity import redact_text
 from fteval.loader import load_spec
@@ -102,10 +103,7 @@ def _targets(engine: Engine, chosen: tuple[str, ...]) -> list[str]:
     return list(chosen) or names
 
 
-from fteval.cli import main, print_warnings  # noqa: E402
-
-
-@main.command()
+@click.command()
 @_spec
 @_target
 @click.pass_context
@@ -171,7 +169,7 @@ def _set_label(store: Store, run_ids: list[str], label: str | None, move: bool) 
         store.set_label(run_id, label)
 
 
-@main.command(name="eval")
+@click.command(name="eval")
 @_spec
 @_target
 @click.option("--rerun", is_flag=True, help="Start a new run even if an identical one is complete (uses the cache).")
@@ -201,7 +199,7 @@ def eval_(
     _report(store, engine, run_ids)
 
 
-@main.command()
+@click.command()
 @_spec
 @_target
 @click.option("--rerun", is_flag=True, help="Start new runs even if identical ones are complete (uses the cache).")

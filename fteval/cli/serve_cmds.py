@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from fteval.cli import main
 from fteval.errors import FtevalError, PluginError
 from fteval.loader import load_spec
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, help="TCP port.")
 @click.option(
@@ -113,7 +112,7 @@ def serve(
         raise PluginError(f"`fteval serve` needs {exc.name!r}: pip install 'fteval[serve,hf]'") from exc
 
 
-@main.command()
+@click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--target", "-t", required=True, help="Target whose remote training job to cancel.")
 @click.pass_context

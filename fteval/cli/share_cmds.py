@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from fteval.cli import main
 from fteval.yamlsafe import SourceMap, format_path
 
 
@@ -42,7 +41,7 @@ def _yaml(data: Any) -> str:
     return out.getvalue()
 
 
-@main.command()
+@click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--why", is_flag=True, help="Every value with the file and line it came from.")
 def resolve(spec: Path, why: bool) -> None:
@@ -66,7 +65,7 @@ def resolve(spec: Path, why: bool) -> None:
         click.echo(f"{format_path(path)}: null  # removed by {_where(SourceMap({(): (file, line, 1)}), ())}")
 
 
-@main.command("specs")
+@click.command("specs")
 def specs_cmd() -> None:
     """List the specs installed packages ship (extend one with extends: pkg:PACKAGE/FILE.yaml)."""
     from fteval.specpkgs import shipped_specs  # noqa: PLC0415

@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 
 from fteval import registry
-from fteval.cli import main, print_warnings
+from fteval.cli.spec_warnings import print_warnings
 from fteval.errors import FtevalError, SpecError
 from fteval.loader import LoadedSpec, load_spec
 
 
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(specs: tuple[Path, ...]) -> None:
     """Check specs completely (keys, types, plugins, templates, columns, gold answers) without running anything.
@@ -55,7 +55,7 @@ def _print_credentials(loaded: LoadedSpec) -> None:
         click.echo(f"  target {name} sends {sent} to {credential.host}")
 
 
-@main.command()
+@click.command()
 def schema() -> None:
     """Print the JSON Schema of the spec format with every installed plugin's options (for editors)."""
     from fteval.schema import spec_schema  # noqa: PLC0415
@@ -63,7 +63,7 @@ def schema() -> None:
     click.echo(json.dumps(spec_schema(), indent=2))
 
 
-@main.command()
+@click.command()
 @click.option("--verbose", "-v", is_flag=True, help="Each plugin's options: type, default, description.")
 def plugins(verbose: bool) -> None:
     """List installed plugins: kind, name, package, version (with --verbose, their options)."""
@@ -121,7 +121,7 @@ def _option_rows(model: type, prefix: str = "") -> Iterator[tuple[str, str, str,
         yield key, kind, default, info.description or ""
 
 
-@main.command()
+@click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["train", "valid", "eval"]), default="train", show_default=True)
 @click.option(

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fteval.cli import main
 from fteval.records import ExampleRecord, ExportRecord, RunRecord
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ def _run_json(run: RunRecord, aggregates: list[Any]) -> dict[str, Any]:
     }
 
 
-@main.command()
+@click.command()
 @click.option("--spec", "spec_name", help="Only runs of this spec name.")
 @click.option("--target", help="Only runs of this target.")
 @click.option(
@@ -126,7 +125,7 @@ def _first_metric_wrong(example: ExampleRecord, first: str | None) -> bool:
     return example.parse_ok and first is not None and first in example.scores and example.scores[first][0] < 1.0
 
 
-@main.command()
+@click.command()
 @click.argument("run_id")
 @click.option(
     "--examples", "-n", type=int, default=None, help="How many examples to print [default: 5; with --json: all]."
