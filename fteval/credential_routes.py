@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fteval.errors import FtevalError, Issue, PluginError, SpecError
-from fteval.identity import REDACTED
 from fteval.plugin import Credential, Generation
+from fteval.redaction import REDACTED
 from fteval.textfile import TextFileError, read_regular
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 A spec names the environment variable that holds a secret; the plugin reads it at run time. A
 secret written in the spec itself still works (it is redacted before anything is stored, see
-``fteval.identity.redact``) but ``validate`` and ``run`` warn, because the spec file keeps it.
+``fteval.redaction.redact``) but ``validate`` and ``run`` warn, because the spec file keeps it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, SecretStr
 
 from fteval.errors import PluginError
-from fteval.identity import is_secret_key, redact_text
+from fteval.redaction import is_secret_key, redact_text
 
 __all__ = ["EnvVarName", "inline_secrets", "secret_from_env"]
 

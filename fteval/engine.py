@@ -20,8 +20,6 @@ from fteval.identity import (
     canonical_hash,
     job_key,
     pipeline_identity,
-    redact,
-    redact_text,
     run_config,
 )
 from fteval.loader import LoadedSpec, ResolvedTarget
@@ -44,6 +42,7 @@ from fteval.plugin import (
 from fteval.preferences import check_pairs, model_outputs, pairs_from_outputs
 from fteval.progress import progress_bar
 from fteval.records import ExampleRecord, JobRecord
+from fteval.redaction import redact, redact_text
 from fteval.spec import Source
 from fteval.splits import load_split
 from fteval.store import Store

@@ -22,8 +22,9 @@ from fteval.costs import unknown_price
 from fteval.credentials import inline_secrets
 from fteval.errors import Issue, PluginError, SpecError
 from fteval.goldcheck import VALIDATE_ROWS, check_gold, gold_problems
-from fteval.identity import canonical_hash, is_secret_key, redact, secret_values
+from fteval.identity import canonical_hash
 from fteval.plugin import EmptyConfig, GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
+from fteval.redaction import is_secret_key, redact, secret_values
 from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
 from fteval.yamlsafe import SourceMap, format_path, load_yaml

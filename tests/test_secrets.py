@@ -11,7 +11,7 @@ from fteval_testutil import EXTERNAL_PLUGIN, SPECS, fteval_cli
 from pydantic import BaseModel, SecretStr
 
 from fteval.credentials import inline_secrets
-from fteval.identity import REDACTED, is_secret_key, redact, redact_text, secret_values
+from fteval.redaction import REDACTED, is_secret_key, redact, redact_text, secret_values
 
 # Every form of secret the reliability probe found stored in clear, each with a distinct value.
 SECRET_KEYS = {

@@ -11,7 +11,7 @@ import click
 
 from fteval import __version__
 from fteval.errors import FtevalError
-from fteval.identity import redact_text
+from fteval.redaction import redact_text
 
 # Command name -> (module under fteval.cli, attribute). Modules are imported when their command runs,
 # so ``fteval validate`` loads only what validating needs; ``--help`` imports them all for their help.

@@ -15,8 +15,8 @@ from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 from fteval.cli.model_option import model_overrides
 from fteval.cli.spec_warnings import print_warnings
 from fteval.errors import FtevalError
-from fteval.identity import redact_text
 from fteval.loader import load_spec
+from fteval.redaction import redact_text
 
 if TYPE_CHECKING:
     from fteval.engine import Engine

@@ -49,8 +49,8 @@ def resolve(spec: Path, why: bool) -> None:
 
     Secret-looking values (``oauth_token: ...``, URL passwords, token shapes) print as ``<redacted>``.
     """
-    from fteval.identity import redact  # noqa: PLC0415
     from fteval.loader import merged_spec  # noqa: PLC0415
+    from fteval.redaction import redact  # noqa: PLC0415
 
     data, source, files = merged_spec(spec)
     data = redact(data)

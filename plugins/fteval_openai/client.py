@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 
 from fteval.credential_routes import NO_KEY, api_credential, credential_value, url_host
 from fteval.errors import FtevalError
-from fteval.identity import REDACTED, redact_text
 from fteval.plugin import Credential
+from fteval.redaction import REDACTED, redact_text
 from fteval_openai.config import ModelSettings
 
 __all__ = [
