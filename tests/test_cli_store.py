@@ -70,7 +70,7 @@ def test_show_json_wrong_and_failures(tmp_path: Path) -> None:
     assert len(examples) == full["run"]["n_examples"] == 30  # --json: every example unless -n
     wrong = json.loads(fteval_cli("show", "latest", "--json", "--wrong", store=store).stdout)["examples"]
     failures = json.loads(fteval_cli("show", "latest", "--json", "--failures", store=store).stdout)["examples"]
-    assert wrong == [e for e in examples if e["parse_ok"] and e["scores"]["exact_match"][0] < 1]
+    assert wrong == [e for e in examples if e["parse_ok"] and e["scores"]["exact_match"]["value"] < 1]
     assert failures == [e for e in examples if not e["parse_ok"]]
     assert wrong and failures
     text = fteval_cli("show", "latest", "--failures", "-n", "1", store=store).stdout
