@@ -126,3 +126,12 @@ def test_show_resolves_latest_through_refs_the_newest_complete_run_of_a_series(t
     assert beyond.exit_code == 2 and "spec 's' target 't' has only 2 complete runs" in beyond.output
     unknown = _show(db, "nope")
     assert unknown.exit_code == 2 and "no run 'nope'" in unknown.output
+
+
+def test_show_latest_without_a_complete_run_names_the_newest_run(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    store = Store(db)
+    running = make_run(store, "k1")
+    store.close()
+    result = _show(db, "latest")
+    assert result.exit_code == 2 and f"no complete run in {db}; the newest run, {running}, is running" in result.output
