@@ -87,7 +87,9 @@ def test_judge_rates_outputs_and_leaves_unparsed_replies_out(tmp_path: Path) -> 
         judged[4].detail or ""
     )
     assert "judge_unparsed" in judged[4].parts
-    assert (judged[5].detail or "").startswith("parse failure") and judged[5].parts == {"rating": 1.0}  # empty output: lowest, no call
+    assert (judged[5].detail or "").startswith("parse failure") and judged[5].parts == {
+        "rating": 1.0
+    }  # empty output: lowest, no call
     agg = {a.metric: a for a in store.aggregates(run_id)}["judge"]
     assert agg.value == pytest.approx(0.6) and agg.n == 5 and agg.method.endswith("1 unparsed judge replies")
     calls = load_calls(store, run_id)
