@@ -11,13 +11,13 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from fteval.errors import StoreError
 from fteval.migrations import MIGRATIONS, SCHEMA_VERSION, statements
-from fteval.plugin import Generation, ModelHandle, Score
+from fteval.plugin import Aggregate, Generation, ModelHandle, Score
 from fteval.processes import HOST, alive, start_ticks
 from fteval.records import (
     AggregateRecord,
@@ -415,7 +415,9 @@ class Store:
         """Indexes of examples already stored for a run."""
         return {r[0] for r in self.db.execute("SELECT idx FROM examples WHERE run_id = ?", (run_id,))}
 
-    def save_examples(self, run_id: str, records: Sequence[ExampleRecord], cache: Iterable[tuple[str, Any]]) -> None:
+    def save_examples(
+        self, run_id: str, records: Sequence[ExampleRecord], cache: Iterable[tuple[str, Generation]]
+    ) -> None:
         """Write a batch of examples, their scores and new cache entries in one transaction."""
         with self.db.transaction():
             for r in records:
@@ -449,12 +451,12 @@ class Store:
                 )
             self._insert_responses(cache)
 
-    def save_responses(self, cache: Iterable[tuple[str, Any]]) -> None:
+    def save_responses(self, cache: Iterable[tuple[str, Generation]]) -> None:
         """Write response-cache entries (key, ``Generation``) that belong to no run, in one transaction."""
         with self.db.transaction():
             self._insert_responses(cache)
 
-    def _insert_responses(self, cache: Iterable[tuple[str, Any]]) -> None:
+    def _insert_responses(self, cache: Iterable[tuple[str, Generation]]) -> None:
         for key, gen in cache:
             self.db.execute(
                 "INSERT OR REPLACE INTO responses (key, text, latency_s, prompt_tokens, completion_tokens, cost_usd,"
@@ -514,7 +516,7 @@ class Store:
             for r in rows
         ]
 
-    def finish_run(self, run_id: str, aggregates: dict[str, Any]) -> None:
+    def finish_run(self, run_id: str, aggregates: Mapping[str, Aggregate]) -> None:
         """Store aggregates and mark the run complete."""
         with self.db.transaction():
             self.db.execute("DELETE FROM aggregates WHERE run_id = ?", (run_id,))
