@@ -51,7 +51,9 @@ def _yesno_run(tmp_path: Path, metrics: str) -> tuple[Path, str]:
 def test_show_wrong_lists_the_wrong_examples_of_a_metric_where_lower_is_better(tmp_path: Path) -> None:
     # mismatch (the external test plugin): 0 when the answer is right, 1 when it is wrong; lower is better
     db, run_id = _yesno_run(tmp_path, "[mismatch, exact_match]")
-    every = _show_json(db, run_id)["examples"]
+    shown = _show_json(db, run_id)
+    assert shown["primary"] == {"name": "mismatch", "higher_is_better": False}
+    every = shown["examples"]
     wrong = _show_json(db, run_id, "--wrong")["examples"]
     expected = [e["idx"] for e in every if e["parse_ok"] and e["scores"]["exact_match"]["value"] == 0.0]
     assert 0 < len(expected) < len(every), "the data must give right and wrong answers"

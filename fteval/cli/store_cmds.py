@@ -171,6 +171,7 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
                 "job": dataclasses.asdict(job) if job else None,
                 "aggregates": [dataclasses.asdict(a) for a in aggregates],
                 "metric_order": order,
+                "primary": dataclasses.asdict(primary),  # the metric --wrong judges on, and its direction
                 "totals": dataclasses.asdict(store.run_totals(run.id)),
                 "breakdowns": [breakdown_json(b) for b in tables],
                 "steps": [dataclasses.asdict(s) for s in step_stats(store, run.id)],
