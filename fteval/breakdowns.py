@@ -16,7 +16,7 @@ from rich.table import Table
 
 from fteval import registry
 from fteval.errors import FtevalError
-from fteval.plugin import Breakdown, Outcome, Parsed, Parser, Score
+from fteval.plugin import Breakdown, Outcome, Parsed, Parser
 from fteval.records import ExampleRecord, RunRecord
 
 __all__ = ["breakdown_json", "breakdown_table", "outcomes", "run_breakdowns"]
@@ -40,7 +40,7 @@ def outcomes(examples: Sequence[ExampleRecord]) -> list[Outcome]:
             gold=e.gold,
             output=e.output,
             pred=Parsed(e.parse_ok, e.parsed, e.parse_error),
-            scores={m: Score(v, d, p) for m, (v, d, p) in e.scores.items()},
+            scores=dict(e.scores),
         )
         for e in examples
     ]

@@ -77,7 +77,9 @@ def save_calls(store: Store, records: Iterable[CallRecord]) -> None:
         return
     with store.db.transaction():
         store.db.executemany(
-            "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO calls (run_id, idx, step, call_no, purpose, target, cache_key, prompt_json, output,"
+            " latency_s, prompt_tokens, completion_tokens, cost_usd, cached, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

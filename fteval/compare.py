@@ -280,11 +280,10 @@ def _flips(
     b: list[ExampleRecord],
     limit: int,
 ) -> tuple[int, int, list[Flip]]:
-    good = 1.0 if higher_is_better else 0.0
     right_to_wrong: list[Flip] = []
     wrong_to_right: list[Flip] = []
     for ea, eb in zip(a, b, strict=True):
-        ra, rb = ea.scores[metric][0] == good, eb.scores[metric][0] == good
+        ra, rb = ea.is_right(metric, higher_is_better), eb.is_right(metric, higher_is_better)
         if ra != rb:
             bucket = right_to_wrong if ra else wrong_to_right
             bucket.append(
@@ -359,8 +358,8 @@ def compare_runs(
             skipped[name] = f"metric plugin unavailable: {exc}"
             continue
         try:
-            sa = [Score(*e.scores[name]) for e in ex_a]
-            sb = [Score(*e.scores[name]) for e in ex_b]
+            sa = [e.scores[name] for e in ex_a]
+            sb = [e.scores[name] for e in ex_b]
             results.append(_compare_metric(name, metric, sa, sb, alpha, power, seed, samples, detect))
         finally:
             metric.close()

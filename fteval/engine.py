@@ -41,7 +41,7 @@ from fteval.plugin import (
 )
 from fteval.preferences import check_pairs, model_outputs, pairs_from_outputs
 from fteval.progress import progress_bar
-from fteval.records import ExampleRecord, JobRecord
+from fteval.records import ExampleRecord, JobRecord, NewRun
 from fteval.redaction import redact, redact_text
 from fteval.spec import Source
 from fteval.splits import load_split
@@ -372,24 +372,26 @@ class Engine:
         examples = render_examples(self.loaded, "eval")
         if existing is None or existing.status == "complete":
             run_id = self.store.create_run(
-                run_key=run_key,
-                spec_name=self.spec.name,
-                spec_hash=self.loaded.hash,
-                spec_json=redact(self.loaded.resolved, self.secrets),
-                target=target,
-                trainer=resolved.spec.trainer,
-                generator=resolved.generator_name,
-                is_baseline=int(resolved.is_baseline),
-                job_id=job_id,
-                model_fingerprint=handle.fingerprint,
-                generation_json=resolved.settings.model_dump(),
-                config_json=config,
-                versions_json=self._versions(resolved),
-                seed=self.spec.seed,
-                n_examples=len(examples),
-                skipped_rows=examples.skipped,
-                model_location=handle.location,
-                model_identity=self.model_identity(target),
+                NewRun(
+                    run_key=run_key,
+                    spec_name=self.spec.name,
+                    spec_hash=self.loaded.hash,
+                    spec=redact(self.loaded.resolved, self.secrets),
+                    target=target,
+                    trainer=resolved.spec.trainer,
+                    generator=resolved.generator_name,
+                    is_baseline=resolved.is_baseline,
+                    job_id=job_id,
+                    model_fingerprint=handle.fingerprint,
+                    generation=resolved.settings.model_dump(),
+                    config=config,
+                    versions=self._versions(resolved),
+                    seed=self.spec.seed,
+                    n_examples=len(examples),
+                    skipped_rows=examples.skipped,
+                    model_location=handle.location,
+                    model_identity=self.model_identity(target),
+                )
             )
         else:
             run_id = existing.id
@@ -558,7 +560,7 @@ class Engine:
                 cost_usd=g.cost_usd,
                 cached=c,
                 queue_s=None if c else g.queue_s,
-                scores={name: (s[i].value, s[i].detail, dict(s[i].parts)) for name, s in scores.items()},
+                scores={name: s[i] for name, s in scores.items()},
             )
             for i, (e, g, p, c) in enumerate(zip(batch, generations, preds, cached, strict=True))
         ]
@@ -568,14 +570,17 @@ class Engine:
 
         Prompts, gold and outputs are the user's data and are stored as they are.
         """
-        scores = {m: (v, redact_text(d, self.secrets) if d else d, p) for m, (v, d, p) in record.scores.items()}
+        scores = {
+            m: dataclasses.replace(s, detail=redact_text(s.detail, self.secrets)) if s.detail else s
+            for m, s in record.scores.items()
+        }
         error = redact_text(record.parse_error, self.secrets) if record.parse_error else record.parse_error
         return dataclasses.replace(record, parse_error=error, scores=scores)
 
     def _finish(self, run_id: str, metrics: dict[str, Metric]) -> None:
         stored = self.store.scores(run_id)
         aggregates = {
-            name: metric.aggregate([Score(v, d, p) for _, v, d, p in stored.get(name, [])], seed=self.spec.seed)
+            name: metric.aggregate(list(stored.get(name, {}).values()), seed=self.spec.seed)
             for name, metric in metrics.items()
         }
         self.store.finish_run(run_id, aggregates)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from fteval.calls import CallSite, TargetCaller
+from fteval.comparetable import p_clause
 from fteval.errors import UsageError
 from fteval.identity import canonical_hash
 from fteval.plugin import Prompt
@@ -265,7 +266,6 @@ def summary_lines(result: PairwiseResult, names: Sequence[str] = ()) -> list[str
     def pct(r: Rate) -> str:
         return f"{r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] ({r.count})"
 
-    p = "p<0.0001" if result.p_value < 1e-4 else f"p={result.p_value:.4f}"
     cost = "n/a" if result.cost_usd is None else f"${result.cost_usd:.4f}"
     return [
         f"B = {b_name} against A = {a_name}, judged by {result.judge} ({result.judge_fingerprint[:24]}) "
@@ -274,7 +274,7 @@ def summary_lines(result: PairwiseResult, names: Sequence[str] = ()) -> list[str
         f"tie  {pct(result.tie)}",
         f"loss {pct(result.loss)}",
         f"net preference for B (win - loss): {result.net:+.3f} [{result.net_ci[0]:+.3f}, {result.net_ci[1]:+.3f}] "
-        f"(sign test on wins vs losses, {p})",
+        f"(sign test on wins vs losses, {p_clause(result.p_value)})",
         f"the two orders disagree on {pct(result.order_disagreement)} of judged examples; the judge chose the "
         f"first-shown output in both orders on {pct(result.first_position)}",
         f"judge calls: {result.calls} ({result.model_calls} made now, the rest recorded or cached), "

@@ -9,9 +9,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fteval.plugin import Aggregate, ModelHandle
+from fteval.plugin import Aggregate, ModelHandle, Score
 
-__all__ = ["AggregateRecord", "CurvePoint", "ExampleRecord", "ExportRecord", "JobRecord", "RunRecord", "RunTotals"]
+__all__ = [
+    "AggregateRecord",
+    "CurvePoint",
+    "ExampleRecord",
+    "ExportRecord",
+    "JobRecord",
+    "NewRun",
+    "RunRecord",
+    "RunTotals",
+]
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What ``Store.create_run`` writes for a new run: what runs, on which model, with which settings."""
+
+    run_key: str
+    spec_name: str
+    spec_hash: str
+    spec: dict[str, Any]  # the resolved spec, credentials redacted
+    target: str
+    trainer: str
+    generator: str
+    model_fingerprint: str
+    generation: dict[str, Any]
+    config: dict[str, Any]
+    versions: dict[str, Any]
+    seed: int
+    n_examples: int
+    is_baseline: bool = False
+    job_id: str | None = None
+    skipped_rows: int = 0
+    model_location: str | None = None
+    model_identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +88,7 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class ExampleRecord:
-    """One evaluated example, as written to and read from the store.
-
-    ``scores`` maps metric name to (value, detail, parts).
-    """
+    """One evaluated example, as written to and read from the store; ``scores`` maps metric name to its score."""
 
     idx: int
     prompt: dict[str, Any]
@@ -72,8 +102,19 @@ class ExampleRecord:
     completion_tokens: int | None
     cost_usd: float | None
     cached: bool
-    scores: dict[str, tuple[float, str | None, dict[str, float]]] = field(default_factory=dict)
+    scores: dict[str, Score] = field(default_factory=dict)
     queue_s: float | None = None  # waited in the generator before the request (latency_s: the request)
+
+    def is_right(self, metric: str, higher_is_better: bool) -> bool | None:
+        """Whether the example is right on ``metric``: a perfect score in its direction; None when not scored on it.
+
+        Scores lie in [0, 1]: right is 1 when higher is better, 0 when lower is (``Metric.higher_is_better``).
+        ``fteval show --wrong``, the report's wrong examples and compare's flips all ask this.
+        """
+        score = self.scores.get(metric)
+        if score is None:
+            return None
+        return score.value >= 1.0 if higher_is_better else score.value <= 0.0
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ def _newest_series(store: Store, series: Series) -> tuple[str, str]:
         if run.status == "complete" and target in (None, run.target):
             return run.spec_name, run.target
     where = " of ".join(filter(None, [f"target {target!r}" if target else None, f"spec {spec!r}" if spec else None]))
-    raise UsageError(f"no complete run{' ' + where if where else ''} in {store.path}")
+    newest = next((r for r in store.list_runs(spec) if target in (None, r.target)), None)
+    hint = f"; the newest run, {newest.id}, is {newest.status}: name it by its id" if newest is not None else ""
+    raise UsageError(f"no complete run{' ' + where if where else ''} in {store.path}{hint}")
 
 
 def resolve_run(store: Store, ref: str, series: Series = (None, None)) -> RunRecord:

@@ -1,7 +1,7 @@
 """The SQLite run store (``.fteval/runs.db``): runs, per-example results, training jobs, a response cache.
 
 One connection per process, WAL mode, every batch of examples in one transaction. Schema changes
-are append-only migrations recorded in the ``migrations`` table.
+are the append-only migrations of ``fteval.migrations``, recorded in the ``migrations`` table.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from fteval.errors import StoreError
-from fteval.plugin import Generation, ModelHandle
+from fteval.migrations import MIGRATIONS, SCHEMA_VERSION, statements
+from fteval.plugin import Aggregate, Generation, ModelHandle, Score
 from fteval.processes import HOST, alive, start_ticks
 from fteval.records import (
     AggregateRecord,
@@ -24,155 +25,15 @@ from fteval.records import (
     ExampleRecord,
     ExportRecord,
     JobRecord,
+    NewRun,
     RunRecord,
     RunTotals,
 )
 from fteval.storedb import Connection, connect
 
-__all__ = ["SCHEMA_VERSION", "ExampleRecord", "Store"]
+__all__ = ["SCHEMA_VERSION", "ExampleRecord", "NewRun", "Store"]
 
 
-def migration_ratings() -> str:
-    """Human ratings (``fteval rate``; issue 20, branch ``free``): rating sheets and each rater's ratings.
-
-    Its own function so that a merge with other branches' migrations can renumber it: it only has to
-    stay after the migrations already released.
-    """
-    return """
-    CREATE TABLE rating_sheets (
-        id TEXT PRIMARY KEY, runs_json TEXT NOT NULL, seed INTEGER NOT NULL, scale_min INTEGER NOT NULL,
-        scale_max INTEGER NOT NULL, rubric TEXT NOT NULL, items_json TEXT NOT NULL, created_at REAL NOT NULL
-    );
-    CREATE TABLE ratings (
-        sheet_id TEXT NOT NULL REFERENCES rating_sheets(id), rater TEXT NOT NULL, run_id TEXT NOT NULL,
-        idx INTEGER NOT NULL, rating REAL NOT NULL, comment TEXT, imported_at REAL NOT NULL,
-        PRIMARY KEY (sheet_id, rater, run_id, idx)
-    );
-    CREATE INDEX ratings_run ON ratings(run_id)
-    """
-
-
-def _migration_exports() -> str:
-    """Migration of the release branch: model folders written by ``fteval export-model``, found by identity."""
-    return """
-    CREATE TABLE exports (
-        path TEXT NOT NULL, identity TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id), job_id TEXT,
-        kind TEXT NOT NULL, created_at REAL NOT NULL
-    );
-    CREATE INDEX exports_identity ON exports(identity);
-    CREATE INDEX exports_run ON exports(run_id)
-    """
-
-
-MIGRATIONS: list[str] = [
-    # 1: the initial schema
-    """
-    CREATE TABLE runs (
-        id TEXT PRIMARY KEY, run_key TEXT NOT NULL, spec_name TEXT NOT NULL, spec_hash TEXT NOT NULL,
-        spec_json TEXT NOT NULL, target TEXT NOT NULL, trainer TEXT NOT NULL, generator TEXT NOT NULL,
-        is_baseline INTEGER NOT NULL DEFAULT 0, job_id TEXT, model_fingerprint TEXT NOT NULL,
-        generation_json TEXT NOT NULL, config_json TEXT NOT NULL, versions_json TEXT NOT NULL,
-        seed INTEGER NOT NULL, n_examples INTEGER NOT NULL, status TEXT NOT NULL,
-        started_at REAL NOT NULL, finished_at REAL
-    );
-    CREATE INDEX runs_key ON runs(run_key);
-    CREATE TABLE examples (
-        run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL, prompt_json TEXT NOT NULL,
-        gold TEXT NOT NULL, output TEXT NOT NULL, parse_ok INTEGER NOT NULL, parsed_json TEXT,
-        parse_error TEXT, latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER,
-        cost_usd REAL, cached INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, idx)
-    );
-    CREATE TABLE scores (
-        run_id TEXT NOT NULL, idx INTEGER NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL,
-        detail TEXT, parts_json TEXT, PRIMARY KEY (run_id, idx, metric)
-    );
-    CREATE TABLE aggregates (
-        run_id TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, ci_low REAL NOT NULL,
-        ci_high REAL NOT NULL, n INTEGER NOT NULL, method TEXT NOT NULL, PRIMARY KEY (run_id, metric)
-    );
-    CREATE TABLE jobs (
-        id TEXT PRIMARY KEY, job_key TEXT NOT NULL UNIQUE, spec_name TEXT NOT NULL, target TEXT NOT NULL,
-        trainer TEXT NOT NULL, external_id TEXT, status TEXT NOT NULL, workdir TEXT NOT NULL,
-        handle_json TEXT, stats_json TEXT NOT NULL DEFAULT '{}', config_json TEXT NOT NULL,
-        started_at REAL NOT NULL, finished_at REAL
-    );
-    CREATE TABLE job_metrics (
-        job_id TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
-        PRIMARY KEY (job_id, step, name)
-    );
-    CREATE TABLE responses (
-        key TEXT PRIMARY KEY, text TEXT NOT NULL, latency_s REAL, prompt_tokens INTEGER,
-        completion_tokens INTEGER, cost_usd REAL, created_at REAL NOT NULL
-    );
-    """,
-    # 2: bad data rows dropped by `on_bad_row: skip` when the run's eval split was loaded
-    """
-    ALTER TABLE runs ADD COLUMN skipped_rows INTEGER NOT NULL DEFAULT 0
-    """,
-    # 3: where the evaluated model is and the identity of the model the target names
-    """
-    ALTER TABLE runs ADD COLUMN model_location TEXT;
-    ALTER TABLE runs ADD COLUMN model_identity TEXT
-    """,
-    # 4: the process running a run, so a run whose process died reads 'interrupted'
-    """
-    ALTER TABLE runs ADD COLUMN pid INTEGER;
-    ALTER TABLE runs ADD COLUMN host TEXT
-    """,
-    # 5: a run's label (`--label v2.1`) and named tags pointing at runs (`fteval tag`).
-    """
-    ALTER TABLE runs ADD COLUMN label TEXT;
-    CREATE TABLE tags (
-        name TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id), created_at REAL NOT NULL
-    );
-    CREATE INDEX tags_run ON tags(run_id);
-    """,
-    # 6: leases, so one process at a time trains a job or evaluates a run (fteval/leases.py)
-    """
-    CREATE TABLE leases (
-        name TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, token TEXT NOT NULL,
-        grp TEXT NOT NULL DEFAULT '', expires_at REAL NOT NULL, acquired_at REAL NOT NULL
-    );
-    """,
-    # 7: when the process of a run or a lease started, so a pid the system gave to a new process reads dead
-    """
-    ALTER TABLE runs ADD COLUMN pid_started INTEGER;
-    ALTER TABLE leases ADD COLUMN pid_started INTEGER
-    """,
-]
-
-
-def _migration_calls() -> str:
-    """Branch ``pipe`` (issue 19): every model call a run makes besides its one answer per example.
-
-    Pipeline steps and model-graded metrics (``fteval.calls``) record one row per call: the step,
-    the call number within it, prompt, output, tokens, cost, latency and whether the cache answered.
-    Appended as its own migration so that merging branches only renumbers it.
-    """
-    return """
-    CREATE TABLE calls (
-        run_id TEXT NOT NULL, idx INTEGER NOT NULL, step TEXT NOT NULL, call_no INTEGER NOT NULL,
-        purpose TEXT NOT NULL, target TEXT NOT NULL, cache_key TEXT NOT NULL, prompt_json TEXT NOT NULL,
-        output TEXT NOT NULL, latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL,
-        cached INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, PRIMARY KEY (run_id, idx, step, call_no)
-    )
-    """
-
-
-def _migration_prices_and_queue_wait() -> str:
-    """The per-token prices a run's costs were computed with, and each example's wait before its request."""
-    return """
-    ALTER TABLE runs ADD COLUMN prices_json TEXT;
-    ALTER TABLE examples ADD COLUMN queue_s REAL
-    """
-
-
-MIGRATIONS.append(_migration_calls())  # 8
-MIGRATIONS.append(migration_ratings())  # 9: human rating sheets and ratings (branch free; renumber when merging)
-MIGRATIONS.append(_migration_prices_and_queue_wait())  # 10
-# 11: exported model folders (`fteval export-model`), so `show` links a folder's identity to its job (branch release)
-MIGRATIONS.append(_migration_exports())
-SCHEMA_VERSION = len(MIGRATIONS)
 # Tables the read commands (runs, show, reports) read; a store lacking their columns cannot be read safely.
 _READ_TABLES = ("runs", "examples", "scores", "aggregates", "jobs", "job_metrics", "responses")
 
@@ -184,8 +45,8 @@ def _columns(db: Connection | sqlite3.Connection, table: str) -> set[str]:
 def _expected_columns() -> dict[str, set[str]]:
     """Columns of the read tables as this fteval's migrations make them."""
     mem = sqlite3.connect(":memory:")
-    for script in MIGRATIONS:
-        mem.executescript(script)
+    for migration in MIGRATIONS:
+        mem.executescript(migration.script)
     return {t: _columns(mem, t) for t in _READ_TABLES}
 
 
@@ -319,16 +180,18 @@ class Store:
         if not self.db.writable:
             self._check_readable(f"an older fteval (store schema version {newest})")
             return
-        for version, script in enumerate(MIGRATIONS, start=1):
-            if version in done:
+        for migration in MIGRATIONS:
+            if migration.version in done:
                 continue
             with self.db.transaction():
                 # another process opening the same new store may have applied it since we looked
-                if self.db.execute("SELECT 1 FROM migrations WHERE version = ?", (version,)).fetchone():
+                if self.db.execute("SELECT 1 FROM migrations WHERE version = ?", (migration.version,)).fetchone():
                     continue
-                for statement in filter(str.strip, script.split(";")):
+                for statement in statements(migration.script):
                     self.db.execute(statement)
-                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (version, time.time()))
+                self.db.execute(
+                    "INSERT INTO migrations (version, applied_at) VALUES (?, ?)", (migration.version, time.time())
+                )
 
     def _check_readable(self, writer: str) -> None:
         """Refuse a store we cannot migrate whose tables lack columns this fteval reads."""
@@ -393,7 +256,7 @@ class Store:
     def log_job_metrics(self, job_id: str, step: int, values: dict[str, float]) -> None:
         """Append points of a training curve."""
         self.db.executemany(
-            "INSERT OR REPLACE INTO job_metrics VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO job_metrics (job_id, step, name, value) VALUES (?, ?, ?, ?)",
             [(job_id, step, name, float(v)) for name, v in values.items()],
         )
 
@@ -420,20 +283,41 @@ class Store:
         )
         return _run(row, n_done, tags)
 
-    def create_run(self, **fields: Any) -> str:
-        """Insert a run in status 'running'; JSON-valued fields end in ``_json``."""
-        run_id = f"{fields['spec_name']}-{fields['target']}-{uuid.uuid4().hex[:8]}"
-        values = {k: _dumps(v) if k.endswith("_json") else v for k, v in fields.items()}
-        values.update(
-            id=run_id,
-            status="running",
-            started_at=time.time(),
-            pid=os.getpid(),
-            host=HOST,
-            pid_started=start_ticks(os.getpid()),
+    def create_run(self, run: NewRun) -> str:
+        """Insert a run in status 'running', owned by this process; returns its id."""
+        run_id = f"{run.spec_name}-{run.target}-{uuid.uuid4().hex[:8]}"
+        pid = os.getpid()
+        self.db.execute(
+            "INSERT INTO runs (id, run_key, spec_name, spec_hash, spec_json, target, trainer, generator, is_baseline,"
+            " job_id, model_fingerprint, generation_json, config_json, versions_json, seed, n_examples, status,"
+            " started_at, skipped_rows, model_location, model_identity, pid, host, pid_started)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                run.run_key,
+                run.spec_name,
+                run.spec_hash,
+                _dumps(run.spec),
+                run.target,
+                run.trainer,
+                run.generator,
+                int(run.is_baseline),
+                run.job_id,
+                run.model_fingerprint,
+                _dumps(run.generation),
+                _dumps(run.config),
+                _dumps(run.versions),
+                run.seed,
+                run.n_examples,
+                time.time(),
+                run.skipped_rows,
+                run.model_location,
+                run.model_identity,
+                pid,
+                HOST,
+                start_ticks(pid),
+            ),
         )
-        cols = ", ".join(values)
-        self.db.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
         return run_id
 
     def price_run(self, run_id: str, prices: dict[str, Any]) -> None:
@@ -458,9 +342,10 @@ class Store:
         self.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status != 'complete'", (run_id,))
 
     def get_run(self, ref: str) -> RunRecord:
-        """A run by id, tag, label or unique id prefix; ``latest`` is the newest run.
+        """A run by id, tag, label or unique id prefix; ``latest`` here is the newest run of any status.
 
-        An exact id wins over a tag, a tag over a label, and a label over an id prefix.
+        An exact id wins over a tag, a tag over a label, and a label over an id prefix. Commands resolve
+        what users type through ``fteval.refs`` (``latest``: the newest *complete* run of a series).
 
         Raises:
             StoreError: no run, an ambiguous prefix, or a label that several runs carry.
@@ -522,13 +407,17 @@ class Store:
 
     def set_tag(self, name: str, run_id: str) -> None:
         """Point tag ``name`` at a run, creating or moving it (callers check before moving)."""
-        self.db.execute("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", (name, run_id, time.time()))
+        self.db.execute(
+            "INSERT OR REPLACE INTO tags (name, run_id, created_at) VALUES (?, ?, ?)", (name, run_id, time.time())
+        )
 
     def done_indexes(self, run_id: str) -> set[int]:
         """Indexes of examples already stored for a run."""
         return {r[0] for r in self.db.execute("SELECT idx FROM examples WHERE run_id = ?", (run_id,))}
 
-    def save_examples(self, run_id: str, records: Sequence[ExampleRecord], cache: Iterable[tuple[str, Any]]) -> None:
+    def save_examples(
+        self, run_id: str, records: Sequence[ExampleRecord], cache: Iterable[tuple[str, Generation]]
+    ) -> None:
         """Write a batch of examples, their scores and new cache entries in one transaction."""
         with self.db.transaction():
             for r in records:
@@ -554,20 +443,24 @@ class Store:
                     ),
                 )
                 self.db.executemany(
-                    "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)",
-                    [(run_id, r.idx, m, v, d, _dumps(p) if p else None) for m, (v, d, p) in r.scores.items()],
+                    "INSERT INTO scores (run_id, idx, metric, value, detail, parts_json) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (run_id, r.idx, m, s.value, s.detail, _dumps(dict(s.parts)) if s.parts else None)
+                        for m, s in r.scores.items()
+                    ],
                 )
             self._insert_responses(cache)
 
-    def save_responses(self, cache: Iterable[tuple[str, Any]]) -> None:
+    def save_responses(self, cache: Iterable[tuple[str, Generation]]) -> None:
         """Write response-cache entries (key, ``Generation``) that belong to no run, in one transaction."""
         with self.db.transaction():
             self._insert_responses(cache)
 
-    def _insert_responses(self, cache: Iterable[tuple[str, Any]]) -> None:
+    def _insert_responses(self, cache: Iterable[tuple[str, Generation]]) -> None:
         for key, gen in cache:
             self.db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO responses (key, text, latency_s, prompt_tokens, completion_tokens, cost_usd,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (key, gen.text, gen.latency_s, gen.prompt_tokens, gen.completion_tokens, gen.cost_usd, time.time()),
             )
 
@@ -587,22 +480,22 @@ class Store:
             )
         return out
 
-    def scores(self, run_id: str) -> dict[str, list[tuple[int, float, str | None, dict[str, float]]]]:
-        """Per-metric lists of (idx, value, detail, parts), ordered by example index."""
-        out: dict[str, list[tuple[int, float, str | None, dict[str, float]]]] = {}
+    def scores(self, run_id: str) -> dict[str, dict[int, Score]]:
+        """Per metric, each example's score by example index (in index order)."""
+        out: dict[str, dict[int, Score]] = {}
         for r in self.db.execute("SELECT * FROM scores WHERE run_id = ? ORDER BY idx", (run_id,)):
             parts = json.loads(r["parts_json"]) if r["parts_json"] else {}
-            out.setdefault(r["metric"], []).append((r["idx"], r["value"], r["detail"], parts))
+            out.setdefault(r["metric"], {})[r["idx"]] = Score(r["value"], r["detail"], parts)
         return out
 
     def examples(self, run_id: str, limit: int | None = None) -> list[ExampleRecord]:
         """Stored examples of a run with their scores, by index."""
         sql = "SELECT * FROM examples WHERE run_id = ? ORDER BY idx" + (f" LIMIT {int(limit)}" if limit else "")
         rows = self.db.execute(sql, (run_id,)).fetchall()
-        scores: dict[int, dict[str, tuple[float, str | None, dict[str, float]]]] = {}
+        scores: dict[int, dict[str, Score]] = {}
         for metric, per_example in self.scores(run_id).items():
-            for idx, value, detail, parts in per_example:
-                scores.setdefault(idx, {})[metric] = (value, detail, parts)
+            for idx, score in per_example.items():
+                scores.setdefault(idx, {})[metric] = score
         return [
             ExampleRecord(
                 idx=r["idx"],
@@ -623,12 +516,12 @@ class Store:
             for r in rows
         ]
 
-    def finish_run(self, run_id: str, aggregates: dict[str, Any]) -> None:
+    def finish_run(self, run_id: str, aggregates: Mapping[str, Aggregate]) -> None:
         """Store aggregates and mark the run complete."""
         with self.db.transaction():
             self.db.execute("DELETE FROM aggregates WHERE run_id = ?", (run_id,))
             self.db.executemany(
-                "INSERT INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO aggregates (run_id, metric, value, ci_low, ci_high, n, method) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, m, a.value, a.ci_low, a.ci_high, a.n, a.method) for m, a in aggregates.items()],
             )
             self.db.execute("UPDATE runs SET status = 'complete', finished_at = ? WHERE id = ?", (time.time(), run_id))
@@ -665,7 +558,8 @@ class Store:
     def add_export(self, path: str, identity: str, run_id: str, job_id: str | None, kind: str) -> None:
         """Record a model folder written by ``fteval export-model`` from a run's job."""
         self.db.execute(
-            "INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?)", (path, identity, run_id, job_id, kind, time.time())
+            "INSERT INTO exports (path, identity, run_id, job_id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (path, identity, run_id, job_id, kind, time.time()),
         )
 
     def exports(self, *, run_id: str | None = None, identity: str | None = None) -> list[ExportRecord]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fteval.records import NewRun
 from fteval.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,19 +61,21 @@ targets:
 def make_run(store: Store, key: str = "k", n_examples: int = 2) -> str:
     """A bare run of spec ``s``, target ``t`` in ``store``, for store-level tests."""
     run_id: str = store.create_run(
-        run_key=key,
-        spec_name="s",
-        spec_hash="h",
-        spec_json={},
-        target="t",
-        trainer="lookup",
-        generator="lookup",
-        model_fingerprint="fp",
-        generation_json={},
-        config_json={},
-        versions_json={},
-        seed=0,
-        n_examples=n_examples,
+        NewRun(
+            run_key=key,
+            spec_name="s",
+            spec_hash="h",
+            spec={},
+            target="t",
+            trainer="lookup",
+            generator="lookup",
+            model_fingerprint="fp",
+            generation={},
+            config={},
+            versions={},
+            seed=0,
+            n_examples=n_examples,
+        )
     )
     return run_id
 

@@ -13,8 +13,8 @@ from fteval_testutil import SPECS
 
 from fteval.engine import Engine
 from fteval.loader import load_spec
-from fteval.plugin import Aggregate
-from fteval.records import ExampleRecord
+from fteval.plugin import Aggregate, Score
+from fteval.records import ExampleRecord, NewRun
 from fteval.stats import mean_with_ci
 from fteval.store import Store
 
@@ -55,21 +55,23 @@ def hand_made_run(
         store.finish_job(job_id, "complete", {"trainer": "hf", "fingerprint": "fp"})
     parser = parser or {"name": "text"}
     run_id = store.create_run(
-        run_key=f"{spec_name}-{target}-{len(rows)}",
-        spec_name=spec_name,
-        spec_hash="0" * 64,
-        spec_json={"metrics": list(metrics)},
-        target=target,
-        trainer="lookup" if baseline else "hf",
-        generator="lookup",
-        is_baseline=int(baseline),
-        job_id=job_id,
-        model_fingerprint=f"fp-{target}",
-        generation_json={},
-        config_json={"parser": parser, "metrics": {m: {} for m in metrics}},
-        versions_json={"python": "3.11", "fteval": "0.1.0"},
-        seed=0,
-        n_examples=len(rows),
+        NewRun(
+            run_key=f"{spec_name}-{target}-{len(rows)}",
+            spec_name=spec_name,
+            spec_hash="0" * 64,
+            spec={"metrics": list(metrics)},
+            target=target,
+            trainer="lookup" if baseline else "hf",
+            generator="lookup",
+            is_baseline=baseline,
+            job_id=job_id,
+            model_fingerprint=f"fp-{target}",
+            generation={},
+            config={"parser": parser, "metrics": {m: {} for m in metrics}},
+            versions={"python": "3.11", "fteval": "0.1.0"},
+            seed=0,
+            n_examples=len(rows),
+        )
     )
     records = [
         ExampleRecord(
@@ -85,7 +87,7 @@ def hand_made_run(
             completion_tokens=1,
             cost_usd=r.cost_usd,
             cached=False,
-            scores={m: (r.scores.get(m, 0.0), None if r.scores.get(m, 0.0) else "wrong", {}) for m in metrics},
+            scores={m: Score(r.scores.get(m, 0.0), None if r.scores.get(m, 0.0) else "wrong") for m in metrics},
         )
         for i, r in enumerate(rows)
     ]

@@ -78,8 +78,8 @@ def test_validate_bad_spec_exits_2_without_traceback(tmp_path: Path) -> None:
 
 
 def test_runtime_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
-    out = fteval_cli("show", "no-such-run", store=tmp_path / "r.db")
-    assert out.returncode == 1 and "no run 'no-such-run'" in out.stderr and "Traceback" not in out.stderr
+    out = fteval_cli("show", "no-such-run", store=tmp_path / "r.db")  # a usage error, as in compare and tag
+    assert out.returncode == 2 and "no run 'no-such-run'" in out.stderr and "Traceback" not in out.stderr
     out = fteval_cli("run", str(SPECS / "yesno.yaml"), "--target", "nope", store=tmp_path / "r.db")
     assert out.returncode == 1 and "unknown target(s) ['nope']" in out.stderr
 

@@ -70,7 +70,7 @@ def test_show_json_wrong_and_failures(tmp_path: Path) -> None:
     assert len(examples) == full["run"]["n_examples"] == 30  # --json: every example unless -n
     wrong = json.loads(fteval_cli("show", "latest", "--json", "--wrong", store=store).stdout)["examples"]
     failures = json.loads(fteval_cli("show", "latest", "--json", "--failures", store=store).stdout)["examples"]
-    assert wrong == [e for e in examples if e["parse_ok"] and e["scores"]["exact_match"][0] < 1]
+    assert wrong == [e for e in examples if e["parse_ok"] and e["scores"]["exact_match"]["value"] < 1]
     assert failures == [e for e in examples if not e["parse_ok"]]
     assert wrong and failures
     text = fteval_cli("show", "latest", "--failures", "-n", "1", store=store).stdout
@@ -140,8 +140,11 @@ def test_killed_process_is_listed_as_interrupted(tmp_path: Path) -> None:
     _, _, db, _ = _start_and_stop(tmp_path, signal.SIGKILL)
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT status FROM runs").fetchone()[0] == "running"  # nobody could update it
-    assert [r["status"] for r in _runs_json(db)] == ["interrupted"]
-    assert "interrupted" in fteval_cli("show", "latest", store=db).stdout
+    listed = _runs_json(db)
+    assert [r["status"] for r in listed] == ["interrupted"]
+    assert "interrupted" in fteval_cli("show", listed[0]["id"], store=db).stdout
+    latest = fteval_cli("show", "latest", store=db)  # latest: the newest *complete* run, and there is none
+    assert latest.returncode == 2 and f"the newest run, {listed[0]['id']}, is interrupted" in latest.stderr
 
 
 def test_progress_lines_when_output_is_not_a_terminal(tmp_path: Path) -> None:

@@ -134,7 +134,7 @@ def test_micro_f1_is_bootstrapped_with_its_own_aggregate_not_averaged(built: dic
     cmp = compare_runs(store, a, b)
     f1 = next(m for m in cmp.metrics if m.metric == "slot_f1")
     stored = {agg.metric: agg.value for agg in store.aggregates(b.id)}
-    per_example = [e.scores["slot_f1"][0] for e in store.examples(b.id)]
+    per_example = [e.scores["slot_f1"].value for e in store.examples(b.id)]
     assert f1.method == "aggregate" and f1.test == "paired-bootstrap" and not f1.binary
     assert f1.b == pytest.approx(stored["slot_f1"])  # the micro F1 the run reports
     assert abs(f1.b - sum(per_example) / len(per_example)) > 0.01  # which is not the mean of per-example F1
@@ -296,12 +296,12 @@ def test_a_run_compared_with_itself_is_a_usage_error(built: dict[str, object]) -
 def test_a_store_from_before_labels_and_tags_is_migrated(tmp_path: Path) -> None:
     import sqlite3
 
-    from fteval.store import MIGRATIONS
+    from fteval.migrations import MIGRATIONS
 
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
     old.executescript(
-        MIGRATIONS[0] + "; CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at REAL);"
+        MIGRATIONS[0].script + "; CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at REAL);"
         " INSERT INTO migrations VALUES (1, 0);"
     )
     old.execute(

@@ -82,10 +82,14 @@ def test_judge_rates_outputs_and_leaves_unparsed_replies_out(tmp_path: Path) -> 
     run_id = Engine(load_spec(_spec(tmp_path)), store, tmp_path).run("model")
     examples = store.examples(run_id)
     judged = {e.idx: e.scores["judge"] for e in examples}
-    assert [judged[i][0] for i in range(4)] == [1.0, 1.0, 1.0, 0.0]
-    assert judged[4][0] == 0.0 and "judge reply has no rating from 1 to 5: 'I cannot say.'" in judged[4][1]
-    assert "judge_unparsed" in judged[4][2]
-    assert judged[5][1].startswith("parse failure") and judged[5][2] == {"rating": 1.0}  # empty output: lowest, no call
+    assert [judged[i].value for i in range(4)] == [1.0, 1.0, 1.0, 0.0]
+    assert judged[4].value == 0.0 and "judge reply has no rating from 1 to 5: 'I cannot say.'" in (
+        judged[4].detail or ""
+    )
+    assert "judge_unparsed" in judged[4].parts
+    assert (judged[5].detail or "").startswith("parse failure") and judged[5].parts == {
+        "rating": 1.0
+    }  # empty output: lowest, no call
     agg = {a.metric: a for a in store.aggregates(run_id)}["judge"]
     assert agg.value == pytest.approx(0.6) and agg.n == 5 and agg.method.endswith("1 unparsed judge replies")
     calls = load_calls(store, run_id)
@@ -107,7 +111,7 @@ def test_changing_the_judge_or_the_rubric_makes_a_new_run(tmp_path: Path) -> Non
     rubric = "  - name: judge\n    target: judge\n    rubric: 'Gold: {{ reference }} Answer: {{ output }}'\n"
     other_rubric = Engine(load_spec(_spec(tmp_path, metric=rubric)), store, tmp_path).run("model")
     assert len({first, other_judge, other_rubric}) == 3
-    values = {r: store.examples(r)[3].scores["judge"][0] for r in (first, other_judge)}
+    values = {r: store.examples(r)[3].scores["judge"].value for r in (first, other_judge)}
     assert values == {first: 0.0, other_judge: 0.25}  # rating 1 vs 2: never mixed
     fingerprints = {json.dumps(store.get_run(r).config["judges"]) for r in (first, other_judge)}
     assert len(fingerprints) == 2

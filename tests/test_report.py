@@ -166,7 +166,7 @@ def test_markdown_has_the_main_table_comparison_and_worst_examples(viggo: dict[s
     assert header.startswith("| target | model | n | char_exact | exact_match |") and "latency p50 / p95" in header
     tenth = report.runs[1].row.metrics["exact_match"]
     assert f"{tenth.value:.3f} [{tenth.ci_low:.3f}, {tenth.ci_high:.3f}]" in md
-    assert "vs" in md and "right → wrong" in md
+    assert "vs" in md and "right->wrong" in md
     wrong = sum(report.runs[1].wrong(e) for e in report.runs[1].examples)
     name = report.runs[1].row.name
     assert name == f"lookup (baseline) · {viggo['tenth']}"  # both runs are of target lookup

@@ -8,12 +8,12 @@ import pytest
 from fteval_testutil import make_run
 
 from fteval.errors import StoreError
-from fteval.plugin import Generation
+from fteval.plugin import Generation, Score
 from fteval.store import SCHEMA_VERSION, ExampleRecord, Store
 
 
 def _record(idx: int) -> ExampleRecord:
-    return ExampleRecord(idx, {"user": "q"}, "g", "o", True, "o", None, 0.1, 3, 1, None, False, {"m": (1.0, None, {})})
+    return ExampleRecord(idx, {"user": "q"}, "g", "o", True, "o", None, 0.1, 3, 1, None, False, {"m": Score(1.0)})
 
 
 def test_migrations_apply_once_and_wal_is_on(tmp_path: Path) -> None:

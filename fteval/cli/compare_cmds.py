@@ -59,22 +59,16 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def _p(value: float) -> str:
-    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
-
-
-def _p_clause(value: float) -> str:
-    return "p<0.0001" if value < 1e-4 else f"p={value:.4f}"
-
-
 def gate_line(g: GateResult) -> str:
     """One gate's verdict, e.g. ``exact_match: FAILED: B is worse by 0.0500, more than 0, significant (p=0.0010)``."""
+    from fteval.comparetable import p_clause  # noqa: PLC0415
+
     verdict = {"passed": "passed", "failed": "FAILED", "inconclusive": "inconclusive"}[g.status]
     how = f"B is worse by {g.drop:.4f}" if g.drop > 0 else f"B is not worse (change {-g.drop:+.4f})"
     why = {
         "passed": f"within the allowed drop {g.max_drop:g}" if g.drop > 0 else "",
-        "failed": f"more than {g.max_drop:g}, significant ({_p_clause(g.p_value)})",
-        "inconclusive": f"more than {g.max_drop:g}, but not significant ({_p_clause(g.p_value)})",
+        "failed": f"more than {g.max_drop:g}, significant ({p_clause(g.p_value)})",
+        "inconclusive": f"more than {g.max_drop:g}, but not significant ({p_clause(g.p_value)})",
     }[g.status]
     return f"{g.metric}: {verdict}: {how}{', ' + why if why else ''}"
 
@@ -97,32 +91,21 @@ def print_comparison(console: Console, cmp: Comparison) -> None:
     from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
+    from fteval.comparetable import HEADER, comparison_rows, flip_counts  # noqa: PLC0415
+
     console.print(f"A (baseline): {escape(cmp.a.name)}  model {escape(cmp.a.model)}")
     console.print(f"B:            {escape(cmp.b.name)}  model {escape(cmp.b.model)}")
     console.print(f"{cmp.n} examples with identical prompts and golds; alpha {cmp.alpha:g}, power {cmp.power:g}")
-    table = Table("metric", "A", "B", "B - A", "95% CI", "p", "test", "n", "MDE", title_justify="left")
-    for m in cmp.metrics:
-        arrow = "" if m.higher_is_better else " (lower is better)"
-        table.add_row(
-            m.metric + arrow,
-            f"{m.a:.3f}",
-            f"{m.b:.3f}",
-            f"{m.difference:+.3f}",
-            f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
-            _p(m.p_value),
-            m.test,
-            str(m.n),
-            _fmt(m.mde),
-        )
+    table = Table(*HEADER, title_justify="left")
+    for row in comparison_rows(cmp):
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)
     for name, why in cmp.skipped.items():
         console.print(f"skipped {name}: {escape(why)}")
     for g in cmp.gates:
         console.print(f"gate {escape(gate_line(g))}", style=_STATUS_STYLE[g.status])
     if cmp.flips_metric:
-        console.print(
-            f"\nflips on {cmp.flips_metric}: {cmp.n_right_to_wrong} right->wrong, {cmp.n_wrong_to_right} wrong->right"
-        )
+        console.print(f"\nflips on {escape(cmp.flips_metric)}: {flip_counts(cmp)}")
         for f in cmp.flips:
             console.print(
                 f"[bold]#{f.idx}[/bold] {f.direction}  prompt: {escape(repr(f.prompt.get('user', '')[:200]))}"
@@ -142,6 +125,9 @@ def _md_cell(text: str, width: int = 160) -> str:
 
 def comparison_markdown(cmp: Comparison) -> str:
     """A Markdown summary of a comparison, fit for a pull-request comment."""
+    from fteval.comparetable import HEADER, comparison_rows, flip_counts  # noqa: PLC0415
+    from fteval.report.mdsafe import md_text  # noqa: PLC0415
+
     verdict = (
         "❌ regression"
         if cmp.failed
@@ -155,12 +141,8 @@ def comparison_markdown(cmp: Comparison) -> str:
         f"- **B**: `{cmp.b.name}`, model `{cmp.b.model}`",
     ]
     lines += [f"- {cmp.n} examples (same prompts and golds), alpha {cmp.alpha:g}", ""]
-    lines += ["| metric | A | B | B − A | 95% CI | p | n | MDE |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for m in cmp.metrics:
-        lines.append(
-            f"| {m.metric} | {m.a:.3f} | {m.b:.3f} | {m.difference:+.3f} | [{m.ci_low:+.3f}, {m.ci_high:+.3f}] | "
-            f"{_p(m.p_value)} | {m.n} | {_fmt(m.mde)} |"
-        )
+    lines += ["| " + " | ".join(HEADER) + " |", "|" + " --- |" * len(HEADER)]
+    lines += ["| " + " | ".join(md_text(cell) for cell in row) + " |" for row in comparison_rows(cmp)]
     if cmp.gates:
         lines += ["", "**Gate**", ""]
         icon = {"passed": "✅", "failed": "❌", "inconclusive": "⚠️"}
@@ -168,8 +150,7 @@ def comparison_markdown(cmp: Comparison) -> str:
     if cmp.flips_metric:
         lines += [
             "",
-            f"<details><summary>Flips on {cmp.flips_metric}: {cmp.n_right_to_wrong} right→wrong, "
-            f"{cmp.n_wrong_to_right} wrong→right</summary>",
+            f"<details><summary>Flips on {md_text(cmp.flips_metric)}: {flip_counts(cmp)}</summary>",
             "",
         ]
         lines += ["| # | flip | prompt | gold | A | B |", "| --- | --- | --- | --- | --- | --- |"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fteval.records import ExampleRecord, ExportRecord, RunRecord
+from fteval.records import ExportRecord, RunRecord
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -120,37 +120,43 @@ def _export_lines(exports: list[ExportRecord], origins: list[ExportRecord]) -> l
     return lines + [f"this model was exported from run {e.run_id} (job {e.job_id}) to {e.path}" for e in origins]
 
 
-def _first_metric_wrong(example: ExampleRecord, first: str | None) -> bool:
-    """Parsed, but not fully right on the run's first metric."""
-    return example.parse_ok and first is not None and first in example.scores and example.scores[first][0] < 1.0
-
-
 @click.command()
 @click.argument("run_id")
 @click.option(
     "--examples", "-n", type=int, default=None, help="How many examples to print [default: 5; with --json: all]."
 )
 @click.option("--failures", is_flag=True, help="Only examples that failed to parse.")
-@click.option("--wrong", is_flag=True, help="Only examples that parsed but are wrong on the run's first metric.")
+@click.option(
+    "--wrong",
+    is_flag=True,
+    help="Only examples that parsed but are not right on the run's primary metric (in its direction).",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the run, its job, aggregates, totals and examples as JSON."
 )
 @click.pass_context
 def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, wrong: bool, as_json: bool) -> None:
-    """Show one run (id, unique prefix, or 'latest'): metrics, model, provenance, examples."""
+    """Show one run (id, unique prefix, tag, label, 'latest' or 'latest~K'): metrics, model, provenance, examples.
+
+    \b
+    'latest' is the newest complete run of the newest complete run's spec and target, 'latest~1'
+    the one before it (as in `fteval compare`).
+    """
     from fteval.breakdowns import breakdown_json, breakdown_table, run_breakdowns  # noqa: PLC0415
     from fteval.callstore import step_stats  # noqa: PLC0415
+    from fteval.primary import primary_metric  # noqa: PLC0415
+    from fteval.refs import resolve_run  # noqa: PLC0415
     from fteval.summary import metric_order, print_run  # noqa: PLC0415
 
     store = _open(ctx)
-    run = store.get_run(run_id)
+    run = resolve_run(store, run_id)
     aggregates = store.aggregates(run.id)
     order = metric_order(run, aggregates)
-    first = order[0] if order else None
     every = store.examples(run.id)
+    primary = primary_metric(run, aggregates, every)
     rows = every
     if failures or wrong:
-        rows = [r for r in rows if (failures and not r.parse_ok) or (wrong and _first_metric_wrong(r, first))]
+        rows = [r for r in rows if (failures and not r.parse_ok) or (wrong and primary.wrong(r))]
     limit = examples if examples is not None else (None if as_json else 5)
     rows = rows[:limit] if limit is not None else rows
     tables, breakdown_error = run_breakdowns(run, every)
@@ -164,6 +170,7 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
                 "job": dataclasses.asdict(job) if job else None,
                 "aggregates": [dataclasses.asdict(a) for a in aggregates],
                 "metric_order": order,
+                "primary": dataclasses.asdict(primary),  # the metric --wrong judges on, and its direction
                 "totals": dataclasses.asdict(store.run_totals(run.id)),
                 "breakdowns": [breakdown_json(b) for b in tables],
                 "steps": [dataclasses.asdict(s) for s in step_stats(store, run.id)],
@@ -189,6 +196,7 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
         console.print(f"  gold:   {r.gold!r}\n  output: {r.output!r}", soft_wrap=True, markup=False)
         if not r.parse_ok:
             console.print(f"  parse failure: {r.parse_error}", soft_wrap=True, markup=False)
-        elif first is not None and first in r.scores:
-            value, detail, _ = r.scores[first]
-            console.print(f"  {first}: {value:.3g}" + (f" ({detail})" if detail else ""), soft_wrap=True, markup=False)
+        elif primary.name is not None and primary.name in r.scores:
+            score = r.scores[primary.name]
+            line = f"  {primary.name}: {score.value:.3g}" + (f" ({score.detail})" if score.detail else "")
+            console.print(line, soft_wrap=True, markup=False)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from fteval.comparetable import p_clause
+
 if TYPE_CHECKING:
     from fteval.compare import Comparison
 
@@ -26,7 +28,7 @@ def verdict_line(results: Sequence[Comparison]) -> str:
     checked = sum(len(c.gates) for c in results)
     if failed:
         what = "; ".join(
-            f"{g.metric} of {c.b.name} worse than {c.a.name} by {g.drop:.4f} (allowed {g.max_drop:g}, p={g.p_value:.4g})"
+            f"{g.metric} of {c.b.name} worse than {c.a.name} by {g.drop:.4f} (allowed {g.max_drop:g}, {p_clause(g.p_value)})"
             for c, g in failed
         )
         return f"gate: FAILED: {what}"

@@ -1,4 +1,4 @@
-"""Rating sheets and ratings in the run store (tables of ``fteval.store.migration_ratings``)."""
+"""Rating sheets and ratings in the run store (tables of the ``ratings`` migration in ``fteval.migrations``)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def save_sheet(store: Store, sheet: RatingSheet) -> None:
     """Store a sheet (a sheet with the same id is the same sheet: kept as it is)."""
     items = [[i.number, i.idx, list(i.runs)] for i in sheet.items]
     store.db.execute(
-        "INSERT OR IGNORE INTO rating_sheets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO rating_sheets (id, runs_json, seed, scale_min, scale_max, rubric, items_json, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             sheet.id,
             json.dumps(list(sheet.runs)),
@@ -92,7 +93,7 @@ def save_ratings(store: Store, sheet_id: str, rater: str, ratings: Sequence[Rati
     with store.db.transaction():
         store.db.execute("DELETE FROM ratings WHERE sheet_id = ? AND rater = ?", (sheet_id, rater))
         store.db.executemany(
-            "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ratings (sheet_id, rater, run_id, idx, rating, comment, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(sheet_id, rater, r.run_id, r.idx, r.rating, r.comment, now) for r in ratings],
         )
 

@@ -193,9 +193,9 @@ def _judge_agreement(
             options = (run.config.get("metrics") or {}).get(name) or {}
             low, high = options.get("scale") or (1, 5)
             scales[name] = (int(low), int(high))
-            for idx, _, _, parts in store.scores(run_id).get(name, []):
-                if "rating" in parts and (run_id, idx) in units:
-                    judged[name][(run_id, idx)] = parts["rating"]
+            for idx, score in store.scores(run_id).get(name, {}).items():
+                if "rating" in score.parts and (run_id, idx) in units:
+                    judged[name][(run_id, idx)] = score.parts["rating"]
     out = []
     for name, ratings in sorted(judged.items()):
         if scales[name] != scale:

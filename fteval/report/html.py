@@ -16,6 +16,7 @@ from html import escape
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from fteval.comparetable import HEADER, comparison_rows, flip_counts
 from fteval.report.model import Report
 from fteval.report.plots import all_plots, tradeoff_points
 from fteval.report.ratings import RATINGS_HEADER, rating_blocks
@@ -67,7 +68,7 @@ def browser_data(report: Report) -> dict[str, Any]:
         rows = []
         for e in run.examples:
             parsed = json.dumps(e.parsed, ensure_ascii=False) if e.parse_ok else e.parse_error
-            scores = [[where[m], round(v, 4), s(d)] for m, (v, d, _) in sorted(e.scores.items())]
+            scores = [[where[m], round(sc.value, 4), s(sc.detail)] for m, sc in sorted(e.scores.items())]
             latency = round(e.latency_s, 4) if e.latency_s is not None else None
             prompt = e.prompt
             rows.append(
@@ -125,26 +126,11 @@ def _comparison(report: Report) -> str:
 
 
 def _one_comparison(cmp: Comparison, a_name: str, b_name: str) -> str:
-    header = ["metric", "A", "B", "B − A", "95% CI (paired)", "p", "test", "MDE"]
-    rows = [
-        [
-            m.metric,
-            f"{m.a:.3f}",
-            f"{m.b:.3f}",
-            f"{m.difference:+.3f}",
-            f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
-            "<0.0001" if m.p_value < 1e-4 else f"{m.p_value:.4f}",
-            m.test,
-            "n/a" if m.mde is None else f"{m.mde:.3f}",
-        ]
-        for m in cmp.metrics
-    ]
     flips = ""
     if cmp.flips_metric:
         flips = (
-            f"<p>On <b>{escape(cmp.flips_metric)}</b>: {cmp.n_right_to_wrong} examples right → wrong, "
-            f"{cmp.n_wrong_to_right} wrong → right (B against A). The example browser filters them "
-            "(<i>show: right → wrong / wrong → right</i>).</p>"
+            f"<p>Flips on <b>{escape(cmp.flips_metric)}</b>: {flip_counts(cmp)} (B against A). The example browser"
+            " filters them (<i>show: right → wrong / wrong → right</i>).</p>"
         )
         shown = cmp.flips[:20]
         flips += f"<details><summary>the first {len(shown)} flipped examples</summary>"
@@ -156,7 +142,7 @@ def _one_comparison(cmp: Comparison, a_name: str, b_name: str) -> str:
         flips += "</details>"
     return (
         f"<h3>B = {escape(b_name)} against A = {escape(a_name)}, {cmp.n} paired examples</h3>"
-        f"{_table(header, rows, 'compare')}{flips}"
+        f"{_table(HEADER, comparison_rows(cmp), 'compare')}{flips}"
     )
 
 

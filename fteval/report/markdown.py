@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fteval.comparetable import HEADER, comparison_rows, flip_counts
 from fteval.records import ExampleRecord
 from fteval.report.mdsafe import md_text
 from fteval.report.model import Report, RunReport, worst_examples
@@ -36,31 +37,10 @@ def _comparison(report: Report) -> list[str]:
         lines += [f"_{_escape(note)}_", ""]
     for cmp in report.comparisons:
         b_name, a_name = _escape(report.name_of(cmp.b.id)), _escape(report.name_of(cmp.a.id))
-        lines += [
-            f"### {b_name} vs {a_name} (A), paired on {cmp.n} examples",
-            "",
-            *_table(
-                ["metric", "A", "B", "B − A [95% CI]", "p", "MDE"],
-                [
-                    [
-                        m.metric,
-                        f"{m.a:.3f}",
-                        f"{m.b:.3f}",
-                        f"{m.difference:+.3f} [{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
-                        "<0.0001" if m.p_value < 1e-4 else f"{m.p_value:.4f}",
-                        "n/a" if m.mde is None else f"{m.mde:.3f}",
-                    ]
-                    for m in cmp.metrics
-                ],
-            ),
-            "",
-        ]
+        lines += [f"### {b_name} vs {a_name} (A), paired on {cmp.n} examples", ""]
+        lines += [*_table(HEADER, comparison_rows(cmp)), ""]
         if cmp.flips_metric:
-            lines += [
-                f"On {_escape(cmp.flips_metric)}: {cmp.n_right_to_wrong} examples went right → wrong, "
-                f"{cmp.n_wrong_to_right} wrong → right.",
-                "",
-            ]
+            lines += [f"Flips on {_escape(cmp.flips_metric)}: {flip_counts(cmp)}.", ""]
     return lines
 
 
@@ -72,7 +52,7 @@ def _examples(run: RunReport, examples: list[ExampleRecord]) -> list[str]:
             if e.parse_ok
             else f"{_short(e.output, 100)} (parse failed: {_short(e.parse_error or '', 80)})"
         )
-        details = [e.scores[m][1] for m in (run.primary, *sorted(e.scores)) if m in e.scores and e.scores[m][1]]
+        details = [e.scores[m].detail for m in (run.primary, *sorted(e.scores)) if m in e.scores and e.scores[m].detail]
         detail = details[0] if details else None
         rows.append([str(e.idx), _short(e.prompt.get("user", "")), _short(e.gold), got, _short(detail or "", 100)])
     return _table(["#", "prompt", "gold", "output", "why"], rows)

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from fteval import registry
 from fteval.breakdowns import run_breakdowns
 from fteval.callstore import StepStats, step_stats
 from fteval.costs import price_line
-from fteval.errors import FtevalError, UsageError
+from fteval.errors import UsageError
 from fteval.plugin import Breakdown
+from fteval.primary import primary_metric
 from fteval.records import AggregateRecord, ExampleRecord, RunRecord
 from fteval.store import Store
 from fteval.summary import metric_order, model_name, version_line
@@ -79,13 +79,10 @@ class RunReport:
     steps: list[StepStats] = field(default_factory=list)
 
     def wrong(self, example: ExampleRecord) -> bool:
-        """Whether an example is wrong on the primary metric (not a perfect score) or failed to parse."""
+        """Whether an example failed to parse or is not right on the primary metric (``ExampleRecord.is_right``)."""
         if not example.parse_ok:
             return True
-        if self.primary is None or self.primary not in example.scores:
-            return False
-        value = example.scores[self.primary][0]
-        return value < 1.0 if self.higher_is_better else value > 0.0
+        return self.primary is not None and example.is_right(self.primary, self.higher_is_better) is False
 
 
 def _name_of(runs: Sequence[RunReport], run_id: str) -> str:
@@ -158,27 +155,15 @@ def _curves(store: Store, run: RunRecord) -> list[Curve]:
     return [Curve(name, tuple(s for s, _ in pts), tuple(v for _, v in pts)) for name, pts in sorted(series.items())]
 
 
-def _higher_is_better(metric: str | None) -> bool:
-    if metric is None:
-        return True
-    try:
-        return bool(getattr(registry.load("metric", metric), "higher_is_better", True))
-    except FtevalError:
-        return True
-
-
 def run_report(store: Store, run: RunRecord) -> RunReport:
     """Read one run's row, curves, breakdowns and examples."""
     examples = store.examples(run.id)
-    aggregates = store.aggregates(run.id)
-    names = metric_order(run, aggregates)
-    scored = examples[0].scores if examples else {}
-    primary = next((m for m in names if m in scored), names[0] if names else None)
+    primary = primary_metric(run, store.aggregates(run.id), examples)
     breakdowns, error = run_breakdowns(run, examples)
     return RunReport(
         row=_row(store, run, examples),
-        primary=primary,
-        higher_is_better=_higher_is_better(primary),
+        primary=primary.name,
+        higher_is_better=primary.higher_is_better,
         curves=_curves(store, run),
         breakdowns=breakdowns,
         breakdown_error=error,
@@ -191,7 +176,8 @@ def worst_examples(report: RunReport, limit: int) -> list[ExampleRecord]:
     """Up to ``limit`` wrong examples: parse failures first, then the lowest primary score, by index."""
 
     def badness(e: ExampleRecord) -> tuple[int, float, int]:
-        value = e.scores.get(report.primary or "", (1.0, None, {}))[0]
+        score = e.scores.get(report.primary or "")
+        value = score.value if score is not None else 1.0
         return (0 if not e.parse_ok else 1, value if report.higher_is_better else -value, e.idx)
 
     return sorted((e for e in report.examples if report.wrong(e)), key=badness)[:limit]

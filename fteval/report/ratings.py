@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fteval.comparetable import p_clause
 from fteval.ratings.summary import Agreement, SheetSummary
 
 __all__ = ["RATINGS_HEADER", "RatingBlock", "rating_blocks"]
@@ -19,10 +20,6 @@ class RatingBlock:
     title: str
     rows: list[list[str]]
     notes: list[str]
-
-
-def _p(value: float) -> str:
-    return "p<0.0001" if value < 1e-4 else f"p={value:.4f}"
 
 
 def _alpha(what: str, a: Agreement, among: str) -> str:
@@ -66,7 +63,7 @@ def rating_blocks(summaries: list[SheetSummary], name_of: Callable[[str], str]) 
             p = s.paired
             notes.append(
                 f"{name_of(p.b)} minus {name_of(p.a)} on the {p.n} examples rated for both: "
-                f"{p.difference:+.2f} [{p.ci_low:+.2f}, {p.ci_high:+.2f}] (paired bootstrap, {_p(p.p_value)}); "
+                f"{p.difference:+.2f} [{p.ci_low:+.2f}, {p.ci_high:+.2f}] (paired bootstrap, {p_clause(p.p_value)}); "
                 f"rated higher on {p.b_better}, equal on {p.ties}, lower on {p.a_better}."
             )
         blocks.append(RatingBlock(title, rows, notes))

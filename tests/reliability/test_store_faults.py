@@ -15,7 +15,7 @@ import pytest
 from fteval_testutil import SPECS, fteval_cli, make_run
 
 from fteval.errors import StoreError
-from fteval.plugin import Generation
+from fteval.plugin import Generation, Score
 from fteval.store import SCHEMA_VERSION, ExampleRecord, Store
 
 YESNO, VIGGO = SPECS / "yesno.yaml", SPECS / "viggo.yaml"
@@ -146,7 +146,7 @@ def test_a_full_disk_is_reported_and_the_run_resumes_once_there_is_space(tmp_pat
 
 def _record(idx: int, size: int) -> ExampleRecord:
     return ExampleRecord(
-        idx, {"user": "q"}, "g", "x" * size, True, "o", None, 0.1, 3, 1, None, False, {"m": (1.0, None, {})}
+        idx, {"user": "q"}, "g", "x" * size, True, "o", None, 0.1, 3, 1, None, False, {"m": Score(1.0)}
     )
 
 

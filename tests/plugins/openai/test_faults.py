@@ -16,7 +16,7 @@ def _outputs(store: Path) -> dict[int, tuple[str, dict]]:
     assert run.status == "complete"
     examples = Store(store).examples(run.id)
     assert sorted(e.idx for e in examples) == list(range(100))  # each example stored once
-    return {e.idx: (e.output, {name: s[0] for name, s in e.scores.items()}) for e in examples}
+    return {e.idx: (e.output, {name: s.value for name, s in e.scores.items()}) for e in examples}
 
 
 def test_thirty_percent_429_500_with_random_latency_changes_nothing(tmp_path: Path, api_key: str) -> None:
