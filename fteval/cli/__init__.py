@@ -14,6 +14,17 @@ from fteval.identity import redact_text
 
 
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from fteval.commands import command_names  # noqa: PLC0415
+
+        return sorted(set(super().list_commands(ctx)) | set(command_names()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A built-in command, else one a plugin registers in ``fteval.commands`` (a built-in name wins)."""
+        from fteval.commands import load_command  # noqa: PLC0415
+
+        return super().get_command(ctx, cmd_name) or load_command(cmd_name)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -56,6 +67,7 @@ def main(ctx: click.Context, store: Path, debug: bool, allow_credentials: tuple[
 
 
 from fteval.cli import (  # noqa: E402  (registers the commands)
+    cancel_cmds,
     compare_cmds,
     export_cmds,
     init_cmds,
@@ -63,13 +75,13 @@ from fteval.cli import (  # noqa: E402  (registers the commands)
     rate_cmds,
     report_cmds,
     run_cmds,
-    serve_cmds,
     share_cmds,
     spec_cmds,
     store_cmds,
 )
 
 __all__ = [
+    "cancel_cmds",
     "compare_cmds",
     "export_cmds",
     "init_cmds",
@@ -79,7 +91,6 @@ __all__ = [
     "rate_cmds",
     "report_cmds",
     "run_cmds",
-    "serve_cmds",
     "share_cmds",
     "spec_cmds",
     "store_cmds",
