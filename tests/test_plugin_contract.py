@@ -213,3 +213,13 @@ def test_serve_comes_from_the_openai_plugin() -> None:
     serve = load_command("serve")
     assert serve is not None and serve.callback is not None
     assert serve.callback.__module__ == "fteval_openai.commands"
+
+
+def test_every_package_ships_py_typed() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["*"]
+    assert "py.typed" in data  # packaged into the wheel next to each package's __init__.py
+    packages = [root / "fteval", *(p for p in (root / "plugins").iterdir() if (p / "__init__.py").is_file())]
+    assert len(packages) >= 6 and all((p / "py.typed").is_file() for p in packages)

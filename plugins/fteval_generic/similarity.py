@@ -77,7 +77,7 @@ def _require(module: str) -> None:
 
 
 #: The config of a corpus metric (``BleuConfig``, ``ChrfConfig``).
-_CorpusConfig = TypeVar("_CorpusConfig", bound=PluginConfig, covariant=True)
+_CorpusConfig = TypeVar("_CorpusConfig", bound="BleuConfig | ChrfConfig", covariant=True)
 
 
 class _CorpusMetric(Metric[_CorpusConfig]):
@@ -108,7 +108,7 @@ class _CorpusMetric(Metric[_CorpusConfig]):
     def score(self, item: ScoreItem) -> Score:
         """The example's sentence-level score, with the corpus statistics in ``parts``."""
         corpus, sentence = self._metrics()
-        hyp, refs, why = hypothesis_and_references(item, getattr(self.config, "references", None))
+        hyp, refs, why = hypothesis_and_references(item, self.config.references)
         stats = [float(x) for x in corpus._extract_corpus_statistics([hyp], [[r] for r in refs])[0]]
         value = 0.0 if why else sentence._compute_score_from_stats(stats).score / 100
         return Score(min(1.0, max(0.0, value)), detail=why, parts=dict(zip(self.stat_names, stats, strict=True)))
