@@ -9,13 +9,13 @@ import click
 
 from fteval.errors import PluginError
 
-__all__ = ["GROUP", "command_names", "load_command"]
+__all__ = ["GROUP", "command_names", "load_command", "registered"]
 
 GROUP = "fteval.commands"
 
 
 @lru_cache(maxsize=1)
-def _entry_points() -> dict[str, EntryPoint]:
+def registered() -> dict[str, EntryPoint]:
     """Registered commands by name; the first registration of a name wins."""
     found: dict[str, EntryPoint] = {}
     for ep in entry_points(group=GROUP):
@@ -25,7 +25,7 @@ def _entry_points() -> dict[str, EntryPoint]:
 
 def command_names() -> list[str]:
     """Names of the commands plugins register, sorted."""
-    return sorted(_entry_points())
+    return sorted(registered())
 
 
 def _broken(name: str, reason: str) -> click.Command:
@@ -49,7 +49,7 @@ def load_command(name: str) -> click.Command | None:
     A command whose module fails to import, or that is not a ``click.Command``, is replaced by one
     that says why when run, so ``fteval --help`` still works.
     """
-    ep = _entry_points().get(name)
+    ep = registered().get(name)
     if ep is None:
         return None
     try:

@@ -177,6 +177,16 @@ def test_plugin_commands_are_listed_and_run(tmp_path: Path) -> None:
     assert listed.returncode == 0 and "delayed-info" in listed.stdout and "serve" in listed.stdout
     ran = fteval_cli("delayed-info", "--delay-s", "0.5", "8", store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
     assert ran.returncode == 0 and ran.stdout.strip() == "8 rows at 0.5 s each: 4 s"
+    plugins = fteval_cli("plugins", store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in plugins.stdout.splitlines()]
+    assert [
+        "command",
+        "delayed-info",
+        "fteval-delay-plugin",
+        "0.1.0",
+        "fteval_delay_plugin.commands:delayed_info",
+    ] in rows
+    assert any(r[:3] == ["command", "serve", "fteval"] and r[4] == "fteval_openai.commands:serve" for r in rows)
     without = fteval_cli("delayed-info", "8", store=tmp_path / "r.db")
     assert without.returncode == 2 and "No such command 'delayed-info'" in without.stderr
 
