@@ -21,9 +21,12 @@ class _Group(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """A built-in command, else one a plugin registers in ``fteval.commands`` (a built-in name wins)."""
+        built_in = super().get_command(ctx, cmd_name)
+        if built_in is not None:
+            return built_in  # no entry-point scan for the commands fteval has
         from fteval.commands import load_command  # noqa: PLC0415
 
-        return super().get_command(ctx, cmd_name) or load_command(cmd_name)
+        return load_command(cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
