@@ -557,9 +557,14 @@ class Generator(_Plugin[C]):
     def estimate(self, target_config: PluginConfig, work: PlanInput) -> Estimate:
         """Evaluation cost of ``work`` and the ``prices`` of one call, for ``fteval plan`` (since version 11).
 
-        The default estimates nothing. ``work.trains`` says whether the model will be a fine-tune.
+        The default prices the eval split (gold targets standing in for outputs) at ``token_prices``
+        of the model the config names, and estimates nothing when that is None. Override it when a
+        fine-tune (``work.trains``) is billed otherwise, as the openai generator does.
         """
-        return Estimate()
+        prices = self.token_prices(target_config)
+        if prices is None:
+            return Estimate()
+        return Estimate(eval_cost_usd=prices.cost(work.eval_prompt_tokens, work.eval_target_tokens), prices=prices)
 
 
 class Parser(_Plugin[C]):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from fteval.plugin import (
     Parser,
     PlanInput,
     PluginConfig,
+    TokenPrices,
     TrainContext,
     Trainer,
 )
@@ -81,6 +84,13 @@ class NoPrices(Generator):
         raise NotImplementedError
 
 
+class Priced(NoPrices):
+    """A generator billed per token that implements only ``token_prices``."""
+
+    def token_prices(self, target_config: PluginConfig, model: str | None = None) -> TokenPrices | None:
+        return TokenPrices(model or "m", input_per_1k=1.0, output_per_1k=2.0)
+
+
 def test_contract_version_is_11() -> None:
     assert CONTRACT_VERSION == 11
 
@@ -128,6 +138,12 @@ def test_optional_hooks_default_to_nothing() -> None:
     assert NoPrices().estimate(EmptyConfig(), WORK) == Estimate()
 
 
+def test_a_generator_with_prices_gets_an_eval_cost_by_default() -> None:
+    got = Priced().estimate(EmptyConfig(), WORK)
+    assert got.prices == TokenPrices("m", 1.0, 2.0)
+    assert got.eval_cost_usd == pytest.approx((10 * 1.0 + 2 * 2.0) / 1000)
+
+
 def test_registry_load_returns_the_kind_asked_for() -> None:
     parser = registry.load("parser", "viggo")
     assert issubclass(parser, Parser) and parser.Config.__name__ == "ViggoParserConfig"
@@ -170,6 +186,16 @@ def test_a_third_party_trainer_estimates_in_the_plan(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert f"answering {rows} eval rows takes ~{rows * 0.5:g} s (0.5 s each)" in out.stdout
     assert "training time: at least 7 s" in out.stdout
+
+
+def test_the_command_list_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\nfrom fteval.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print([m for m in ('torch', 'transformers', 'openai', 'fastapi', 'uvicorn', 'tiktoken') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "serve" in out.stdout and out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
 
 
 def test_plugin_commands_are_listed_and_run(tmp_path: Path) -> None:
