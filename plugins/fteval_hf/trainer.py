@@ -28,7 +28,8 @@ class HFTrainer(Trainer[HFConfig]):
 
         from fteval.credential_routes import url_host
 
-        name = getattr(self.config.model, "token_env", None)
+        spec = self.config.model
+        name = spec.token_env if isinstance(spec, HubModel) else None
         if not name:
             return []
         host = url_host(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
