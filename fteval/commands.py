@@ -46,7 +46,8 @@ def _broken(name: str, reason: str) -> click.Command:
 def load_command(name: str) -> click.Command | None:
     """The command a plugin registers as ``name``; None when none does.
 
-    A command whose module fails to import, or that is not a ``click.Command``, is replaced by one
+    A command whose module fails to import (or raises while importing), or that is not a
+    ``click.Command``, is replaced by one
     that says why when run, so ``fteval --help`` still works.
     """
     ep = registered().get(name)
@@ -54,8 +55,8 @@ def load_command(name: str) -> click.Command | None:
         return None
     try:
         command = ep.load()
-    except ImportError as exc:
-        return _broken(name, f"{ep.value} failed to import: {exc}")
+    except Exception as exc:  # a missing module, or a plugin bug at import: --help must still work
+        return _broken(name, f"{ep.value} failed to import: {type(exc).__name__}: {exc}")
     if not isinstance(command, click.Command):
         return _broken(name, f"{ep.value} is not a click command")
     return command

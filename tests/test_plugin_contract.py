@@ -219,6 +219,7 @@ def test_plugin_commands_are_listed_and_run(tmp_path: Path) -> None:
 
 def test_a_broken_plugin_command_says_why_and_cannot_shadow_a_built_in(tmp_path: Path) -> None:
     (tmp_path / "cmds_pkg.py").write_text("NOT_A_COMMAND = 1\n")
+    (tmp_path / "cmds_pkg_raises.py").write_text("raise RuntimeError('plugin bug at import')\n")
     dist = tmp_path / "cmds_pkg-0.1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cmds-pkg\nVersion: 0.1.0\n")
@@ -226,6 +227,7 @@ def test_a_broken_plugin_command_says_why_and_cannot_shadow_a_built_in(tmp_path:
         "[fteval.commands]\n"
         "gone = cmds_pkg_missing_module:cmd\n"
         "notcmd = cmds_pkg:NOT_A_COMMAND\n"
+        "raises = cmds_pkg_raises:cmd\n"
         "validate = cmds_pkg:NOT_A_COMMAND\n"
     )
     store = tmp_path / "r.db"
@@ -238,6 +240,8 @@ def test_a_broken_plugin_command_says_why_and_cannot_shadow_a_built_in(tmp_path:
     assert "`fteval gone` is unavailable: cmds_pkg_missing_module:cmd failed to import" in gone.stderr
     notcmd = fteval_cli("notcmd", store=store, extra_path=tmp_path)
     assert notcmd.returncode != 0 and "cmds_pkg:NOT_A_COMMAND is not a click command" in notcmd.stderr
+    raises = fteval_cli("raises", store=store, extra_path=tmp_path)
+    assert raises.returncode != 0 and "RuntimeError: plugin bug at import" in raises.stderr
     builtin = fteval_cli("validate", str(SPECS / "viggo.yaml"), store=store, extra_path=tmp_path)
     assert builtin.returncode == 0, builtin.stderr
 

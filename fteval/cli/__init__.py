@@ -15,6 +15,7 @@ from fteval.identity import redact_text
 
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """The built-in commands and those plugins register, sorted."""
         from fteval.commands import command_names  # noqa: PLC0415
 
         return sorted(set(super().list_commands(ctx)) | set(command_names()))
