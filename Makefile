@@ -18,7 +18,7 @@ demo-sql: setup
 test: setup lint  ## lint, type-check, then the whole test suite
 	$(VENV)/bin/pytest
 
-lint: setup  ## ruff (lint + format check) and mypy --strict on fteval/
+lint: setup  ## ruff (lint + format check) and mypy --strict on fteval/, plugins/ and the test suite's plugin packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

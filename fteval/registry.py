@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
+from typing import Literal, overload
 
 from fteval.errors import PluginError
 from fteval.plugin import Generator, Metric, Parser, Trainer, _Plugin
@@ -54,8 +55,18 @@ def names(kind: str) -> list[str]:
     return sorted(name for k, name in discover() if k == kind)
 
 
+@overload
+def load(kind: Literal["trainer"], name: str) -> type[Trainer]: ...
+@overload
+def load(kind: Literal["generator"], name: str) -> type[Generator]: ...
+@overload
+def load(kind: Literal["parser"], name: str) -> type[Parser]: ...
+@overload
+def load(kind: Literal["metric"], name: str) -> type[Metric]: ...
+@overload
+def load(kind: str, name: str) -> type[_Plugin]: ...
 def load(kind: str, name: str) -> type[_Plugin]:
-    """Import and return the plugin class registered as ``kind.name``.
+    """Import and return the plugin class registered as ``kind.name``, typed by ``kind`` (``type[Parser]``).
 
     Raises:
         PluginError: no such plugin (the message lists the installed ones), or it is broken.

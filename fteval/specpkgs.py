@@ -4,7 +4,7 @@ A package ships specs in a ``specs/`` folder next to its ``__init__.py`` and reg
 under the entry-point group ``fteval.specs`` (name: what ``pkg:`` uses; value: the package)::
 
     [project.entry-points."fteval.specs"]
-    fteval_sql = "fteval_sql"
+    my_specs = "my_specs"
 
 An importable package that is not registered is still found by its module name.
 """
@@ -46,7 +46,7 @@ def resolve_ref(ref: str) -> Path:
     """
     name, _, rel = ref[len(PREFIX) :].partition("/")
     if not name or not rel:
-        raise ValueError(f"{ref!r}: write pkg:PACKAGE/FILE.yaml, e.g. pkg:fteval_sql/sql.yaml")
+        raise ValueError(f"{ref!r}: write pkg:PACKAGE/FILE.yaml (`fteval specs` lists the shipped ones)")
     folder = package_dir(name)
     if folder is None:
         known = ", ".join(sorted(_registered())) or "none"

@@ -16,7 +16,7 @@ from fteval.redaction import redact_text
 # Command name -> (module under fteval.cli, attribute). Modules are imported when their command runs,
 # so ``fteval validate`` loads only what validating needs; ``--help`` imports them all for their help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "cancel": ("serve_cmds", "cancel"),
+    "cancel": ("cancel_cmds", "cancel"),
     "compare": ("compare_cmds", "compare"),
     "eval": ("run_cmds", "eval_"),
     "export": ("spec_cmds", "export"),
@@ -31,7 +31,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run_cmds", "run"),
     "runs": ("store_cmds", "runs"),
     "schema": ("spec_cmds", "schema"),
-    "serve": ("serve_cmds", "serve"),
     "show": ("store_cmds", "show"),
     "specs": ("share_cmds", "specs_cmd"),
     "tag": ("compare_cmds", "tag"),
@@ -41,17 +40,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class _Group(click.Group):
-    """The top-level group: commands loaded lazily from ``COMMANDS``; fteval errors without tracebacks."""
+    """The top-level group: built-in commands loaded lazily from ``COMMANDS``, then plugins' commands."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *self.commands})
+        """The built-in commands and those plugins register, sorted."""
+        from fteval.commands import command_names  # noqa: PLC0415
+
+        return sorted({*COMMANDS, *self.commands, *command_names()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands or cmd_name not in COMMANDS:
-            return self.commands.get(cmd_name)
-        module, attribute = COMMANDS[cmd_name]
-        command: click.Command = getattr(importlib.import_module(f"fteval.cli.{module}"), attribute)
-        return command
+        """A built-in command, else one a plugin registers in ``fteval.commands`` (a built-in name wins)."""
+        if cmd_name in COMMANDS:  # no entry-point scan for the commands fteval has
+            module, attribute = COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(f"fteval.cli.{module}"), attribute)
+            return command
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        from fteval.commands import load_command  # noqa: PLC0415
+
+        return load_command(cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

@@ -66,13 +66,18 @@ def schema() -> None:
 @click.command()
 @click.option("--verbose", "-v", is_flag=True, help="Each plugin's options: type, default, description.")
 def plugins(verbose: bool) -> None:
-    """List installed plugins: kind, name, package, version (with --verbose, their options)."""
+    """List installed plugins: kind, name, package, version, and the commands plugins add (with --verbose, options)."""
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
+
+    from fteval.commands import registered  # noqa: PLC0415
 
     table = Table("kind", "name", "package", "version", "entry point")
     for (kind, name), info in sorted(registry.discover().items()):
         table.add_row(kind, name, info.package, info.version, info.entry_point.value)
+    for name, ep in sorted(registered().items()):
+        dist = ep.dist
+        table.add_row("command", name, dist.metadata["Name"] if dist else "?", dist.version if dist else "?", ep.value)
     console = Console()
     console.print(table)
     if verbose:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from fteval.plugin import Breakdown, Outcome, Parsed
+from fteval.plugin import Breakdown, Cell, Outcome, Parsed
 from fteval_generic.classes import UNPARSED, class_report, label_text
 
 
@@ -40,7 +40,7 @@ def classification_breakdowns(
     if report is None:
         return []
     n_gold, n_pred = Counter(gold.values()), Counter(pred.values())
-    per_class = [
+    per_class: list[tuple[Cell, ...]] = [
         (
             r.label,
             n_gold[r.label],
@@ -52,7 +52,7 @@ def classification_breakdowns(
         for r in report.rows
     ]
     predicted = report.predicted
-    matrix = tuple((g, *(report.matrix[g][p] for p in predicted)) for g in report.labels)
+    matrix: tuple[tuple[Cell, ...], ...] = tuple((g, *(report.matrix[g][p] for p in predicted)) for g in report.labels)
     total = len(gold) or 1
     distribution = tuple((c, n_gold[c], n_gold[c] / total, n_pred[c], n_pred[c] / total) for c in predicted)
     return [

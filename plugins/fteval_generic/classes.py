@@ -69,8 +69,7 @@ def class_report(parts: Sequence[Mapping[str, float]], order: Sequence[str] = ()
     Classes are the gold labels and the predicted ones (as in scikit-learn); an unparsed output
     counts against its gold class's recall and is a column of the matrix, not a class.
     """
-    pairs = [labels_of(p) for p in parts]
-    pairs = [(g, p if p is not None else UNPARSED) for g, p in pairs if g is not None]
+    pairs = [(g, p if p is not None else UNPARSED) for g, p in map(labels_of, parts) if g is not None]
     if not pairs:
         return None
     gold_labels = sorted({g for g, _ in pairs})

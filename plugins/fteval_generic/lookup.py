@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field
+from typing_extensions import TypeVar
 
 from fteval.errors import PluginError
 from fteval.plugin import (
@@ -51,7 +52,11 @@ def _key(prompt: Prompt, normalize: bool) -> str:
     return " ".join(text.casefold().split()) if normalize else text
 
 
-class LookupTrainer(Trainer):
+#: The config of a lookup trainer: a plugin that extends it (tests/fixtures/external_plugin) adds options.
+LookupConfigT = TypeVar("LookupConfigT", bound=LookupConfig, default=LookupConfig, covariant=True)
+
+
+class LookupTrainer(Trainer[LookupConfigT]):
     """Builds the lookup table from the training split."""
 
     Config = LookupConfig

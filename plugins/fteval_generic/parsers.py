@@ -22,7 +22,7 @@ class TextConfig(PluginConfig):
     lowercase: bool = Field(False, description="Lower-case the result.")
 
 
-class TextParser(Parser):
+class TextParser(Parser[TextConfig]):
     """Plain text: stripped (or its first line); empty output is a failure."""
 
     Config = TextConfig
@@ -47,7 +47,7 @@ def _re2_compile(pattern: str) -> Any:
         ValueError: syntax RE2 does not support (backreferences, lookaround) or an invalid pattern.
     """
     try:
-        import re2
+        import re2  # type: ignore[import-untyped]
     except ImportError:  # a stale environment: reported as a spec error on the pattern, with the fix
         raise ValueError("the regex parser needs google-re2: pip install google-re2") from None
 
@@ -84,7 +84,7 @@ class RegexConfig(PluginConfig):
         return self
 
 
-class RegexParser(Parser):
+class RegexParser(Parser[RegexConfig]):
     """The first match of a pattern, keeping one group; RE2 matches in time linear in the output."""
 
     Config = RegexConfig
@@ -116,11 +116,10 @@ class ChoiceConfig(PluginConfig):
     )
 
 
-class ChoiceParser(Parser):
+class ChoiceParser(Parser[ChoiceConfig]):
     """One label of a fixed set (case-insensitive, surrounding punctuation ignored); anything else fails."""
 
     Config = ChoiceConfig
-    config: ChoiceConfig
     default_metrics = ("accuracy", "macro_f1", "format_rate")
 
     def parse(self, text: str) -> Parsed:

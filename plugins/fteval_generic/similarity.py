@@ -10,7 +10,7 @@ per-example F-measures, as rouge-score's own aggregation. Values are on a 0-1 sc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
@@ -76,14 +76,18 @@ def _require(module: str) -> None:
         ) from None
 
 
-class _CorpusMetric(Metric):
+#: The config of a corpus metric (``BleuConfig``, ``ChrfConfig``).
+_CorpusConfig = TypeVar("_CorpusConfig", bound="BleuConfig | ChrfConfig", covariant=True)
+
+
+class _CorpusMetric(Metric[_CorpusConfig]):
     """A corpus-level sacrebleu metric: per-example sufficient statistics, summed by ``aggregate``."""
 
     libraries: ClassVar[tuple[str, ...]] = ("sacrebleu",)
     #: Names of the statistics, in sacrebleu's order.
     stat_names: tuple[str, ...]
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: _CorpusConfig | None = None) -> None:
         super().__init__(config)
         _require("sacrebleu")
         self._corpus: Any = None
@@ -104,7 +108,7 @@ class _CorpusMetric(Metric):
     def score(self, item: ScoreItem) -> Score:
         """The example's sentence-level score, with the corpus statistics in ``parts``."""
         corpus, sentence = self._metrics()
-        hyp, refs, why = hypothesis_and_references(item, getattr(self.config, "references", None))
+        hyp, refs, why = hypothesis_and_references(item, self.config.references)
         stats = [float(x) for x in corpus._extract_corpus_statistics([hyp], [[r] for r in refs])[0]]
         value = 0.0 if why else sentence._compute_score_from_stats(stats).score / 100
         return Score(min(1.0, max(0.0, value)), detail=why, parts=dict(zip(self.stat_names, stats, strict=True)))
@@ -153,7 +157,7 @@ class BleuConfig(PluginConfig):
     references: str | None = _REFERENCES
 
 
-class Bleu(_CorpusMetric):
+class Bleu(_CorpusMetric[BleuConfig]):
     """Corpus BLEU (sacrebleu, exp smoothing) over 4-grams; per example, smoothed sentence BLEU."""
 
     Config = BleuConfig
@@ -165,10 +169,9 @@ class Bleu(_CorpusMetric):
     )
 
     def _make(self, sentence: bool) -> Any:
-        from sacrebleu.metrics import BLEU
+        from sacrebleu.metrics.bleu import BLEU
 
         config = self.config
-        assert isinstance(config, BleuConfig)
         return BLEU(tokenize=config.tokenize, lowercase=config.lowercase, effective_order=sentence)
 
 
@@ -182,23 +185,21 @@ class ChrfConfig(PluginConfig):
     references: str | None = _REFERENCES
 
 
-class Chrf(_CorpusMetric):
+class Chrf(_CorpusMetric[ChrfConfig]):
     """Corpus chrF (sacrebleu): character n-gram F-score from statistics summed over the corpus."""
 
     Config = ChrfConfig
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: ChrfConfig | None = None) -> None:
         super().__init__(config)
-        assert isinstance(self.config, ChrfConfig)
         orders = [f"char{n}" for n in range(1, self.config.char_order + 1)]
         orders += [f"word{n}" for n in range(1, self.config.word_order + 1)]
         self.stat_names = tuple(f"{o}_{k}" for o in orders for k in ("hyp", "ref", "match"))
 
     def _make(self, sentence: bool) -> Any:
-        from sacrebleu.metrics import CHRF
+        from sacrebleu.metrics.chrf import CHRF
 
         config = self.config
-        assert isinstance(config, ChrfConfig)
         return CHRF(
             char_order=config.char_order, word_order=config.word_order, beta=config.beta, lowercase=config.lowercase
         )
@@ -211,7 +212,7 @@ class RougeLConfig(PluginConfig):
     references: str | None = _REFERENCES
 
 
-class RougeL(Metric):
+class RougeL(Metric[RougeLConfig]):
     """ROUGE-L F-measure per example (the best over the references); aggregate: mean, bootstrap CI.
 
     rouge-score's tokenizer lower-cases and keeps only ``[a-z0-9]`` words: text in other scripts
@@ -221,7 +222,7 @@ class RougeL(Metric):
     Config = RougeLConfig
     libraries: ClassVar[tuple[str, ...]] = ("rouge-score",)
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: RougeLConfig | None = None) -> None:
         super().__init__(config)
         _require("rouge_score")
         self._scorer: Any = None
@@ -229,7 +230,6 @@ class RougeL(Metric):
     def score(self, item: ScoreItem) -> Score:
         """ROUGE-L F-measure of the output against the best-matching reference."""
         config = self.config
-        assert isinstance(config, RougeLConfig)
         if self._scorer is None:
             from rouge_score.rouge_scorer import RougeScorer
 

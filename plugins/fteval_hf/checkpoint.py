@@ -99,7 +99,7 @@ def save_checkpoint(ckpt_root: Path, model: Any, optimizer: Any, scheduler: Any,
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     save_trainable(model, folder / "weights.safetensors")
-    rng = {"cpu": torch.get_rng_state()}
+    rng: dict[str, Any] = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     torch.save(

@@ -49,7 +49,8 @@ class _PrefixMemo:
             ids = torch.tensor([prefix[reuse:]], dtype=torch.long, device=device)
             model(input_ids=ids, cache=cache, use_cache=True, **last_logit_kwargs(model))
         self.ids = list(prefix)
-        self.layers = [(layer.keys, layer.values) for layer in cache.layers]
+        layers: Any = cache.layers  # DynamicLayers: keys and values are set once prefilled
+        self.layers = [(layer.keys, layer.values) for layer in layers]
         return cache
 
 
@@ -74,13 +75,15 @@ def _grown_layer() -> type:
             self.keys = self.buf_k[:, :, : self.length]
             self.values = self.buf_v[:, :, : self.length]
 
-        def update(self, key_states, value_states, *args, **kwargs):
+        def update(
+            self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             n = key_states.shape[-2]
             self.buf_k[:, :, self.length : self.length + n] = key_states
             self.buf_v[:, :, self.length : self.length + n] = value_states
             self.length += n
             self._view()
-            return self.keys, self.values
+            return self.buf_k[:, :, : self.length], self.buf_v[:, :, : self.length]
 
         def batch_select_indices(self, indices: torch.Tensor) -> None:
             self.buf_k, self.buf_v = self.buf_k[indices], self.buf_v[indices]

@@ -76,7 +76,7 @@ def evaluate_pairs(
 
 def _mean(results: list[DPOResult], field: str) -> float:
     total = sum(r.pairs for r in results)
-    return sum(getattr(r, field) * r.pairs for r in results) / max(total, 1)
+    return float(sum(getattr(r, field) * r.pairs for r in results) / max(total, 1))
 
 
 def run_dpo_loop(

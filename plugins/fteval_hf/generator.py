@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fteval.plugin import (
     Generation,
@@ -53,8 +53,8 @@ class HFLoadedModel(LoadedModel):
         tokenizer: Any,
         settings: GenerationSettings,
         *,
-        prompt_format: str,
-        shared_prefix: str,
+        prompt_format: Literal["plain", "chat"],
+        shared_prefix: Literal["auto", "on", "off"],
         device: str,
     ) -> None:
         self.model, self.tokenizer, self.settings = model, tokenizer, settings
@@ -107,7 +107,7 @@ class HFLoadedModel(LoadedModel):
         self.model = None
 
 
-def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any, str]:
+def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any, Literal["plain", "chat"]]:
     """The model on ``device``, its tokenizer and prompt format, from a handle's manifest."""
     from transformers import AutoModelForCausalLM
 
@@ -118,7 +118,7 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
     location = handle.location or ""
     manifest = read_manifest(Path(location)) or dict(handle.meta)
     method = manifest.get("method", "base")
-    fmt = manifest.get("prompt_format", config.train.prompt_format)
+    fmt: Any = manifest.get("prompt_format", config.train.prompt_format)  # "plain" or "chat", as trained
     hub = config.model if isinstance(config.model, HubModel) else None
     if isinstance(config.model, GGUFModel):
         from fteval_hf.gguf import local_model
@@ -130,7 +130,8 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
     if method == "lora":
         base_dir = manifest["base"].get("dir")
         if base_dir is not None:
-            base = AutoModelForCausalLM.from_pretrained(base_dir).to(device)
+            base: Any = AutoModelForCausalLM.from_pretrained(base_dir)
+            base = base.to(device)
         elif hub is not None:
             base = load_pretrained(hub, device)
         else:
@@ -144,7 +145,8 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
             tokenizer,
             fmt,
         )
-    return AutoModelForCausalLM.from_pretrained(location).to(device), tokenizer, fmt
+    model: Any = AutoModelForCausalLM.from_pretrained(location)
+    return model.to(device), tokenizer, fmt
 
 
 class HFGenerator(Generator):

@@ -165,5 +165,5 @@ def load_pretrained(spec: HubModel, device: str) -> Any:
     kwargs: dict[str, Any] = {"revision": spec.revision, "dtype": _dtype(spec.dtype, device), "token": hub_token(spec)}
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": device})
-    model = AutoModelForCausalLM.from_pretrained(spec.id, **kwargs)
+    model: Any = AutoModelForCausalLM.from_pretrained(spec.id, **kwargs)
     return model if quant is not None else model.to(device)

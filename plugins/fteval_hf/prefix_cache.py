@@ -37,11 +37,12 @@ def base_model(model: Any) -> Any:
 
 def accepts(model: Any, name: str) -> bool:
     """Whether the underlying model's forward takes keyword ``name``."""
-    return name in _forward_params(type(base_model(model)))
+    cls: Any = type(base_model(model))
+    return name in _forward_params(cls)
 
 
 @functools.cache
-def _forward_params(cls: type) -> frozenset[str]:
+def _forward_params(cls: Any) -> frozenset[str]:
     """Keyword names of a model class's forward."""
     return frozenset(inspect.signature(cls.forward).parameters)
 

@@ -8,7 +8,7 @@ from typing import Any
 __all__ = ["PRESETS", "build_scratch_model", "train_tokenizer"]
 
 # hidden, layers, heads, MLP width; embeddings tied (tiny: ~3.7M parameters with 2,000 tokens).
-PRESETS: dict[str, dict[str, int]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "hidden_size": 256,
         "num_hidden_layers": 4,

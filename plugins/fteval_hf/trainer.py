@@ -8,20 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from fteval.plugin import Credential, ExportedModel, ModelHandle, Prompt, TrainContext, Trainer
+from fteval.plugin import Credential, Estimate, ExportedModel, ModelHandle, PlanInput, Prompt, TrainContext, Trainer
 from fteval_hf.config import GGUFModel, HFConfig, HubModel
 
 __all__ = ["HFTrainer"]
 
 
-class HFTrainer(Trainer):
+class HFTrainer(Trainer[HFConfig]):
     """Trains an hf target; the saved model reloads with ``from_pretrained`` like any hub model."""
 
     Config = HFConfig
     default_generator: ClassVar[str] = "hf"
     model_format: ClassVar[str] = "hf-causal-lm"
     libraries: ClassVar[tuple[str, ...]] = ("torch", "transformers", "peft", "tokenizers")
-    config: HFConfig
 
     def credentials(self) -> list[Credential]:
         """The hub token a spec names (``model.token_env``), sent to the hub: ``$HF_ENDPOINT`` or huggingface.co."""
@@ -29,7 +28,8 @@ class HFTrainer(Trainer):
 
         from fteval.credential_routes import url_host
 
-        name = getattr(self.config.model, "token_env", None)
+        spec = self.config.model
+        name = spec.token_env if isinstance(spec, HubModel) else None
         if not name:
             return []
         host = url_host(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
@@ -68,3 +68,9 @@ class HFTrainer(Trainer):
         from fteval_hf.export import export_model
 
         return export_model(self.config, handle, out, merge=merge, example=example)
+
+    def estimate(self, work: PlanInput) -> Estimate:
+        """Epochs, tokens and a lower bound on training time at the measured tiny-preset rate (``fteval plan``)."""
+        from fteval_hf.estimate import estimate
+
+        return estimate(self.config, work)

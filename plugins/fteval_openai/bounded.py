@@ -104,7 +104,8 @@ def parse_completion(body: bytes) -> Completed:
         raise BadAnswer(f"the first choice's message content is {type(content).__name__}, not text")
     if not isinstance(message, dict):
         raise BadAnswer("the first choice has no message")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    reported = data.get("usage")
+    usage = reported if isinstance(reported, dict) else {}
     return Completed(content or "", _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")))
 
 
@@ -127,7 +128,7 @@ def sync_http_client(deadline_s: float, cap: int = LIFECYCLE_CAP) -> Any:
     class TooLarge(openai.OpenAIError):
         """An answer over the cap (not retried)."""
 
-    class Body(httpx.SyncByteStream):  # type: ignore[misc,name-defined]
+    class Body(httpx.SyncByteStream):  # type: ignore[misc]
         def __init__(self, inner: Any, deadline: float) -> None:
             self.inner, self.deadline = inner, deadline
 
@@ -144,7 +145,7 @@ def sync_http_client(deadline_s: float, cap: int = LIFECYCLE_CAP) -> Any:
         def close(self) -> None:
             self.inner.close()
 
-    class Transport(httpx.BaseTransport):  # type: ignore[misc,name-defined]
+    class Transport(httpx.BaseTransport):  # type: ignore[misc]
         def __init__(self) -> None:
             self.inner = httpx.HTTPTransport()
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fteval-openai-http")

@@ -10,11 +10,13 @@ from typing import Any, ClassVar
 
 from fteval.errors import FtevalError
 from fteval.plugin import (
+    Estimate,
     Generation,
     GenerationSettings,
     Generator,
     LoadedModel,
     ModelHandle,
+    PlanInput,
     PluginConfig,
     Prompt,
     TokenPrices,
@@ -178,6 +180,14 @@ class OpenAIGenerator(Generator):
         if not isinstance(target_config, OpenAIConfig):
             return None
         return target_rates(target_config, model).token_prices()
+
+    def estimate(self, target_config: PluginConfig, work: PlanInput) -> Estimate:
+        """The prices of a call (fine-tuned rates when the target trains) and the eval split's cost (``fteval plan``)."""
+        from fteval_openai.estimate import eval_estimate
+
+        if not isinstance(target_config, OpenAIConfig):
+            return Estimate()
+        return eval_estimate(target_config, work)
 
     def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
         """A client for the handle's model (``location`` is the model id)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from fteval.errors import FtevalError
-from fteval.plugin import Credential, ModelHandle, TrainContext, Trainer
+from fteval.plugin import Credential, Estimate, ModelHandle, PlanInput, TokenCounter, TrainContext, Trainer
 from fteval_openai.config import OpenAIConfig
 
 if TYPE_CHECKING:
@@ -35,14 +35,13 @@ def _attach(client: Any, external_id: str | None) -> Any:
         return None
 
 
-class OpenAITrainer(Trainer):
+class OpenAITrainer(Trainer[OpenAIConfig]):
     """Fine-tunes through the OpenAI API; ``evaluator_only`` targets evaluate the base model as is."""
 
     Config = OpenAIConfig
     default_generator: ClassVar[str] = "openai"
     model_format: ClassVar[str] = "openai-model"
     libraries: ClassVar[tuple[str, ...]] = ("openai", "tiktoken")
-    config: OpenAIConfig
 
     def _prepare(self, ctx: TrainContext) -> tuple[Path, Path | None, dict[str, float | int | str]]:
         """Check both splits and apply the token budget; returns the files to upload and the estimate."""
@@ -185,6 +184,18 @@ class OpenAITrainer(Trainer):
         from fteval_openai.client import credential
 
         return [credential(self.config.model)]
+
+    def token_counter(self) -> TokenCounter | None:
+        """Tokens as the service bills them (tiktoken); training examples as the chat lines a job uploads."""
+        from fteval_openai.estimate import token_counter
+
+        return token_counter()
+
+    def estimate(self, work: PlanInput) -> Estimate:
+        """Epochs, billed training tokens after ``max_train_tokens``, and the training cost (``fteval plan``)."""
+        from fteval_openai.estimate import train_estimate
+
+        return train_estimate(self.config, work)
 
     def cancel(self, external_id: str) -> str:
         """Cancel a running job (``fteval cancel``); returns its new status."""

@@ -51,7 +51,7 @@ def profile_query(sql: str, schema: Schema) -> GoldProfile:
         scopes = list(traverse_scope(tree))
     except (sqlglot.errors.SqlglotError, RecursionError, ValueError, KeyError):
         return GoldProfile(ordered="order by" in sql.lower())
-    if tree is None:
+    if not isinstance(tree, exp.Expression):  # None, or a bare token newer sqlglot may return
         return GoldProfile()
     resolver = _Resolver(schema)
     for scope in scopes:
@@ -61,8 +61,8 @@ def profile_query(sql: str, schema: Schema) -> GoldProfile:
     counts: list[int] = [0]
     for node in tree.find_all(*COMPARISONS, exp.In, exp.Between):
         _collect(node, resolver, literals, links, counts)
-    for node in tree.find_all(exp.SetOperation):
-        _link_projections(node, resolver, links)
+    for operation in tree.find_all(exp.SetOperation):
+        _link_projections(operation, resolver, links)
     return GoldProfile(
         literals=tuple(dict.fromkeys(literals)),
         links=tuple(dict.fromkeys(links)),
@@ -165,13 +165,24 @@ def _number(text: str) -> Value:
             return text
 
 
-def _collect(node, resolver: _Resolver, literals: list, links: list, counts: list) -> None:
+def _pair(a: ColumnRef, b: ColumnRef) -> tuple[ColumnRef, ColumnRef]:
+    """Two columns in sorted order: a link is the same whichever side it was written on."""
+    return (a, b) if a <= b else (b, a)
+
+
+def _collect(
+    node: exp.Condition,
+    resolver: _Resolver,
+    literals: list[tuple[ColumnRef, str, Value]],
+    links: list[tuple[ColumnRef, ColumnRef]],
+    counts: list[int],
+) -> None:
     op = type(node).__name__.lower()
     for side, other in ((node.this, node.expression), (node.expression, node.this)):
         if isinstance(side, exp.Count) and isinstance(other, exp.Literal) and not other.is_string:
-            value = _number(other.this)
-            if isinstance(value, (int, float)):
-                counts.append(int(value))
+            number = _number(other.this)
+            if isinstance(number, (int, float)):
+                counts.append(int(number))
     if isinstance(node, exp.Between):
         ref = resolver.ref(node.this)
         for bound in (node.args.get("low"), node.args.get("high")):
@@ -192,24 +203,24 @@ def _collect(node, resolver: _Resolver, literals: list, links: list, counts: lis
         if isinstance(sub, exp.Select) and sub.expressions:
             other = resolver.ref(sub.expressions[0])
             if other and other != ref:
-                links.append(tuple(sorted((ref, other))))
+                links.append(_pair(ref, other))
         return
     left, right = node.this, node.expression
     lref, rref = resolver.ref(left), resolver.ref(right)
     if lref and rref:
         if lref != rref:
-            links.append(tuple(sorted((lref, rref))))
+            links.append(_pair(lref, rref))
         return
     ref, value = (lref, resolver.value(right)) if lref else (rref, resolver.value(left))
     if ref and value is not None:
         literals.append((ref, op, value))
 
 
-def _link_projections(node: exp.SetOperation, resolver: _Resolver, links: list) -> None:
+def _link_projections(node: exp.SetOperation, resolver: _Resolver, links: list[tuple[ColumnRef, ColumnRef]]) -> None:
     left, right = node.left, node.right
     if not isinstance(left, exp.Select) or not isinstance(right, exp.Select):
         return
     for a, b in zip(left.expressions, right.expressions, strict=False):
         ra, rb = resolver.ref(a.unalias()), resolver.ref(b.unalias())
         if ra and rb and ra != rb:
-            links.append(tuple(sorted((ra, rb))))
+            links.append(_pair(ra, rb))

@@ -8,8 +8,9 @@ The number of columns must match exactly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
+from typing import Any
 
 MAX_PERMUTATIONS = 2000
 FLOAT_DIGITS = 6
@@ -24,7 +25,7 @@ def canonical(value: object) -> object:
 
 
 def results_match(
-    gold: Sequence[tuple], pred: Sequence[tuple], gold_width: int, pred_width: int, ordered: bool
+    gold: Sequence[tuple[Any, ...]], pred: Sequence[tuple[Any, ...]], gold_width: int, pred_width: int, ordered: bool
 ) -> bool:
     """Whether ``pred`` returns the same rows as ``gold`` under some column permutation.
 
@@ -49,7 +50,9 @@ def results_match(
     return False
 
 
-def _candidate_permutations(g: list[tuple], p: list[tuple], width: int):
+def _candidate_permutations(
+    g: list[tuple[Any, ...]], p: list[tuple[Any, ...]], width: int
+) -> Iterator[tuple[int, ...]]:
     """Column assignments gold i -> pred perm[i] whose column multisets agree, by backtracking."""
     gold_cols = [Counter(row[i] for row in g) for i in range(width)]
     pred_cols = [Counter(row[i] for row in p) for i in range(width)]
@@ -59,7 +62,7 @@ def _candidate_permutations(g: list[tuple], p: list[tuple], width: int):
     perm: list[int] = []
     used: set[int] = set()
 
-    def extend(i: int):
+    def extend(i: int) -> Iterator[tuple[int, ...]]:
         if i == width:
             yield tuple(perm)
             return

@@ -12,12 +12,13 @@ from __future__ import annotations
 import random
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from fteval_sql.analysis import ColumnRef, GoldProfile, Value
 from fteval_sql.schema import Schema
 
 GENERIC_WORDS = ("alpha", "Beta", "gamma", "Delta", "epsilon", "ZETA", "eta", "Theta")
-Rows = dict[str, list[tuple]]  # table name -> rows in column order
+Rows = dict[str, list[tuple[Any, ...]]]  # table name -> rows in column order
 
 
 @dataclass
@@ -149,8 +150,8 @@ def _values(pool: _Pool, rng: random.Random) -> tuple[list[Value], list[Value]]:
         low = rng.choice(centres) - 2 * size if centres else 1
         generic: list[Value] = rng.sample(range(low, low + 4 * size + 1), size)
     else:
-        generic = rng.sample(GENERIC_WORDS, size)
-        generic.append(generic[0].swapcase())
+        words = rng.sample(GENERIC_WORDS, size)
+        generic = [*words, words[0].swapcase()]
     return near, generic
 
 

@@ -6,6 +6,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fteval_sql.analysis import GoldProfile, profile_query
 from fteval_sql.compare import results_match
@@ -13,7 +14,7 @@ from fteval_sql.datagen import generate
 from fteval_sql.sandbox import Limits, QueryError, build_database, run_query
 from fteval_sql.schema import Schema, SchemaError, parse_schema
 
-Result = tuple[list[tuple], int] | QueryError  # (rows, number of columns) or the failure
+Result = tuple[list[tuple[Any, ...]], int] | QueryError  # (rows, number of columns) or the failure
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,10 @@ class Executor:
     def gold_result(self, dbset: DatabaseSet, gold: str, index: int) -> Result:
         """The gold query's result on database ``index`` (memoised)."""
         results = dbset.gold_results.setdefault(gold, [None] * len(dbset.connections))
-        if results[index] is None:
-            results[index] = self._run(dbset.connections[index], gold)
-        return results[index]
+        result = results[index]
+        if result is None:
+            result = results[index] = self._run(dbset.connections[index], gold)
+        return result
 
     def evaluate(self, context: str, gold: str, pred: str) -> tuple[float, str | None]:
         """1.0 when ``pred`` returns the gold's result on every database, else 0.0 with the reason.
@@ -145,5 +147,5 @@ class Executor:
             return err
 
 
-def _informative(rows: Sequence[tuple]) -> bool:
+def _informative(rows: Sequence[tuple[Any, ...]]) -> bool:
     return any(v is not None and v != 0 for row in rows for v in row)

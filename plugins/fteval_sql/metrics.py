@@ -36,7 +36,7 @@ class NormalizedMatchConfig(PluginConfig):
     schema_column: str = Field("context", description="Row column with CREATE TABLE statements (used when present).")
 
 
-class NormalizedMatch(Metric):
+class NormalizedMatch(Metric[NormalizedMatchConfig]):
     """1 when gold and prediction have the same canonical text (see ``fteval_sql.normalize``)."""
 
     Config = NormalizedMatchConfig
@@ -83,12 +83,12 @@ class ExecutionAccuracyConfig(PluginConfig):
     )
 
 
-class ExecutionAccuracy(Metric):
+class ExecutionAccuracy(Metric[ExecutionAccuracyConfig]):
     """1 when the prediction returns the gold's result on every generated database."""
 
     Config = ExecutionAccuracyConfig
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: ExecutionAccuracyConfig | None = None) -> None:
         super().__init__(config)
         c = self.config
         self.settings = ExecSettings(
@@ -150,7 +150,7 @@ class ValidSqlRateConfig(PluginConfig):
     timeout_s: float = Field(1.0, gt=0, le=60, description="Time limit of the compile check.")
 
 
-class ValidSqlRate(Metric):
+class ValidSqlRate(Metric[ValidSqlRateConfig]):
     """1 when SQLite compiles the prediction as a read-only query on the schema (nothing is run).
 
     Without a schema in the row, 1 when sqlglot parses it as one SQLite statement.
@@ -158,7 +158,7 @@ class ValidSqlRate(Metric):
 
     Config = ValidSqlRateConfig
 
-    def __init__(self, config: PluginConfig | None = None) -> None:
+    def __init__(self, config: ValidSqlRateConfig | None = None) -> None:
         super().__init__(config)
         self._executor = Executor(
             ExecSettings(databases=1, limits=Limits(timeout_s=self.config.timeout_s)), cache_size=32

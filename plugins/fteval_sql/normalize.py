@@ -31,7 +31,12 @@ from sqlglot.optimizer.qualify import qualify
 
 from fteval_sql.schema import Schema
 
-_FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
+_FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
+    exp.GT: exp.LT,
+    exp.GTE: exp.LTE,
+    exp.LT: exp.GT,
+    exp.LTE: exp.GTE,
+}
 # A name that needs no quotes to be read back as one identifier (keywords aside).
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -62,7 +67,7 @@ def normalize(sql: str, schema: Schema | None = None, dialect: str = "sqlite") -
     if len(trees) != 1:
         raise NormalizeError("not exactly one statement")
     tree = trees[0]
-    if not isinstance(tree, (exp.Query, exp.Values)):
+    if not isinstance(tree, (exp.Query, exp.Values)) or not isinstance(tree, exp.Expression):
         raise NormalizeError(f"not a query: {type(tree).__name__}")
     try:
         if schema is not None:
@@ -135,7 +140,7 @@ def _drop_unused_aliases(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _top_selects(tree: exp.Expression) -> list[exp.Expression]:
+def _top_selects(tree: exp.Expression | exp.Query) -> list[exp.Expression]:
     if isinstance(tree, exp.SetOperation):
         return _top_selects(tree.left) + _top_selects(tree.right)
     return [tree] if isinstance(tree, exp.Select) else []
@@ -145,7 +150,7 @@ def _key(node: exp.Expression) -> str:
     return node.sql(dialect="sqlite")
 
 
-def _operands(node: exp.Expression, kind: type) -> list[exp.Expression]:
+def _operands(node: exp.Expression, kind: type[exp.Expression]) -> list[exp.Expression]:
     """The operands of an AND (or OR) chain, looking through redundant parentheses."""
     while isinstance(node, exp.Paren) and isinstance(node.this, kind):
         node = node.this

@@ -18,7 +18,7 @@ class SqlParserConfig(PluginConfig):
     dialect: str = Field("sqlite", description="SQL dialect of the outputs (sqlglot name).")
 
 
-class SqlParser(Parser):
+class SqlParser(Parser[SqlParserConfig]):
     """Keeps the first statement of plain text, a fenced code block or an ``SQL:`` answer.
 
     Text after the first statement (a second statement, an explanation) is dropped. Whether the

@@ -52,10 +52,11 @@ def _serve(conn: Connection, settings: ExecSettings, memory_bytes: int, parent_p
         conn.send([evaluate_safely(executor, job) for job in jobs])
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext:
     """fork where it exists: no re-import of the caller's ``__main__``, so plain scripts work."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 class _Worker:
@@ -133,13 +134,16 @@ class ScoringPool:
         worker = self._workers[shard]
         try:
             if worker is not None and worker.conn.poll():
-                return worker.conn.recv()
+                outcomes: list[Outcome] = worker.conn.recv()
+                return outcomes
         except (EOFError, OSError):
             pass
         self._drop(shard)
         return None
 
-    def _scatter(self, jobs: Sequence[Job], shards: list[list[int]]) -> tuple[list, list[tuple[int, int]]]:
+    def _scatter(
+        self, jobs: Sequence[Job], shards: list[list[int]]
+    ) -> tuple[list[Outcome | None], list[tuple[int, int]]]:
         """Run every shard's chunks on its worker; (outcomes, (shard, job) pairs of lost chunks)."""
         size = max(1, math.ceil(len(jobs) / (self.processes * CHUNKS_PER_WORKER)))
         queued = {
@@ -167,7 +171,8 @@ class ScoringPool:
                 worker = self._workers[shard]
                 assert worker is not None
                 by_handle[worker.conn] = by_handle[worker.process.sentinel] = shard
-            for shard in {by_handle[h] for h in wait(list(by_handle))}:
+            handles: list[Connection | int] = [h for h in by_handle if isinstance(h, Connection | int)]
+            for shard in {by_handle[h] for h in wait(handles)}:
                 chunk = running.pop(shard)
                 outcomes = self._receive(shard)
                 if outcomes is None:

@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 ALLOWED_FUNCTIONS = frozenset(
     """
@@ -55,7 +56,7 @@ def set_memory_cap(nbytes: int) -> None:
         probe.close()
 
 
-def build_database(ddl: Sequence[str], tables: dict[str, list[tuple]], limits: Limits) -> sqlite3.Connection:
+def build_database(ddl: Sequence[str], tables: dict[str, list[tuple[Any, ...]]], limits: Limits) -> sqlite3.Connection:
     """An in-memory database with ``ddl`` and rows, then locked down for untrusted reads.
 
     Args:
@@ -107,7 +108,9 @@ def lock_down(conn: sqlite3.Connection, readable: Iterable[str], limits: Limits)
     conn.set_authorizer(authorize)
 
 
-def run_query(conn: sqlite3.Connection, sql: str, limits: Limits, explain: bool = False) -> tuple[list[tuple], int]:
+def run_query(
+    conn: sqlite3.Connection, sql: str, limits: Limits, explain: bool = False
+) -> tuple[list[tuple[Any, ...]], int]:
     """Run one untrusted statement on a locked-down connection.
 
     Args:

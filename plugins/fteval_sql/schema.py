@@ -69,7 +69,7 @@ class Schema:
                 tables.append(Table(name, cols))
         return Schema(tuple(tables))
 
-    def as_sqlglot(self) -> dict[str, dict[str, str]]:
+    def as_sqlglot(self) -> dict[str, object]:
         """The mapping sqlglot's optimizer takes (lower-cased names)."""
         return {t.name.lower(): {c.name.lower(): (c.type or "TEXT") for c in t.columns} for t in self.tables}
 

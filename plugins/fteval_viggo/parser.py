@@ -26,11 +26,10 @@ class ViggoParserConfig(PluginConfig):
     )
 
 
-class ViggoParser(Parser):
+class ViggoParser(Parser[ViggoParserConfig]):
     """Parses ``function(slot[value], ...)``; the value is order-insensitive canonical JSON."""
 
     Config = ViggoParserConfig
-    config: ViggoParserConfig
     default_metrics: ClassVar[tuple[str, ...]] = (
         "char_exact",
         "exact_match",

@@ -85,7 +85,7 @@ def create_app(options: ServeOptions) -> FastAPI:
     install_error_handlers(app)
     worker.start()
 
-    app.add_middleware(Guard, options=options)  # type: ignore[arg-type]
+    app.add_middleware(Guard, options=options)
 
     @app.get("/fteval/stats")
     def stats() -> dict[str, Any]:

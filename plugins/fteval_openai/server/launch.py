@@ -69,7 +69,8 @@ class Served:
 
     def stats(self) -> dict[str, Any]:
         """The server's counters (chat completions served, faults injected, jobs, files)."""
-        return self.get("/fteval/stats")
+        stats: dict[str, Any] = self.get("/fteval/stats")
+        return stats
 
     def get(self, path: str) -> Any:
         """GET a path (``/v1/...`` or ``/fteval/...``) as JSON."""

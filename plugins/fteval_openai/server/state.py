@@ -36,8 +36,10 @@ class State:
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
-        self.files = {p.stem: json.loads(p.read_text()) for p in self.files_dir.glob("*.json")}
-        self.jobs = {p.stem: json.loads(p.read_text()) for p in self.jobs_dir.glob("*.json")}
+        self.files: dict[str, dict[str, Any]] = {
+            p.stem: json.loads(p.read_text()) for p in self.files_dir.glob("*.json")
+        }
+        self.jobs: dict[str, dict[str, Any]] = {p.stem: json.loads(p.read_text()) for p in self.jobs_dir.glob("*.json")}
 
     # ------------------------------------------------------------ files
 

@@ -1,4 +1,7 @@
-"""Commands for API-backed models: ``serve`` (an OpenAI-compatible local server) and ``cancel``."""
+"""The openai plugin's extra commands (entry-point group ``fteval.commands``): ``fteval serve``.
+
+Imports only click at module level: ``fteval --help`` loads this module to list the command.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ from pathlib import Path
 import click
 
 from fteval.errors import FtevalError, PluginError
-from fteval.loader import load_spec
+
+__all__ = ["serve"]
+
+_INSTALL = "pip install 'fteval[serve,hf]'"
 
 
 @click.command()
@@ -84,10 +90,10 @@ def serve(
             f"warning: serving on {host} without a key: anyone who reaches the port can use it", fg="yellow", err=True
         )
     try:
-        # The one place the core names a plugin: `serve` is a command of the openai plugin's server.
-        import fteval_openai.server as served  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
+        import fteval_openai.server as served  # fastapi, uvicorn: only when serving
+        from fteval_openai.server.options import BASE_MODELS
     except ModuleNotFoundError as exc:
-        raise PluginError(f"`fteval serve` needs {exc.name!r}: pip install 'fteval[serve,hf]'") from exc
+        raise PluginError(f"`fteval serve` needs {exc.name!r}: {_INSTALL}") from exc
     options = served.ServeOptions(
         state_dir=state_dir,
         host=host,
@@ -103,37 +109,10 @@ def serve(
         fault_seed=fault_seed,
         max_body_bytes=int(max_body_mb * 2**20),
         max_upload_bytes=int(max_upload_mb * 2**20),
-        **({"base_models": base_models} if base_models else {}),
+        base_models=base_models or BASE_MODELS,
     )
     click.echo(f"fteval serve: http://{host}:{port}/v1 (state in {state_dir})", err=True)
     try:
         served.serve(options)
     except ModuleNotFoundError as exc:
-        raise PluginError(f"`fteval serve` needs {exc.name!r}: pip install 'fteval[serve,hf]'") from exc
-
-
-@click.command()
-@click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--target", "-t", required=True, help="Target whose remote training job to cancel.")
-@click.pass_context
-def cancel(ctx: click.Context, spec: Path, target: str) -> None:
-    """Cancel a target's remote fine-tuning job (trainers that run jobs remotely, e.g. openai)."""
-    from fteval import registry  # noqa: PLC0415
-    from fteval.engine import Engine  # noqa: PLC0415
-    from fteval.store import Store  # noqa: PLC0415
-
-    loaded = load_spec(spec)
-    if target not in loaded.targets:
-        raise FtevalError(f"unknown target {target!r}; the spec has: {', '.join(loaded.targets)}")
-    store_path: Path = ctx.obj["store"]
-    engine = Engine(loaded, Store(store_path), store_path.parent)
-    job = engine.store.job(engine.job_key(target))
-    if job is None or not job.external_id:
-        raise FtevalError(f"target {target!r} has no remote job to cancel")
-    resolved = loaded.targets[target]
-    trainer = resolved.trainer(resolved.config)
-    if not hasattr(trainer, "cancel"):
-        raise FtevalError(f"trainer {resolved.spec.trainer!r} cannot cancel jobs")
-    with registry.install_hint("trainer", resolved.spec.trainer):
-        status = trainer.cancel(job.external_id)
-    click.echo(f"{target}: job {job.external_id} {status}")
+        raise PluginError(f"`fteval serve` needs {exc.name!r}: {_INSTALL}") from exc
