@@ -19,6 +19,8 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, cast, get_args, ge
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeVar  # PEP 696 defaults (Python 3.13's typing)
 
+from fteval.stats import Aggregate, mean_with_ci
+
 __all__ = [
     "CONTRACT_VERSION",
     "Aggregate",
@@ -208,17 +210,6 @@ class Score:
     def __post_init__(self) -> None:
         if math.isnan(self.value):
             raise ValueError("a score cannot be NaN")
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """A metric over a run: point value, 95% confidence interval, n and the CI method."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-    n: int
-    method: str
 
 
 # ---------------------------------------------------------------- reports
@@ -603,8 +594,6 @@ class Metric(_Plugin[C]):
 
     def aggregate(self, scores: Sequence[Score], seed: int = 0) -> Aggregate:
         """Mean of per-example values with a Wilson (binary) or bootstrap CI."""
-        from fteval.stats import mean_with_ci
-
         return mean_with_ci([s.value for s in scores], seed=seed)
 
     @classmethod

@@ -1,4 +1,7 @@
-"""Confidence intervals for metric aggregates (Wilson for 0/1 scores, percentile bootstrap otherwise)."""
+"""Metric aggregates with confidence intervals (Wilson for 0/1 scores, percentile bootstrap otherwise).
+
+A leaf module: ``fteval.plugin`` re-exports ``Aggregate`` from here as part of the plugin contract.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,8 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from fteval.plugin import Aggregate
 
 if TYPE_CHECKING:  # numpy is imported where a statistic is computed: `validate` never needs it (~90 ms)
     import numpy as np
@@ -17,6 +19,17 @@ Z95 = 1.959963984540054
 BOOTSTRAP_SAMPLES = 2000
 # Set inside ``point_estimates()``: interval helpers skip resampling (see there).
 _POINT_ONLY: ContextVar[bool] = ContextVar("fteval_point_only", default=False)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A metric over a run: point value, 95% confidence interval, n and the CI method."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+    method: str
 
 
 @contextmanager
