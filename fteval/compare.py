@@ -207,7 +207,7 @@ def _compare_metric(
     samples: int,
     detect: Sequence[float],
 ) -> MetricComparison:
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     n = len(sa)
     va = np.array([s.value for s in sa])

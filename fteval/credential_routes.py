@@ -189,7 +189,7 @@ def approved_routes() -> set[str]:
     Raises:
         SpecError: the user config file is not valid (with its file, line and key).
     """
-    from fteval.yamlsafe import format_path, load_yaml  # noqa: PLC0415
+    from fteval.yamlsafe import format_path, load_yaml
 
     routes = {line.strip() for line in os.environ.get(ALLOW_ENV, "").splitlines() if line.strip()}
     path = user_config_path()

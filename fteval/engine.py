@@ -307,7 +307,7 @@ class Engine:
             self.model_identity(target),
         )
         if resolved.spec.pipeline is not None:
-            from fteval.pipeline import step_targets  # noqa: PLC0415
+            from fteval.pipeline import step_targets
 
             models = {
                 name: handle.fingerprint if name == target else self.train(name)[1].fingerprint
@@ -399,7 +399,7 @@ class Engine:
         done = self.store.done_indexes(run_id)
         pending = [e for e in examples if e.index not in done]
         parser, metrics = self._evaluators()
-        from fteval.judgecalls import bind_target_calls  # noqa: PLC0415
+        from fteval.judgecalls import bind_target_calls
 
         callers = bind_target_calls(self, run_id, metrics)
         try:
@@ -481,7 +481,7 @@ class Engine:
         metrics: dict[str, Metric],
     ) -> None:
         """Run a pipeline target's steps over ``pending`` (``fteval.pipeline``), then parse, score and store."""
-        from fteval.pipeline import PipelineRunner  # noqa: PLC0415
+        from fteval.pipeline import PipelineRunner
 
         runner = PipelineRunner(self, resolved.name, run_id, parser, examples)
         try:

@@ -67,7 +67,7 @@ def _is_classification(parser: Parser) -> bool:
 def _parse(parser: Parser, text: str) -> Parsed:
     try:
         return parser.parse(text)
-    except Exception as exc:  # noqa: BLE001 - a parser bug is reported as this row's failure, as the engine does
+    except Exception as exc:  # a parser bug is reported as this row's failure, as the engine does
         return Parsed.fail(f"the parser raised {type(exc).__name__}: {exc}")
 
 
@@ -99,9 +99,9 @@ def check_gold(
     Raises:
         DatasetError: a split cannot be read.
     """
-    from fteval.datasets import Rows  # noqa: PLC0415
-    from fteval.splits import load_split  # noqa: PLC0415
-    from fteval.templates import render  # noqa: PLC0415
+    from fteval.datasets import Rows
+    from fteval.splits import load_split
+    from fteval.templates import render
 
     spec = loaded.spec
     if loaded.parser is None:

@@ -175,7 +175,7 @@ def deep_merge(base: Any, child: Any) -> Any:
 
 def _parent_file(file: Path, parent: str, line: int | None, col: int | None) -> Path:
     """The file an ``extends`` entry names: a path relative to ``file``, or ``pkg:PACKAGE/FILE``."""
-    from fteval.specpkgs import PREFIX, resolve_ref  # noqa: PLC0415
+    from fteval.specpkgs import PREFIX, resolve_ref
 
     if not parent.startswith(PREFIX):
         return (file.parent / parent).resolve()
@@ -421,7 +421,7 @@ def _check_settings(
 
 def _check_credentials(loaded: LoadedSpec, issues: _Issues) -> None:
     """A credential route chosen by a file the user did not write, and not approved by the user, is an error."""
-    from fteval.credential_routes import unapproved_routes  # noqa: PLC0415
+    from fteval.credential_routes import unapproved_routes
 
     for path, message in unapproved_routes(loaded):
         issues.add(path, message)
@@ -499,7 +499,7 @@ def _check_metric_targets(loaded: LoadedSpec, issues: _Issues) -> None:
 
 def _split_columns(spec: Spec, issues: _Issues) -> dict[str, tuple[set[str], str]]:
     """Column names of each file split that can be read cheaply, with its file; problems go to ``issues``."""
-    from fteval.datasets import header_columns  # noqa: PLC0415
+    from fteval.datasets import header_columns
 
     out: dict[str, tuple[set[str], str]] = {}
     dataset = getattr(spec, "dataset", None)
@@ -640,7 +640,7 @@ def load_spec(
     _check_metric_targets(loaded, issues)
     columns = _check_templates(spec, issues)
     if any(getattr(t, "pipeline", None) is not None for t in (getattr(spec, "targets", None) or {}).values()):
-        from fteval.pipecheck import check_pipelines  # noqa: PLC0415 - only specs with pipelines pay for it
+        from fteval.pipecheck import check_pipelines  # only specs with pipelines pay for it
 
         check_pipelines(loaded, columns, issues.add)
     _check_credentials(loaded, issues)
@@ -657,7 +657,7 @@ def _check_gold(loaded: LoadedSpec, gold_rows: int | None, issues: _Issues) -> N
 
     The checks (label counts) are kept on ``loaded``.
     """
-    from fteval.errors import DatasetError  # noqa: PLC0415
+    from fteval.errors import DatasetError
 
     try:
         loaded.gold = check_gold(loaded, gold_rows, files_only=gold_rows is not None, reuse=gold_rows is not None)

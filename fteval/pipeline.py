@@ -154,7 +154,7 @@ class PipelineRunner:
             parser: the task's parser (answers of every step are parsed with it).
             examples: every eval example (their prompts are never drawn as shots).
         """
-        from fteval.engine import render_examples  # noqa: PLC0415 - the engine imports this module
+        from fteval.engine import render_examples  # the engine imports this module
 
         self.engine, self.target, self.run_id, self.parser = engine, target, run_id, parser
         pipeline = engine.spec.targets[target].pipeline

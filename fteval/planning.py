@@ -125,7 +125,7 @@ def _call_cost(loaded: LoadedSpec, name: str, prompt_tokens: int, completion_tok
 
 def _plan_pipeline(plan: TargetPlan, loaded: LoadedSpec, name: str, examples: Mapping[str, Sequence[Example]]) -> None:
     """Calls, tokens and cost per question of a pipeline target (``fteval.pipeplan``)."""
-    from fteval.pipeplan import estimate_pipeline  # noqa: PLC0415
+    from fteval.pipeplan import estimate_pipeline
 
     counter = _counter(loaded.targets[name])
 

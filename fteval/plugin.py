@@ -509,7 +509,7 @@ class LoadedModel(ABC):
         """
         return None
 
-    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+    def close(self) -> None:  # optional hook, a no-op by default
         """Release memory, pools or connections."""
 
 
@@ -605,7 +605,7 @@ class Metric(_Plugin[C]):
         """
         return None
 
-    def bind(self, call: TargetCall) -> None:  # noqa: B027 - optional hook, a no-op by default
+    def bind(self, call: TargetCall) -> None:  # optional hook, a no-op by default
         """Receive the function that answers prompts with the target ``calls_target`` names."""
 
     def close(self) -> None:

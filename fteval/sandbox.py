@@ -226,9 +226,9 @@ def _range(*args: int) -> range:
 _LIPSUM_WORD_CHARS = 16
 
 
-def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 - Jinja's names
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # Jinja's names
     """Jinja's ``lipsum`` with its worst-case size checked before a word is generated."""
-    from jinja2.utils import generate_lorem_ipsum  # noqa: PLC0415
+    from jinja2.utils import generate_lorem_ipsum
 
     _check_ints((n, min, max), "lipsum()")
     _too_big(abs(n) * abs(max) * _LIPSUM_WORD_CHARS, "lipsum()")

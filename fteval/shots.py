@@ -80,7 +80,7 @@ def shot_values(shot: Example) -> dict[str, Any]:
 
 
 def _tokens(texts: list[str]) -> Any:
-    import bm25s  # noqa: PLC0415 - optional: only `select: similar` needs it
+    import bm25s  # optional: only `select: similar` needs it
 
     return bm25s.tokenize(texts, stopwords=None, show_progress=False, return_ids=False)
 
@@ -88,7 +88,7 @@ def _tokens(texts: list[str]) -> Any:
 def _index(texts: list[str]) -> Any:
     """A BM25 index of ``texts`` (bm25s)."""
     try:
-        import bm25s  # noqa: PLC0415
+        import bm25s
     except ImportError:
         raise FtevalError(
             "shots with select: similar need the bm25s library: pip install 'fteval[pipelines]'"

@@ -68,7 +68,7 @@ def bootstrap_interval(
         return 0.0, 1.0
     if _POINT_ONLY.get():
         return math.nan, math.nan
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     rng = np.random.default_rng(seed)
     stats = [statistic(rng.integers(0, n, size=n)) for _ in range(samples)]
@@ -81,7 +81,7 @@ def mean_with_ci(values: Sequence[float], seed: int = 0) -> Aggregate:
     n = len(values)
     if n == 0:
         return Aggregate(value=0.0, ci_low=0.0, ci_high=1.0, n=0, method="none")
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     arr = np.asarray(values, dtype=float)
     mean = float(arr.mean())
@@ -94,7 +94,7 @@ def mean_with_ci(values: Sequence[float], seed: int = 0) -> Aggregate:
 
 def ratio_with_ci(numerators: Sequence[float], denominators: Sequence[float], seed: int = 0) -> Aggregate:
     """Micro-averaged ratio sum(num)/sum(den) with an example-level bootstrap CI."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     num = np.asarray(numerators, dtype=float)
     den = np.asarray(denominators, dtype=float)

@@ -109,7 +109,7 @@ def render(source: str, row: Mapping[str, Any], *, where: str = "template") -> s
         raise TemplateError(f"{where}: recursion too deep (a macro that calls itself without end?)") from None
     except MemoryError:
         raise TemplateError(f"{where}: out of memory while rendering") from None
-    except Exception as exc:  # noqa: BLE001 - any other error of the template's own code (1/0, a bad filter argument)
+    except Exception as exc:  # any other error of the template's own code (1/0, a bad filter argument)
         raise TemplateError(f"{where}: the template failed: {type(exc).__name__}: {exc}") from None
     finally:
         CURRENT.reset(token)

@@ -144,7 +144,7 @@ def test_parser_bug_becomes_a_parse_failure(tmp_path: Path) -> None:
     from fteval.plugin import Parser
 
     class Broken(Parser):
-        def parse(self, text: str):  # noqa: ANN202
+        def parse(self, text: str):
             raise RuntimeError("boom")
 
     parsed = _safe_parse(Broken(), "x")

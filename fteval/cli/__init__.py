@@ -44,7 +44,7 @@ class _Group(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The built-in commands and those plugins register, sorted."""
-        from fteval.commands import command_names  # noqa: PLC0415
+        from fteval.commands import command_names
 
         return sorted({*COMMANDS, *self.commands, *command_names()})
 
@@ -56,7 +56,7 @@ class _Group(click.Group):
             return command
         if cmd_name in self.commands:
             return self.commands[cmd_name]
-        from fteval.commands import load_command  # noqa: PLC0415
+        from fteval.commands import load_command
 
         return load_command(cmd_name)
 

@@ -16,9 +16,9 @@ from fteval.loader import load_spec
 @click.pass_context
 def cancel(ctx: click.Context, spec: Path, target: str) -> None:
     """Cancel a target's remote fine-tuning job (trainers that run jobs remotely, e.g. openai)."""
-    from fteval import registry  # noqa: PLC0415
-    from fteval.engine import Engine  # noqa: PLC0415
-    from fteval.store import Store  # noqa: PLC0415
+    from fteval import registry
+    from fteval.engine import Engine
+    from fteval.store import Store
 
     loaded = load_spec(spec)
     if target not in loaded.targets:

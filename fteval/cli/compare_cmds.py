@@ -44,13 +44,13 @@ is reported as inconclusive and exits 0. Exit 2: unknown run or metric, runs on 
 
 
 def _store(ctx: click.Context) -> Store:
-    from fteval.store import Store  # noqa: PLC0415
+    from fteval.store import Store
 
     return Store(ctx.obj["store"])
 
 
 def _gates(values: tuple[str, ...]) -> list[Gate]:
-    from fteval.compare import parse_gate  # noqa: PLC0415
+    from fteval.compare import parse_gate
 
     return [parse_gate(v) for v in values]
 
@@ -61,7 +61,7 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 
 def gate_line(g: GateResult) -> str:
     """One gate's verdict, e.g. ``exact_match: FAILED: B is worse by 0.0500, more than 0, significant (p=0.0010)``."""
-    from fteval.comparetable import p_clause  # noqa: PLC0415
+    from fteval.comparetable import p_clause
 
     verdict = {"passed": "passed", "failed": "FAILED", "inconclusive": "inconclusive"}[g.status]
     how = f"B is worse by {g.drop:.4f}" if g.drop > 0 else f"B is not worse (change {-g.drop:+.4f})"
@@ -88,10 +88,10 @@ def _advice(cmp: Comparison) -> list[str]:
 
 def print_comparison(console: Console, cmp: Comparison) -> None:
     """Print a comparison to the terminal: runs, metric table, gates, flips and sample-size advice."""
-    from rich.markup import escape  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.markup import escape
+    from rich.table import Table
 
-    from fteval.comparetable import HEADER, comparison_rows, flip_counts  # noqa: PLC0415
+    from fteval.comparetable import HEADER, comparison_rows, flip_counts
 
     console.print(f"A (baseline): {escape(cmp.a.name)}  model {escape(cmp.a.model)}")
     console.print(f"B:            {escape(cmp.b.name)}  model {escape(cmp.b.model)}")
@@ -125,8 +125,8 @@ def _md_cell(text: str, width: int = 160) -> str:
 
 def comparison_markdown(cmp: Comparison) -> str:
     """A Markdown summary of a comparison, fit for a pull-request comment."""
-    from fteval.comparetable import HEADER, comparison_rows, flip_counts  # noqa: PLC0415
-    from fteval.report.mdsafe import md_text  # noqa: PLC0415
+    from fteval.comparetable import HEADER, comparison_rows, flip_counts
+    from fteval.report.mdsafe import md_text
 
     verdict = (
         "❌ regression"
@@ -213,9 +213,9 @@ def compare(
     as_json: bool,
     md_file: Path | None,
 ) -> None:
-    from fteval.cli.verdict import verdict_line, wide_console  # noqa: PLC0415
-    from fteval.compare import DEFAULT_DETECT, compare_runs  # noqa: PLC0415
-    from fteval.refs import resolve_pair  # noqa: PLC0415
+    from fteval.cli.verdict import verdict_line, wide_console
+    from fteval.compare import DEFAULT_DETECT, compare_runs
+    from fteval.refs import resolve_pair
 
     parsed = _gates(gates)
     store = _store(ctx)
@@ -247,7 +247,7 @@ def compare(
 
 def _print_steps(console: Console, store: Store, runs: tuple[RunRecord, ...]) -> None:
     """The per-step tables of the compared runs that are pipelines."""
-    from fteval.stepsummary import step_table  # noqa: PLC0415
+    from fteval.stepsummary import step_table
 
     for run in runs:
         table = step_table(store, run)
@@ -293,13 +293,13 @@ def plan(
     pass it as --discordance.
     """
     if spec is not None:
-        from fteval.cli.plan_output import print_spec_plan  # noqa: PLC0415
+        from fteval.cli.plan_output import print_spec_plan
 
         print_spec_plan(spec, targets)
         return
     if metric_value is None or difference is None:
         raise click.UsageError("give SPEC, or --metric-value and --difference")
-    from fteval.paired import connor_n  # noqa: PLC0415
+    from fteval.paired import connor_n
 
     other = metric_value - difference if metric_value - difference >= 0 else metric_value + difference
     rate = discordance if discordance is not None else metric_value * (1 - other) + other * (1 - metric_value)
@@ -321,8 +321,8 @@ def plan(
 @click.pass_context
 def tag(ctx: click.Context, run_ref: str, name: str, force: bool) -> None:
     """Name a run (`fteval tag latest v2.0`); tags work wherever a run id does and show in `runs`."""
-    from fteval.errors import UsageError  # noqa: PLC0415
-    from fteval.refs import check_tag_name, resolve_run  # noqa: PLC0415
+    from fteval.errors import UsageError
+    from fteval.refs import check_tag_name, resolve_run
 
     check_tag_name(name)
     store = _store(ctx)

@@ -53,11 +53,11 @@ def judge(
     as_json: bool,
 ) -> None:
     """Judge B against A (see the help text)."""
-    from fteval.engine import Engine  # noqa: PLC0415
-    from fteval.loader import load_spec  # noqa: PLC0415
-    from fteval.pairwise import DEFAULT_PAIR_PATTERN, DEFAULT_PAIR_RUBRIC, judge_pair, summary_lines  # noqa: PLC0415
-    from fteval.refs import resolve_pair  # noqa: PLC0415
-    from fteval.store import Store  # noqa: PLC0415
+    from fteval.engine import Engine
+    from fteval.loader import load_spec
+    from fteval.pairwise import DEFAULT_PAIR_PATTERN, DEFAULT_PAIR_RUBRIC, judge_pair, summary_lines
+    from fteval.refs import resolve_pair
+    from fteval.store import Store
 
     loaded = load_spec(spec_file)
     print_warnings(loaded)

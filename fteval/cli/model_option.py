@@ -57,7 +57,7 @@ def model_overrides(spec: Path, model: str | None, targets: tuple[str, ...]) -> 
         click.UsageError: not exactly one target named.
         UsageError: the target's trainer cannot evaluate a model named this way (the message lists the targets that can).
     """
-    import click  # noqa: PLC0415
+    import click
 
     if model is None:
         return None

@@ -24,9 +24,9 @@ def print_spec_plan(spec: Path, targets: Sequence[str]) -> None:
     Raises:
         FtevalError: the spec does not validate, or a named target is not in it.
     """
-    from fteval.errors import FtevalError  # noqa: PLC0415
-    from fteval.loader import load_spec  # noqa: PLC0415
-    from fteval.planning import plan_spec  # noqa: PLC0415
+    from fteval.errors import FtevalError
+    from fteval.loader import load_spec
+    from fteval.planning import plan_spec
 
     loaded = load_spec(spec, gold_rows=0)
     print_warnings(loaded)

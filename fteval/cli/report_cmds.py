@@ -34,7 +34,7 @@ Markdown goes to stdout. Plots need matplotlib: pip install 'fteval[report]'.
 
 
 def _spec_runs(store: Store, path: Path) -> list[RunRecord]:
-    from fteval.loader import load_spec  # noqa: PLC0415
+    from fteval.loader import load_spec
 
     loaded = load_spec(path)
     print_warnings(loaded)
@@ -61,7 +61,7 @@ def resolve_runs(store: Store, refs: tuple[str, ...]) -> list[RunRecord]:
     Raises:
         UsageError: an unknown run, or nothing to report.
     """
-    from fteval.refs import resolve_run  # noqa: PLC0415
+    from fteval.refs import resolve_run
 
     runs: dict[str, RunRecord] = {}
     for ref in refs or ("latest",):
@@ -110,9 +110,9 @@ def report(
     alpha: float,
 ) -> None:
     """Write the report (see the help text above)."""
-    from fteval.refs import resolve_run  # noqa: PLC0415
-    from fteval.report.model import build_report  # noqa: PLC0415
-    from fteval.store import Store  # noqa: PLC0415
+    from fteval.refs import resolve_run
+    from fteval.report.model import build_report
+    from fteval.store import Store
 
     store = Store(ctx.obj["store"])
     try:
@@ -121,7 +121,7 @@ def report(
         reference_run = resolve_run(store, reference) if reference else None
         built = build_report(store, runs, compare=not no_compare, reference=reference_run)
         if html_file is not None:
-            from fteval.report.html import render_html  # noqa: PLC0415
+            from fteval.report.html import render_html
 
             html_file.parent.mkdir(parents=True, exist_ok=True)
             html_file.write_text(render_html(built), encoding="utf-8")
@@ -132,7 +132,7 @@ def report(
                 err=True,
             )
         if md_file is not None or html_file is None:
-            from fteval.report.markdown import render_markdown  # noqa: PLC0415
+            from fteval.report.markdown import render_markdown
 
             text = render_markdown(built, worst=worst)
             if md_file in (None, "-"):
@@ -156,10 +156,10 @@ def _gate(
     store: Store, runs: list[RunRecord], reference: RunRecord | None, gates: tuple[str, ...], alpha: float, stderr: bool
 ) -> bool:
     """Gate every run on the reference run, as ``fteval compare`` does; print the gates and the verdict last."""
-    from fteval.cli.compare_cmds import gate_line  # noqa: PLC0415
-    from fteval.cli.verdict import verdict_line, wide_console  # noqa: PLC0415
-    from fteval.compare import compare_runs, parse_gate  # noqa: PLC0415
-    from fteval.report.model import reference_run  # noqa: PLC0415
+    from fteval.cli.compare_cmds import gate_line
+    from fteval.cli.verdict import verdict_line, wide_console
+    from fteval.compare import compare_runs, parse_gate
+    from fteval.report.model import reference_run
 
     if len(runs) < 2:
         raise UsageError("--fail-if-worse needs two runs or more: the reference run and the runs gated on it")

@@ -82,8 +82,8 @@ def _resumable(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _engine(ctx: click.Context, spec: Path, overrides: dict[str, Any] | None = None) -> tuple[Engine, Store]:
-    from fteval.engine import Engine  # noqa: PLC0415
-    from fteval.store import Store  # noqa: PLC0415
+    from fteval.engine import Engine
+    from fteval.store import Store
 
     # every row's gold answer is parsed first: one the parser rejects stops the run before anything is spent
     loaded = load_spec(spec, overrides, overrides_from="--model", gold_rows=None)
@@ -118,9 +118,9 @@ def train(ctx: click.Context, spec: Path, targets: tuple[str, ...]) -> None:
 
 
 def _report(store: Store, engine: Engine, run_ids: list[str]) -> None:
-    from rich.console import Console  # noqa: PLC0415 - rich only where a command prints (validate stays fast)
+    from rich.console import Console  # rich only where a command prints (validate stays fast)
 
-    from fteval.summary import print_run  # noqa: PLC0415
+    from fteval.summary import print_run
 
     console = Console()
     console = console if console.is_terminal else Console(width=100_000)  # CI logs: no wrapping at 80 columns
@@ -149,7 +149,7 @@ def _set_label(store: Store, run_ids: list[str], label: str | None, move: bool) 
         UsageError: a run already carries another label (it was reused: nothing changed since), or
             another run of the same spec and target carries this one.
     """
-    from fteval.errors import UsageError  # noqa: PLC0415
+    from fteval.errors import UsageError
 
     for run_id in run_ids if label else ():
         run = store.get_run(run_id)
@@ -238,7 +238,7 @@ def run(
     With --baseline, each new run is compared with the baseline as `fteval compare BASELINE RUN` does,
     and --fail-if-worse gates on it (exit 1 on a significant regression).
     """
-    from fteval.errors import UsageError  # noqa: PLC0415
+    from fteval.errors import UsageError
 
     if (gates or md_file) and not baseline:
         raise UsageError("--fail-if-worse and --md need --baseline RUN|TAG")
@@ -256,9 +256,9 @@ def _baselines(
     engine: Engine, store: Store, targets: list[str], ref: str | None, gates: tuple[str, ...]
 ) -> list[RunRecord]:
     """Resolve the baseline of each target and check the gated metrics before any model runs."""
-    from fteval.compare import parse_gate  # noqa: PLC0415
-    from fteval.errors import UsageError  # noqa: PLC0415
-    from fteval.refs import resolve_run  # noqa: PLC0415
+    from fteval.compare import parse_gate
+    from fteval.errors import UsageError
+    from fteval.refs import resolve_run
 
     if ref is None:
         return []
@@ -280,9 +280,9 @@ def _gate(
 ) -> int:
     """Compare each new run with its baseline, print and write the summaries; 1 if a gate failed."""
 
-    from fteval.cli.compare_cmds import comparison_markdown, print_comparison  # noqa: PLC0415
-    from fteval.compare import compare_runs, parse_gate  # noqa: PLC0415
-    from fteval.errors import UsageError  # noqa: PLC0415
+    from fteval.cli.compare_cmds import comparison_markdown, print_comparison
+    from fteval.compare import compare_runs, parse_gate
+    from fteval.errors import UsageError
 
     for base, run_id in zip(baselines, run_ids, strict=True):
         if base.id == run_id:
@@ -290,7 +290,7 @@ def _gate(
                 f"the run evaluated is the baseline run {run_id} itself (same model, data and settings):"
                 " a run compared with itself shows no difference, so there is nothing to gate"
             )
-    from fteval.cli.verdict import verdict_line, wide_console  # noqa: PLC0415
+    from fteval.cli.verdict import verdict_line, wide_console
 
     console = wide_console()
     parsed = [parse_gate(g) for g in gates]

@@ -31,7 +31,7 @@ def _where(source: SourceMap, path: tuple[str | int, ...]) -> str:
 
 
 def _yaml(data: Any) -> str:
-    from ruamel.yaml import YAML  # noqa: PLC0415
+    from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt", pure=True)  # keeps the spec's key order
     yaml.default_flow_style = False
@@ -49,8 +49,8 @@ def resolve(spec: Path, why: bool) -> None:
 
     Secret-looking values (``oauth_token: ...``, URL passwords, token shapes) print as ``<redacted>``.
     """
-    from fteval.loader import merged_spec  # noqa: PLC0415
-    from fteval.redaction import redact  # noqa: PLC0415
+    from fteval.loader import merged_spec
+    from fteval.redaction import redact
 
     data, source, files = merged_spec(spec)
     data = redact(data)
@@ -68,8 +68,8 @@ def resolve(spec: Path, why: bool) -> None:
 @click.command("specs")
 def specs_cmd() -> None:
     """List the specs installed packages ship (extend one with extends: pkg:PACKAGE/FILE.yaml)."""
-    from fteval.specpkgs import shipped_specs  # noqa: PLC0415
-    from fteval.yamlsafe import load_yaml  # noqa: PLC0415
+    from fteval.specpkgs import shipped_specs
+    from fteval.yamlsafe import load_yaml
 
     found = shipped_specs()
     if not found:

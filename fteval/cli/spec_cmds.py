@@ -48,7 +48,7 @@ def validate(specs: tuple[Path, ...]) -> None:
 
 def _print_credentials(loaded: LoadedSpec) -> None:
     """One line per credential route: which secret each target sends to which host."""
-    from fteval.credential_routes import target_credentials  # noqa: PLC0415
+    from fteval.credential_routes import target_credentials
 
     for name, credential in target_credentials(loaded):
         sent = f"the key in {credential.secret}" if credential.secret else "no key"
@@ -58,7 +58,7 @@ def _print_credentials(loaded: LoadedSpec) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of the spec format with every installed plugin's options (for editors)."""
-    from fteval.schema import spec_schema  # noqa: PLC0415
+    from fteval.schema import spec_schema
 
     click.echo(json.dumps(spec_schema(), indent=2))
 
@@ -67,10 +67,10 @@ def schema() -> None:
 @click.option("--verbose", "-v", is_flag=True, help="Each plugin's options: type, default, description.")
 def plugins(verbose: bool) -> None:
     """List installed plugins: kind, name, package, version, and the commands plugins add (with --verbose, options)."""
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
 
-    from fteval.commands import registered  # noqa: PLC0415
+    from fteval.commands import registered
 
     table = Table("kind", "name", "package", "version", "entry point")
     for (kind, name), info in sorted(registry.discover().items()):
@@ -87,9 +87,9 @@ def plugins(verbose: bool) -> None:
 
 def _options_table(kind: str, name: str) -> object:
     """One plugin's options (nested sections as dotted names), or why it cannot be loaded."""
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
-    from fteval.errors import PluginError  # noqa: PLC0415
+    from fteval.errors import PluginError
 
     table = Table("option", "type", "default", "description", title=f"{kind} {name}", title_justify="left")
     try:
@@ -106,8 +106,8 @@ def _options_table(kind: str, name: str) -> object:
 
 
 def _option_rows(model: type, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
-    from pydantic import BaseModel  # noqa: PLC0415
-    from pydantic_core import PydanticUndefined  # noqa: PLC0415
+    from pydantic import BaseModel
+    from pydantic_core import PydanticUndefined
 
     for field_name, info in model.model_fields.items():  # type: ignore[attr-defined]
         key = prefix + (info.alias or field_name)
@@ -140,7 +140,7 @@ def _option_rows(model: type, prefix: str = "") -> Iterator[tuple[str, str, str,
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (default: stdout).")
 def export(spec: Path, split: str, fmt: str, output: Path | None) -> None:
     """Render a split of a spec to JSONL (e.g. to upload for OpenAI fine-tuning)."""
-    from fteval.engine import render_examples  # noqa: PLC0415
+    from fteval.engine import render_examples
 
     examples = render_examples(load_spec(spec), split)
     if not examples:

@@ -18,14 +18,14 @@ if TYPE_CHECKING:
 
 
 def _open(ctx: click.Context) -> Store:
-    from fteval.store import Store  # noqa: PLC0415
+    from fteval.store import Store
 
     return Store(ctx.obj["store"])
 
 
 def _console() -> Console:
     """stdout; when it is not a terminal (a pipe, a CI log) nothing is cut or wrapped to a guessed width."""
-    from rich.console import Console  # noqa: PLC0415 - rich only where a command prints (validate stays fast)
+    from rich.console import Console  # rich only where a command prints (validate stays fast)
 
     console = Console()
     return console if console.is_terminal else Console(width=100_000)
@@ -36,7 +36,7 @@ def _json(data: Any) -> None:
 
 
 def _run_json(run: RunRecord, aggregates: list[Any]) -> dict[str, Any]:
-    from fteval.summary import metric_order  # noqa: PLC0415
+    from fteval.summary import metric_order
 
     by_name = {a.metric: dataclasses.asdict(a) for a in aggregates}
     return {
@@ -70,7 +70,7 @@ def _run_json(run: RunRecord, aggregates: list[Any]) -> dict[str, Any]:
 @click.pass_context
 def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metrics: int, as_json: bool) -> None:
     """List runs, newest first, one table per spec with its first metrics as columns."""
-    from fteval.summary import metric_order, model_name  # noqa: PLC0415
+    from fteval.summary import metric_order, model_name
 
     store = _open(ctx)
     listed = store.list_runs(spec_name, target)
@@ -88,7 +88,7 @@ def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metric
         values = {r.id: {a.metric: a.value for a in store.aggregates(r.id)} for r in spec_runs}
         # the newest run's metric order names the columns; older runs line up under the same names
         columns = metric_order(spec_runs[0], store.aggregates(spec_runs[0].id))[:n_metrics]
-        from rich.table import Table  # noqa: PLC0415
+        from rich.table import Table
 
         table = Table(title=f"spec {spec}", title_justify="left")
         table.add_column("run", no_wrap=True)
@@ -142,11 +142,11 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
     'latest' is the newest complete run of the newest complete run's spec and target, 'latest~1'
     the one before it (as in `fteval compare`).
     """
-    from fteval.breakdowns import breakdown_json, breakdown_table, run_breakdowns  # noqa: PLC0415
-    from fteval.callstore import step_stats  # noqa: PLC0415
-    from fteval.primary import primary_metric  # noqa: PLC0415
-    from fteval.refs import resolve_run  # noqa: PLC0415
-    from fteval.summary import metric_order, print_run  # noqa: PLC0415
+    from fteval.breakdowns import breakdown_json, breakdown_table, run_breakdowns
+    from fteval.callstore import step_stats
+    from fteval.primary import primary_metric
+    from fteval.refs import resolve_run
+    from fteval.summary import metric_order, print_run
 
     store = _open(ctx)
     run = resolve_run(store, run_id)
@@ -188,7 +188,7 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
         console.print(breakdown_table(breakdown))
     if breakdown_error:
         console.print(f"breakdowns unavailable: {breakdown_error}", markup=False)
-    from rich.markup import escape  # noqa: PLC0415
+    from rich.markup import escape
 
     for r in rows:
         # model text may hold [brackets]: escaped, never read as markup

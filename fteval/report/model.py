@@ -222,7 +222,7 @@ def build_report(
     comparisons: list[Comparison] = []
     comparison_notes: list[str] = []
     if compare and len(runs) >= 2:
-        from fteval.compare import compare_runs  # noqa: PLC0415 - numpy, only when comparing
+        from fteval.compare import compare_runs  # numpy, only when comparing
 
         a = reference_run(runs, reference)
         for b in runs:
@@ -235,7 +235,7 @@ def build_report(
                 comparison_notes.append(f"{against}: no paired comparison: {exc}")
     notes = [f"{r.row.run.id}: {r.breakdown_error}" for r in reports if r.breakdown_error]
     notes += [f"{r.row.name}: {price_line(r.row.run.prices)}" for r in reports if r.row.run.prices is not None]
-    from fteval.ratings.summary import rating_summaries  # noqa: PLC0415 - numpy, only here
+    from fteval.ratings.summary import rating_summaries  # numpy, only here
 
     ratings = rating_summaries(store, [r.id for r in runs])
     return Report(reports, names, time.time(), comparisons, comparison_notes, notes, ratings)

@@ -88,8 +88,8 @@ def matrix_cells(breakdown: Breakdown) -> tuple[list[str], list[str], list[list[
 @contextmanager
 def _figure(key: str, width: float, height: float) -> Iterator[Figure]:
     try:
-        import matplotlib  # noqa: PLC0415
-        from matplotlib.figure import Figure  # noqa: PLC0415 - no pyplot: no global backend state
+        import matplotlib
+        from matplotlib.figure import Figure  # no pyplot: no global backend state
     except ImportError:
         raise PluginError("plots need matplotlib: pip install 'fteval[report]'") from None
     # fonttype none: text stays text (small, searchable); the salt keeps clip-path ids unique per figure;

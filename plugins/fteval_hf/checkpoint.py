@@ -200,7 +200,7 @@ def resume(ckpt_root: Path, model: Any, optimizer: Any, scheduler: Any) -> LoopS
     for i, folder in enumerate(candidates):
         try:
             weights, saved, state = _read(folder)
-        except Exception as exc:  # noqa: BLE001 - any damage (truncated, garbage, missing) means unusable
+        except Exception as exc:  # any damage (truncated, garbage, missing) means unusable
             fallback = (
                 f"falling back to {candidates[i + 1].name}"
                 if i + 1 < len(candidates)

@@ -47,7 +47,7 @@ def _hub_commit(repo_id: str, revision: str | None) -> tuple[str | None, str]:
         return None, "HF_HUB_OFFLINE is set"
     try:
         return HfApi().model_info(repo_id, revision=revision, timeout=10).sha, ""
-    except Exception as exc:  # noqa: BLE001 - no network, no access, hub errors: the caller falls back to the cache
+    except Exception as exc:  # no network, no access, hub errors: the caller falls back to the cache
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
         return None, f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
 
@@ -123,7 +123,7 @@ def _quantization(spec: HubModel, device: str) -> Any:
             f"Remove load_in_{bits}bit from the target's model section to load full weights."
         )
     try:
-        import bitsandbytes  # noqa: F401
+        import bitsandbytes
     except ImportError as exc:
         raise RuntimeError(f"load_in_{bits}bit needs bitsandbytes: pip install bitsandbytes") from exc
     import torch

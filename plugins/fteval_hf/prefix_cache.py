@@ -73,7 +73,7 @@ def supports_shared_prefix(model: Any) -> bool:
         return False
     try:
         layers = DynamicCache(config=config).layers
-    except Exception:  # noqa: BLE001 - an unknown config layout simply means "not supported"
+    except Exception:  # an unknown config layout simply means "not supported"
         return False
     return all(type(layer) is DynamicLayer for layer in layers)
 

@@ -32,8 +32,8 @@ def query_features(sql: str) -> tuple[str, ...]:
     Returns:
         Feature names in ``FEATURES`` order, ending with the number of distinct tables it reads.
     """
-    import sqlglot  # noqa: PLC0415 - only reports need it; keeps `fteval validate` light
-    from sqlglot import exp  # noqa: PLC0415
+    import sqlglot  # only reports need it; keeps `fteval validate` light
+    from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(sql, read="sqlite")

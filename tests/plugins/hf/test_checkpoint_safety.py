@@ -14,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fteval_hf.checkpoint import latest_checkpoint  # noqa: E402
-from fteval_hf.trainer import HFTrainer  # noqa: E402
+from fteval_hf.checkpoint import latest_checkpoint
+from fteval_hf.trainer import HFTrainer
 
 TRAIN = {"max_steps": 6, "save_every": 2, "batch_size": 4, "lr": 3e-3, "warmup_steps": 1}
 

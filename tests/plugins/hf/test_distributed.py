@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("accelerate")
 
-from fteval_hf.trainer import HFTrainer  # noqa: E402
+from fteval_hf.trainer import HFTrainer
 
 TRAIN = {
     "max_steps": 4,

@@ -16,13 +16,13 @@ import pytest
 
 pytest.importorskip("torch")
 
-import torch  # noqa: E402
-from fteval_hf.dpo import pair_batch, pair_loss  # noqa: E402
-from fteval_hf.dpo_fit import encode_pairs  # noqa: E402
-from fteval_hf.loss import shared_prefix_length  # noqa: E402
-from fteval_hf.trainer import HFTrainer  # noqa: E402
+import torch
+from fteval_hf.dpo import pair_batch, pair_loss
+from fteval_hf.dpo_fit import encode_pairs
+from fteval_hf.loss import shared_prefix_length
+from fteval_hf.trainer import HFTrainer
 
-from fteval.plugin import GenerationSettings  # noqa: E402
+from fteval.plugin import GenerationSettings
 
 
 def _with_wrong_answers(examples):

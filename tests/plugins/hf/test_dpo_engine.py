@@ -9,9 +9,9 @@ from fteval_testutil import SPECS
 
 pytest.importorskip("torch")
 
-from fteval.engine import Engine  # noqa: E402
-from fteval.loader import load_spec  # noqa: E402
-from fteval.store import Store  # noqa: E402
+from fteval.engine import Engine
+from fteval.loader import load_spec
+from fteval.store import Store
 
 SFT = "{method: full, epochs: null, max_steps: 4, lr: 1.0e-3, warmup_steps: 1, batch_size: 16, eval_every: null}"
 DPO = "{method: dpo, beta: 0.2, max_steps: 3, lr: 1.0e-3, warmup_steps: 0, batch_size: 8, save_every: 2}"

@@ -14,11 +14,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fteval_testutil import SPECS, fteval_cli  # noqa: E402
+from fteval_testutil import SPECS, fteval_cli
 
-from fteval.engine import Engine  # noqa: E402
-from fteval.loader import load_spec  # noqa: E402
-from fteval.store import Store  # noqa: E402
+from fteval.engine import Engine
+from fteval.loader import load_spec
+from fteval.store import Store
 
 TRAIN = "{epochs: null, max_steps: 6, lr: 1.0e-3, warmup_steps: 2, batch_size: 16, eval_every: null}"
 LORA = "{epochs: null, max_steps: 6, lr: 1.0e-2, warmup_steps: 2, batch_size: 16, eval_every: null, method: lora"

@@ -6,10 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fteval_hf.formatting import encode_prompt  # noqa: E402
-from fteval_hf.generator import HFGenerator, cut_at_stop, forward_batch_size  # noqa: E402
+from fteval_hf.formatting import encode_prompt
+from fteval_hf.generator import HFGenerator, cut_at_stop, forward_batch_size
 
-from fteval.plugin import GenerationSettings, ModelHandle, Prompt  # noqa: E402
+from fteval.plugin import GenerationSettings, ModelHandle, Prompt
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fteval_hf.config import HubModel  # noqa: E402
-from fteval_hf.devices import pick_device  # noqa: E402
-from fteval_hf.loading import load_pretrained  # noqa: E402
+from fteval_hf.config import HubModel
+from fteval_hf.devices import pick_device
+from fteval_hf.loading import load_pretrained
 
 
 @pytest.mark.parametrize("flag", ["load_in_8bit", "load_in_4bit"])

@@ -8,10 +8,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fteval_hf.generator import HFGenerator  # noqa: E402
-from fteval_hf.trainer import HFTrainer  # noqa: E402
+from fteval_hf.generator import HFGenerator
+from fteval_hf.trainer import HFTrainer
 
-from fteval.plugin import GenerationSettings  # noqa: E402
+from fteval.plugin import GenerationSettings
 
 
 def test_lora_trains_only_the_adapter_and_generates_through_it(tiny_hub_model, examples, make_ctx, hf_config) -> None:

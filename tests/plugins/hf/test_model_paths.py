@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fteval_testutil import FTEVAL, SPECS, fteval_cli  # noqa: E402
+from fteval_testutil import FTEVAL, SPECS, fteval_cli
 
 
 def _spec(folder: Path, model_id: str) -> Path:

@@ -19,10 +19,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fteval_testutil import ROOT, fteval_cli  # noqa: E402
-from ruamel.yaml import YAML  # noqa: E402
+from fteval_testutil import ROOT, fteval_cli
+from ruamel.yaml import YAML
 
-from fteval.store import Store  # noqa: E402
+from fteval.store import Store
 
 COLOURS = ["red", "green", "blue", "amber", "violet", "white", "black", "grey"]
 THINGS = ["sky", "grass", "sea", "sun", "snow", "coal", "cloud", "plum", "fire", "moss"]

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fteval_hf.trainer import HFTrainer  # noqa: E402
+from fteval_hf.trainer import HFTrainer
 
 TRAIN = {
     "max_steps": 12,

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fteval_hf.trainer import HFTrainer  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+from fteval_hf.trainer import HFTrainer
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 
 def test_hub_model_full_finetune_saves_a_reloadable_model(tiny_hub_model, examples, make_ctx, hf_config) -> None:

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("openai")
 pytest.importorskip("tiktoken")
 
-from openai_helpers import KEY, KEY_ENV  # noqa: E402
+from openai_helpers import KEY, KEY_ENV
 
 
 @pytest.fixture

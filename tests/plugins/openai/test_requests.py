@@ -24,7 +24,7 @@ from fteval.plugin import GenerationSettings, ModelHandle, Prompt
 class _Recorder(BaseHTTPRequestHandler):
     bodies: list[dict[str, Any]]
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server hook
+    def do_POST(self) -> None:  # the http.server hook
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.bodies.append(body)  # type: ignore[attr-defined]
         answer = {

@@ -40,12 +40,12 @@ def _pairs(n: int) -> list[dict]:
     ]
 
 
-def _upload(client, records: list) -> str:  # noqa: ANN001
+def _upload(client, records: list) -> str:
     data = "".join(json.dumps(r) + "\n" for r in records).encode()
     return client.files.create(file=("pairs.jsonl", io.BytesIO(data)), purpose="fine-tune").id
 
 
-def _wait(client, job_id: str):  # noqa: ANN001, ANN202
+def _wait(client, job_id: str):
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         job = client.fine_tuning.jobs.retrieve(job_id)

@@ -23,7 +23,7 @@ from fteval.store import Store
 QUICK = ("--train-max-steps", "4")
 
 
-def _job(store: Path, spec: Path, target: str):  # noqa: ANN202
+def _job(store: Path, spec: Path, target: str):
     """The target's job, keyed as the engine keys it (with the served model's identity: the server must be up)."""
     from fteval.engine import Engine
 
@@ -133,7 +133,7 @@ def test_malformed_training_data_is_rejected_before_upload(tmp_path: Path, api_k
         assert server.stats()["files"] == 0 and server.stats()["jobs"] == 0
 
 
-def test_a_wrong_key_fails_clearly_and_is_never_repeated(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_wrong_key_fails_clearly_and_is_never_repeated(tmp_path: Path, monkeypatch) -> None:
     wrong = "sk-wrong-key-0a9b8c7d6e5f4a3b2c1d"
     monkeypatch.setenv(KEY_ENV, wrong)
     store = tmp_path / "runs.db"
@@ -146,7 +146,7 @@ def test_a_wrong_key_fails_clearly_and_is_never_repeated(tmp_path: Path, monkeyp
     _assert_key_absent(wrong[3:19], out.stdout, out.stderr)
 
 
-def test_missing_key_names_the_variable_not_a_value(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_missing_key_names_the_variable_not_a_value(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     spec = write_spec(tmp_path / "spec.yaml", "http://127.0.0.1:9/v1")
     out = fteval_cli("train", str(spec), "--target", "ft", store=tmp_path / "runs.db", timeout=120)

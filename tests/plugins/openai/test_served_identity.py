@@ -62,7 +62,7 @@ def _handler(release: Release) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:  # http.server's name
             if "/models/" in self.path:
                 name = self.path.split("/models/", 1)[1]
                 self._send(200, {"id": name, "object": "model", "owned_by": "test", **release.entry})
@@ -71,7 +71,7 @@ def _handler(release: Release) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, {"error": {"message": "not found"}})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if self.path.endswith("/chat/completions"):
                 self._send(200, release.answer(self.path, body))
