@@ -509,7 +509,7 @@ class LoadedModel(ABC):
         """
         return None
 
-    def close(self) -> None:  # optional hook, a no-op by default
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release memory, pools or connections."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fteval.plugin import Aggregate, ModelHandle, Score
+from fteval.plugin import ModelHandle, Score
 
 __all__ = [
     "AggregateRecord",
@@ -146,10 +146,6 @@ class AggregateRecord:
     ci_high: float
     n: int
     method: str
-
-    def as_aggregate(self) -> Aggregate:
-        """The plugin-contract form."""
-        return Aggregate(self.value, self.ci_low, self.ci_high, self.n, self.method)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from fteval.pipespec import Pipeline
 from fteval.plugin import GenerationSettings
 
-__all__ = ["SPEC_VERSION", "Spec", "Source", "HFSource", "Splits", "PromptSpec", "PluginRef", "Target", "Limits"]
-
-SPEC_VERSION = 1
+__all__ = ["Spec", "Source", "HFSource", "Splits", "PromptSpec", "PluginRef", "Target", "Limits"]
 
 
 class _Strict(BaseModel):

@@ -138,7 +138,7 @@ class _CorpusMetric(Metric[_CorpusConfig]):
         if n == 0:
             return Aggregate(0.0, 0.0, 1.0, 0, "none")
         matrix = self._matrix(scores)
-        statistic: Callable[[Any], float] = lambda idx: self.corpus_value(matrix[idx].sum(axis=0))
+        statistic: Callable[[Any], float] = lambda idx: self.corpus_value(matrix[idx].sum(axis=0))  # noqa: E731
         low, high = bootstrap_interval(n, statistic, seed=seed)
         return Aggregate(self.corpus_value(matrix.sum(axis=0)), low, high, n, "bootstrap-corpus")
 

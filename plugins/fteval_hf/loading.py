@@ -123,7 +123,7 @@ def _quantization(spec: HubModel, device: str) -> Any:
             f"Remove load_in_{bits}bit from the target's model section to load full weights."
         )
     try:
-        import bitsandbytes
+        import bitsandbytes  # noqa: F401
     except ImportError as exc:
         raise RuntimeError(f"load_in_{bits}bit needs bitsandbytes: pip install bitsandbytes") from exc
     import torch

@@ -20,7 +20,7 @@ class Coverage:
 
 def informative_fraction(
     rows: Iterable[Mapping[str, str]],
-    settings: ExecSettings = ExecSettings(),  # frozen dataclass, safe to share
+    settings: ExecSettings = ExecSettings(),  # noqa: B008 - frozen dataclass, safe to share
     schema_column: str = "context",
     gold_column: str = "answer",
 ) -> Coverage:
