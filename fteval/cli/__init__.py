@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-model": ("export_cmds", "export_model"),
     "init": ("init_cmds", "init"),
     "judge": ("judge_cmds", "judge"),
-    "plan": ("compare_cmds", "plan"),
+    "plan": ("plan_cmds", "plan"),
     "plugins": ("spec_cmds", "plugins"),
     "rate": ("rate_cmds", "rate"),
     "report": ("report_cmds", "report"),
@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("spec_cmds", "schema"),
     "show": ("store_cmds", "show"),
     "specs": ("share_cmds", "specs_cmd"),
-    "tag": ("compare_cmds", "tag"),
+    "tag": ("tag_cmds", "tag"),
     "train": ("run_cmds", "train"),
     "validate": ("spec_cmds", "validate"),
 }

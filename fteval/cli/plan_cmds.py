@@ -1,4 +1,4 @@
-"""Printing ``fteval plan SPEC``: one block per target."""
+"""``fteval plan``: a spec's rows, tokens, training time and cost per target, or the examples a comparison needs."""
 
 from __future__ import annotations
 
@@ -68,3 +68,60 @@ def print_spec_plan(spec: Path, targets: Sequence[str]) -> None:
             click.echo(f"  note: {note}")
         for warning in plan.warnings:
             click.secho(f"  warning: {warning}", fg="yellow")
+
+
+@click.command()
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--metric-value",
+    type=click.FloatRange(0, 1),
+    help="Expected value of the 0/1 metric (e.g. accuracy 0.8).",
+)
+@click.option("--difference", type=click.FloatRange(0, 1, min_open=True), help="Difference to detect (e.g. 0.02).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
+@click.option("--power", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8, show_default=True)
+@click.option(
+    "--discordance",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Share of examples on which the two models disagree [default: independent errors].",
+)
+@click.option("--target", "-t", "targets", multiple=True, help="With SPEC: plan this target only (repeatable).")
+def plan(
+    spec: Path | None,
+    metric_value: float | None,
+    difference: float | None,
+    alpha: float,
+    power: float,
+    discordance: float | None,
+    targets: tuple[str, ...],
+) -> None:
+    """Plan before spending: SPEC's rows, tokens, training time and cost per target; or eval examples needed.
+
+    \b
+    fteval plan SPEC: per target, rows and prompt/target tokens per split, training tokens x epochs,
+    estimated training time (hf) or cost (API prices), the eval split's inference cost, warnings.
+    fteval plan --metric-value P --difference D: eval examples needed to detect a difference in a
+    0/1 metric between two models (paired, McNemar):
+    n = (z(1-alpha/2) sqrt(p_d) + z(power) sqrt(p_d - d^2))^2 / d^2  (Connor 1987), where p_d, the
+    share of examples the models disagree on, defaults to P(1-Q) + Q(1-P) with Q = P - d
+    (independent errors). Related models disagree less: `fteval compare` prints the observed rate;
+    pass it as --discordance.
+    """
+    if spec is not None:
+        print_spec_plan(spec, targets)
+        return
+    if metric_value is None or difference is None:
+        raise click.UsageError("give SPEC, or --metric-value and --difference")
+    from fteval.paired import connor_n
+
+    other = metric_value - difference if metric_value - difference >= 0 else metric_value + difference
+    rate = discordance if discordance is not None else metric_value * (1 - other) + other * (1 - metric_value)
+    n = connor_n(difference, rate, alpha, power)
+    if n is None:
+        raise click.UsageError(
+            f"a difference of {difference:g} needs the models to disagree on at least {difference**2:.4g} of examples"
+        )
+    click.echo(
+        f"n = {n} examples to detect a difference of {difference:g} around {metric_value:g} "
+        f"(disagreement rate {rate:.3f}, alpha {alpha:g}, power {power:g})"
+    )
