@@ -571,8 +571,8 @@ class Parser(_Plugin[C]):
     def breakdowns(self, outcomes: Sequence[Outcome]) -> list[Breakdown]:
         """Tables (and plots) of where a run fails, from its evaluated examples; none by default.
 
-        ``fteval report`` calls it once per run with every example; it must not raise on model
-        output (a failure is reported and the report is built without this run's breakdowns).
+        ``fteval show`` and ``fteval report`` call it once per run with every example; it must not raise on
+        model output (a failure is reported and the run is shown without its breakdowns).
         """
         return []
 
