@@ -1,4 +1,4 @@
-"""SQL breakdowns for reports: accuracy by query feature of the gold query, and outcomes by error kind."""
+"""SQL breakdowns for ``fteval show`` and reports: accuracy by feature of the gold query, outcomes by error kind."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def query_features(sql: str) -> tuple[str, ...]:
     Returns:
         Feature names in ``FEATURES`` order, ending with the number of distinct tables it reads.
     """
-    import sqlglot  # only reports need it; keeps `fteval validate` light
+    import sqlglot  # only breakdowns (show, report) need it; keeps `fteval validate` light
     from sqlglot import exp
 
     try:

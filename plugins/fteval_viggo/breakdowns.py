@@ -1,4 +1,4 @@
-"""ViGGO breakdowns for reports: accuracy per dialogue function and F1 per slot."""
+"""ViGGO breakdowns for ``fteval show`` and reports: accuracy per dialogue function and F1 per slot."""
 
 from __future__ import annotations
 
