@@ -247,7 +247,7 @@ class Store:
         self.db.execute("UPDATE jobs SET stats_json = ? WHERE id = ?", (_dumps(merged), job_id))
 
     def finish_job(self, job_id: str, status: str, handle: dict[str, Any] | None) -> None:
-        """Mark a job done (with its model handle) or failed."""
+        """Mark a job done (with its model handle), failed or interrupted."""
         self.db.execute(
             "UPDATE jobs SET status = ?, handle_json = ?, finished_at = ? WHERE id = ?",
             (status, _dumps(handle) if handle else None, time.time(), job_id),
@@ -527,7 +527,7 @@ class Store:
             self.db.execute("UPDATE runs SET status = 'complete', finished_at = ? WHERE id = ?", (time.time(), run_id))
 
     def aggregates(self, run_id: str) -> list[AggregateRecord]:
-        """Aggregate metrics of a run, by metric name."""
+        """Aggregate metrics of a run, sorted by metric name."""
         rows = self.db.execute(
             "SELECT metric, value, ci_low, ci_high, n, method FROM aggregates WHERE run_id = ? ORDER BY metric",
             (run_id,),
