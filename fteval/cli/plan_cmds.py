@@ -19,7 +19,7 @@ def _duration(seconds: float) -> str:
 
 
 def print_spec_plan(spec: Path, targets: Sequence[str]) -> None:
-    """Load ``spec`` (as validate does) and print each target's plan.
+    """Load ``spec`` (as validate does, gold answers unchecked) and print each target's plan.
 
     Raises:
         FtevalError: the spec does not validate, or a named target is not in it.
