@@ -12,7 +12,7 @@ from fteval_hf.prefix_cache import MIN_SHARED_PREFIX
 __all__ = ["TINY_TOKENS_PER_S", "estimate"]
 
 #: Training throughput of the tiny scratch preset on CPU, measured by benchmarks/train_throughput.py
-#: (README, "Measured"): the only local figure fteval has, so time estimates scale from it.
+#: (README, "Benchmarks"): the only local figure fteval has, so time estimates scale from it.
 TINY_TOKENS_PER_S = 5252
 
 
