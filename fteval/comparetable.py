@@ -1,7 +1,8 @@
 """One rendering of a comparison's numbers (metric table, p-values, flip counts) for the terminal, Markdown and HTML.
 
 ``fteval compare`` (terminal and ``--md``) and ``fteval report`` (Markdown and HTML) lay these cells
-out in their own medium; none of them formats a comparison number itself.
+out in their own medium; none of them formats these numbers itself (gate lines and the
+sample-size advice are ``fteval.cli.compare_cmds``'s own).
 """
 
 from __future__ import annotations
