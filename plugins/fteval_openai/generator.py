@@ -38,7 +38,7 @@ class OpenAILoaded(LoadedModel):
 
         self.model_id, self.config, self.settings, self.prices = model_id, config, settings, prices
         self.policy = RetryPolicy(config.model.max_retries, config.model.backoff_s, random.Random(settings.seed))
-        self.retries = 0  # retries made so far (for benchmarks and reports)
+        self.retries = 0  # retries made so far (nothing reads it now)
         # One event loop and client for the model's lifetime: connections stay open between calls.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
