@@ -58,7 +58,8 @@ def browser_data(report: Report) -> dict[str, Any]:
     """The example browser's data: per run its examples (as string ids), facets and flips.
 
     An example row is ``[idx, system, user, gold, output, parse_ok, parsed_or_error, scores, latency, wrong]``
-    where text fields are indexes into ``strings`` and ``scores`` is ``[[metric, value, detail], ...]``.
+    where text fields are indexes into ``strings`` and ``scores`` is ``[[metric, value, detail], ...]`` with
+    ``metric`` an index into the run's ``metrics``.
     """
     s = _Strings()
     runs = []
