@@ -1,4 +1,4 @@
-"""The regression-gate options shared by ``fteval compare`` and ``fteval run --baseline``."""
+"""The regression-gate options shared by ``fteval compare``, ``fteval run --baseline`` and ``fteval report``."""
 
 from __future__ import annotations
 
