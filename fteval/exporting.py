@@ -72,7 +72,8 @@ def export_run(store: Store, ref: str, folder: Path, *, merge: bool = False, for
         force: replace ``folder`` if it exists.
 
     Raises:
-        UsageError: no such run, the run is not complete, has no training job, or ``folder`` exists (without ``force``).
+        UsageError: no such run, the run is not complete, has no training job, or ``folder`` exists and is not
+            empty (without ``force``).
         PluginError: the trainer cannot export this model.
     """
     run = resolve_run(store, ref)
