@@ -131,7 +131,7 @@ class TargetCaller:
         purpose: str = "call",
         sites: Sequence[CallSite] | None = None,
     ) -> list[Call]:
-        """Answer ``prompts``: from earlier records at ``sites``, else the response cache, else the model.
+        """Answer ``prompts``: from earlier records at ``sites``, else the response cache (unless ``--no-cache``), else the model.
 
         Args:
             prompts: the prompts, answered in order.
@@ -151,7 +151,7 @@ class TargetCaller:
         if sites is not None:
             answered.update(self._recorded(prompts, keys, sites))
         todo = [i for i in range(len(prompts)) if i not in answered]
-        cached = self.engine.store.cached_responses([keys[i] for i in todo])
+        cached = self.engine.store.cached_responses([keys[i] for i in todo]) if self.engine.use_cache else {}
         cached = dict(zip(cached, scrub_outputs(list(cached.values()), self._secrets), strict=True))
         for i in todo:
             if keys[i] in cached:

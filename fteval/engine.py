@@ -126,7 +126,8 @@ class Engine:
         self.loaded, self.store, self.home = loaded, store, home
         self.spec = loaded.spec
         self.model_calls = 0
-        self._cache = True  # answer from the response cache (``evaluate(use_cache=False)`` asks the model)
+        #: Answer from the response cache (``evaluate(use_cache=False)``, i.e. ``--no-cache``, asks the model for every row and call).
+        self.use_cache = True
         self._identities: dict[str, str | None] = {}
         self._linked: dict[str, ModelHandle] = {}  # trained models of targets named by `after` / `rejected_from`
         # Values of SecretStr config fields: redacted wherever they would be stored, whatever their key.
@@ -339,7 +340,7 @@ class Engine:
         One process at a time evaluates a run: another one waits for it, then reuses the complete run.
         ``use_cache=False`` asks the model for every row instead of answering from the response cache.
         """
-        self._cache = use_cache
+        self.use_cache = use_cache
         config = self.run_config(target, handle)
         run_key = canonical_hash(config)
         existing = self.store.find_run(run_key)
@@ -439,7 +440,7 @@ class Engine:
             with progress_bar(len(pending), f"{resolved.name}: evaluating") as bar:
                 for batch in _chunks(pending, generator.call_size(settings)):
                     keys = [cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
-                    cached = self.store.cached_responses(keys) if self._cache else {}
+                    cached = self.store.cached_responses(keys) if self.use_cache else {}
                     cached = dict(zip(cached, scrub_outputs(list(cached.values()), known), strict=True))
                     misses = [i for i, k in enumerate(keys) if k not in cached]
                     fresh: dict[int, Generation] = {}

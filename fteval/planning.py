@@ -62,6 +62,18 @@ def _counter(target: ResolvedTarget) -> TokenCounter:
     return target.trainer(target.config).token_counter() or CHARS_4
 
 
+def _counted(
+    target: ResolvedTarget, examples: Mapping[str, Sequence[Example]]
+) -> tuple[TokenCounter, dict[str, SplitTokens], list[str]]:
+    """The trainer's counter and each split's tokens; chars / 4 with a warning when the counter raises."""
+    try:
+        counter = _counter(target)
+        return counter, {s: _count(ex, counter) for s, ex in examples.items() if ex}, []
+    except Exception as exc:  # a plugin bug must not hide the other plans
+        warning = f"the trainer's token counter failed: {type(exc).__name__}: {exc}; counted characters / 4 instead"
+        return CHARS_4, {s: _count(ex, CHARS_4) for s, ex in examples.items() if ex}, [warning]
+
+
 def _count(examples: Sequence[Example], counter: TokenCounter) -> SplitTokens:
     return SplitTokens(
         len(examples), sum(counter.prompt(e.prompt) for e in examples), sum(counter.text(e.target) for e in examples)
@@ -123,11 +135,11 @@ def _call_cost(loaded: LoadedSpec, name: str, prompt_tokens: int, completion_tok
     return prices.cost(prompt_tokens, completion_tokens) if prices is not None else None
 
 
-def _plan_pipeline(plan: TargetPlan, loaded: LoadedSpec, name: str, examples: Mapping[str, Sequence[Example]]) -> None:
+def _plan_pipeline(
+    plan: TargetPlan, loaded: LoadedSpec, name: str, examples: Mapping[str, Sequence[Example]], counter: TokenCounter
+) -> None:
     """Calls, tokens and cost per question of a pipeline target (``fteval.pipeplan``)."""
     from fteval.pipeplan import estimate_pipeline
-
-    counter = _counter(loaded.targets[name])
 
     def count(prompt: Prompt) -> int:
         return counter.prompt(prompt)
@@ -152,9 +164,9 @@ def plan_spec(loaded: LoadedSpec, targets: Sequence[str] = ()) -> list[TargetPla
     for name, target in loaded.targets.items():
         if targets and name not in targets:
             continue
-        counter = _counter(target)
-        splits = {s: _count(ex, counter) for s, ex in examples.items() if ex}
+        counter, splits, counter_warnings = _counted(target, examples)
         plan = TargetPlan(name, target.spec.trainer, counter.name, splits)
+        plan.warnings += counter_warnings
         if target.spec.evaluator_only:
             plan.notes.append("evaluator_only: no training")
         per_row = _train_row_tokens(examples["train"], counter) if not target.spec.evaluator_only else ()
@@ -166,6 +178,6 @@ def plan_spec(loaded: LoadedSpec, targets: Sequence[str] = ()) -> list[TargetPla
         plan.notes += evaluated.notes + trained.notes
         plan.warnings += evaluated.warnings + trained.warnings
         if target.spec.pipeline is not None:
-            _plan_pipeline(plan, loaded, name, examples)
+            _plan_pipeline(plan, loaded, name, examples, counter)
         plans.append(plan)
     return plans

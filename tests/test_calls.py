@@ -87,6 +87,18 @@ def test_a_second_caller_answers_from_the_cache_and_a_recorded_site_is_not_recor
     assert len(_log(log)) == 1
 
 
+def test_no_cache_asks_the_model_again_but_a_recorded_site_still_answers(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    prompts = [Prompt(None, "Is a cat a mammal?")]
+    TargetCaller(_engine(tmp_path, log), "judge").generate(prompts, sites=[CallSite("run-1", 0, "s")])
+    engine = _engine(tmp_path, log)
+    engine.use_cache = False  # what `fteval eval --no-cache` sets through Engine.evaluate(use_cache=False)
+    again = TargetCaller(engine, "judge")
+    calls = again.calls(prompts, sites=[CallSite("run-2", 0, "s")])
+    assert calls[0].source == "fresh" and again.model_calls == 1 and len(_log(log)) == 2
+    assert again.calls(prompts, sites=[CallSite("run-2", 0, "s")])[0].source == "record"  # resuming is not caching
+
+
 def test_other_settings_are_other_cache_entries_and_sampling_follows_the_seed(tmp_path: Path) -> None:
     log = tmp_path / "calls.log"
     caller = TargetCaller(_engine(tmp_path, log), "judge")

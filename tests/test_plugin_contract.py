@@ -188,6 +188,20 @@ def test_a_third_party_trainer_estimates_in_the_plan(tmp_path: Path) -> None:
     assert "training time: at least 7 s" in out.stdout
 
 
+def test_a_token_counter_that_raises_is_a_warning_in_the_plan(tmp_path: Path) -> None:
+    spec = tmp_path / "delayed.yaml"
+    spec.write_text(
+        (EXTERNAL_PLUGIN / "delayed.yaml")
+        .read_text()
+        .replace("../../../specs/", f"{SPECS}/")
+        .replace("model: {delay_s: 0.0}", "model: {delay_s: 0.0, broken_counter: true}")
+    )
+    out = fteval_cli("plan", str(spec), store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
+    assert out.returncode == 0, out.stderr
+    assert "token counter failed: RuntimeError: tokenizer file missing" in out.stdout + out.stderr
+    assert "chars/4 estimate" in out.stdout
+
+
 def test_the_command_list_imports_nothing_heavy() -> None:
     code = (
         "import sys\nfrom fteval.cli import main\n"

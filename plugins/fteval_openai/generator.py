@@ -38,7 +38,6 @@ class OpenAILoaded(LoadedModel):
 
         self.model_id, self.config, self.settings, self.prices = model_id, config, settings, prices
         self.policy = RetryPolicy(config.model.max_retries, config.model.backoff_s, random.Random(settings.seed))
-        self.retries = 0  # retries made so far (nothing reads it now)
         # One event loop and client for the model's lifetime: connections stay open between calls.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
@@ -74,7 +73,6 @@ class OpenAILoaded(LoadedModel):
                         raise
                     await asyncio.sleep(self.policy.delay(attempt, exc))
                     attempt += 1
-                    self.retries += 1
                     continue
                 latency = time.perf_counter() - started
                 break
