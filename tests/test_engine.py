@@ -5,10 +5,9 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli, stored_examples
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_run, stored_examples, wait_until
 
 from fteval.engine import Engine
 from fteval.loader import load_spec
@@ -89,8 +88,8 @@ def test_api_keys_never_reach_the_store(tmp_path: Path) -> None:
     )
     spec.write_text(text)
     store = tmp_path / "store" / "runs.db"
-    ran = fteval_cli("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
-    shown = fteval_cli("show", "latest", store=store)
+    ran = fteval_run("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
+    shown = fteval_run("show", "latest", store=store)
     assert ran.returncode == 0 and shown.returncode == 0, ran.stderr + shown.stderr
     with sqlite3.connect(store) as con:  # the values were stored, redacted
         spec_json, config_json = con.execute("SELECT spec_json, config_json FROM runs").fetchone()
@@ -113,14 +112,12 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
         "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")])),
     }
     proc = subprocess.Popen(env_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    deadline = time.time() + 60
-    while stored_examples(db) < 24 and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: stored_examples(db) >= 24, what="24 stored examples")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = stored_examples(db)
     assert 0 < before < rows, "the kill must land mid-evaluation"
-    done = fteval_cli("run", str(spec), store=db, extra_path=EXTERNAL_PLUGIN)
+    done = fteval_run("run", str(spec), store=db, extra_path=EXTERNAL_PLUGIN)
     assert done.returncode == 0, done.stderr
     assert f"model calls this invocation: {rows - before}" in done.stdout
     with sqlite3.connect(db) as con:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fteval_testutil import ROOT, SPECS, fteval_cli
+from fteval_testutil import ROOT, SPECS, fteval_run
 from report_helpers import Row, hand_made_run, viggo_lookup_runs
 
 from fteval.compare import compare_runs
@@ -152,7 +152,7 @@ def test_three_runs_are_each_paired_with_the_reference(viggo: dict[str, object])
     assert [(c.a.id, c.b.id) for c in chosen.comparisons] == [(tenth.id, full.id), (tenth.id, half.id)]
     with pytest.raises(UsageError, match="not one of the runs reported"):
         build_report(store, [full, half], reference=tenth)
-    cli = fteval_cli("report", full.id, tenth.id, half.id, "--reference", tenth.id, "--md", "-", store=viggo["db"])
+    cli = fteval_run("report", full.id, tenth.id, half.id, "--reference", tenth.id, "--md", "-", store=viggo["db"])
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.count(f"vs {chosen.name_of(tenth.id)} (A), paired on 150 examples") == 2
     assert chosen.name_of(tenth.id) == f"lookup (baseline) · {tenth.id}"  # three runs of one target: ids added
@@ -204,18 +204,18 @@ def test_output_that_looks_like_html_stays_data(tmp_path: Path) -> None:
 
 def test_cli_reports_a_spec_as_the_latest_run_of_each_target(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
-    out = fteval_cli("report", str(SPECS / "yesno.yaml"), "--md", "-", store=store)
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    out = fteval_run("report", str(SPECS / "yesno.yaml"), "--md", "-", store=store)
     assert out.returncode == 0, out.stderr
     assert "| lookup (baseline) | lookup (trained) | 20 | 0.500 [0.299, 0.701] |" in out.stdout
     assert "| gold \\\\ predicted | yes | no |" in out.stdout and "| no | 10 | 0 |" in out.stdout
-    missing = fteval_cli("report", "no-such-run", store=store)
+    missing = fteval_run("report", "no-such-run", store=store)
     assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
 
 
 def test_markdown_only_imports_no_matplotlib(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
     code = (
         "import sys\nfrom fteval.cli import main\n"
         f"try:\n    main(['--store', {str(store)!r}, 'report', '--md', {str(tmp_path / 'r.md')!r}], standalone_mode=False)\n"
@@ -263,7 +263,7 @@ def test_rows_that_would_read_the_same_carry_their_run_id(tmp_path: Path) -> Non
 
 def test_html_without_matplotlib_names_the_extra_to_install(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
     code = (
         "import sys\nsys.modules['matplotlib'] = None  # as if it were not installed\n"
         "from fteval.cli import main\n"
