@@ -84,11 +84,13 @@ def test_runtime_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert out.returncode == 1 and "unknown target(s) ['nope']" in out.stderr
 
 
+@pytest.mark.fast
 def test_eval_before_train_says_what_to_do(tmp_path: Path) -> None:
     out = fteval_run("eval", str(SPECS / "yesno.yaml"), store=tmp_path / "r.db")
     assert out.returncode == 1 and "run `fteval train` first" in out.stderr
 
 
+@pytest.mark.fast
 def test_train_eval_runs_show_round_trip(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     assert fteval_run("train", str(SPECS / "yesno.yaml"), store=store).returncode == 0
@@ -100,6 +102,7 @@ def test_train_eval_runs_show_round_trip(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "gold:" in shown.stdout
 
 
+@pytest.mark.fast
 def test_export_writes_openai_chat_jsonl(tmp_path: Path) -> None:
     out = tmp_path / "train.jsonl"
     done = fteval_run("export", str(SPECS / "yesno.yaml"), "--split", "train", "-o", str(out), store=tmp_path / "r.db")
@@ -110,6 +113,7 @@ def test_export_writes_openai_chat_jsonl(tmp_path: Path) -> None:
     assert roles == ["system", "user", "assistant"] and lines[0]["messages"][2]["content"] in {"yes", "no"}
 
 
+@pytest.mark.fast
 def test_external_plugin_is_listed_and_usable(tmp_path: Path) -> None:
     listed = fteval_run("plugins", store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
     assert "first_word" in listed.stdout and "fteval-delay-plugin" in listed.stdout
@@ -135,6 +139,7 @@ def test_schema_is_json_schema(tmp_path: Path) -> None:
     assert target["required"] == ["trainer"] and target["properties"]["trainer"]["description"]
 
 
+@pytest.mark.fast
 def test_missing_optional_dependency_names_the_install_command(tmp_path: Path) -> None:
     """A plugin needing an uninstalled module fails with the pip command of its package's extra."""
     spec = tmp_path / "sdk.yaml"
@@ -146,6 +151,7 @@ def test_missing_optional_dependency_names_the_install_command(tmp_path: Path) -
     assert "pip install 'fteval-delay-plugin[remote]'" in ran.stderr
 
 
+@pytest.mark.fast
 def test_export_model_of_a_trainer_that_cannot_export_says_so_in_one_line(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
@@ -155,6 +161,7 @@ def test_export_model_of_a_trainer_that_cannot_export_says_so_in_one_line(tmp_pa
     assert not (tmp_path / "rel").exists() and not (tmp_path / "rel.partial").exists()
 
 
+@pytest.mark.fast
 def test_export_model_never_replaces_a_folder_holding_the_store_or_the_current_directory(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -167,6 +174,7 @@ def test_export_model_never_replaces_a_folder_holding_the_store_or_the_current_d
     assert store.is_file() and fteval_run("show", "latest", store=store).returncode == 0
 
 
+@pytest.mark.fast
 def test_export_model_names_runs_as_compare_does(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     out = fteval_run("export-model", "nosuch", str(tmp_path / "rel"), store=store)

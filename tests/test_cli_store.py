@@ -11,7 +11,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_run, stored_examples, wait_until
+from fteval_testutil import (
+    EXTERNAL_PLUGIN,
+    FTEVAL,
+    ROOT,
+    SCRIPT_PLUGIN,
+    SPECS,
+    delayed_spec,
+    fteval_run,
+    stored_examples,
+    wait_until,
+)
 
 LONG = "a-rather-long-spec-name-that-a-narrow-table-would-cut"
 
@@ -28,6 +38,7 @@ def _runs_json(store: Path, *args: str) -> list[dict]:
     return json.loads(out.stdout)
 
 
+@pytest.mark.fast
 def test_runs_lists_first_metrics_per_spec_filters_and_json(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
@@ -50,6 +61,7 @@ def test_runs_lists_first_metrics_per_spec_filters_and_json(tmp_path: Path) -> N
     assert _runs_json(store, "--target", "nope") == []
 
 
+@pytest.mark.fast
 def test_show_json_wrong_and_failures(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     spec = tmp_path / "first.yaml"
@@ -76,6 +88,7 @@ def test_show_json_wrong_and_failures(tmp_path: Path) -> None:
     assert text.count("parse failure:") == min(1, len(failures)) and "fingerprint lookup-" in text
 
 
+@pytest.mark.fast
 def test_model_override_needs_one_target_and_a_model_id_key(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     no_target = fteval_run("run", str(SPECS / "yesno.yaml"), "--model", "./x", store=store)
@@ -152,3 +165,43 @@ def test_progress_lines_when_output_is_not_a_terminal(tmp_path: Path) -> None:
     # a quick run prints no progress lines
     quick = fteval_run("run", str(SPECS / "yesno.yaml"), store=db, extra_path=EXTERNAL_PLUGIN, env_extra=env)
     assert quick.returncode == 0 and "evaluating:" not in quick.stderr
+
+
+@pytest.mark.fast
+def test_an_interrupted_run_resumes_in_process_where_it_stopped(tmp_path: Path) -> None:
+    """Ctrl-C mid-evaluation (a KeyboardInterrupt from the model, in this process): exit 130, then the same command resumes."""
+    rows, log, marker = 20, tmp_path / "calls.jsonl", tmp_path / "interrupted"
+    (tmp_path / "rows.csv").write_text("q,a\n" + "".join(f"q{i},a{i}\n" for i in range(rows)))
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"""fteval: 1
+name: resumable
+dataset: {{train: {{path: rows.csv}}, eval: {{path: rows.csv}}}}
+prompt: {{user: "{{{{ q }}}}", target: "{{{{ a }}}}"}}
+parser: text
+metrics: [exact_match]
+generation: {{batch_size: 4}}
+targets:
+  t:
+    trainer: script
+    model: {{rules: [{{match: 'q(\\d+)', reply: ['a\\1']}}], log: {log}, interrupt_on: '^q13$', kill_marker: {marker}}}
+"""
+    )
+    db = tmp_path / "runs.db"
+    stopped = fteval_run("run", str(spec), store=db, extra_path=SCRIPT_PLUGIN)
+    assert stopped.returncode == 130 and marker.exists(), stopped.stderr
+    assert (
+        "interrupted:" in stopped.stderr
+        and f"run the same command to resume where it stopped:\n  fteval --store {db} run {spec}" in (stopped.stderr)
+    )
+    (run,) = _runs_json(db)
+    before = stored_examples(db)
+    assert run["status"] == "interrupted" and 0 < before < rows
+    first_calls = len(log.read_text().splitlines())  # the stored rows and the batch cut short
+    done = fteval_run("run", str(spec), store=db, extra_path=SCRIPT_PLUGIN)
+    assert done.returncode == 0 and f"model calls this invocation: {rows - before}" in done.stdout, done.stderr
+    answered = [json.loads(line)["user"] for line in log.read_text().splitlines()]
+    assert len(answered) - first_calls == rows - before, "the resumed run asks only for the rows not stored"
+    assert set(answered) == {f"q{i}" for i in range(rows)}
+    (run,) = _runs_json(db)
+    assert run["status"] == "complete" and run["metrics"]["exact_match"]["value"] == 1.0

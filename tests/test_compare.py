@@ -73,6 +73,7 @@ def db(built: dict[str, object], tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.fast
 def test_full_vs_tenth_is_flagged_and_exits_1(built: dict[str, object], tmp_path: Path) -> None:
     md = tmp_path / "summary.md"
     out = fteval_run(
@@ -101,6 +102,7 @@ def test_full_vs_tenth_is_flagged_and_exits_1(built: dict[str, object], tmp_path
     assert text.count("| right->wrong |") == 2 and "Smallest detectable difference" in text
 
 
+@pytest.mark.fast
 def test_json_parses_and_carries_the_paired_numbers(built: dict[str, object]) -> None:
     out = fteval_run(
         "compare",
@@ -128,6 +130,7 @@ def test_json_parses_and_carries_the_paired_numbers(built: dict[str, object]) ->
     ]
 
 
+@pytest.mark.fast
 def test_micro_f1_is_bootstrapped_with_its_own_aggregate_not_averaged(built: dict[str, object]) -> None:
     store = Store(built["db"])
     a, b = store.get_run(str(built["full"])), store.get_run(str(built["tenth"]))
@@ -141,6 +144,7 @@ def test_micro_f1_is_bootstrapped_with_its_own_aggregate_not_averaged(built: dic
     assert f1.ci_low <= f1.difference <= f1.ci_high < 0 and f1.p_value < 0.001
 
 
+@pytest.mark.fast
 def test_identical_runs_differ_by_zero_and_pass(built: dict[str, object]) -> None:
     out = fteval_run(
         "compare",
@@ -162,6 +166,7 @@ def test_identical_runs_differ_by_zero_and_pass(built: dict[str, object]) -> Non
     assert em["mde"] == pytest.approx(6 / 300)  # no disagreement: only the exact test's floor
 
 
+@pytest.mark.fast
 def test_a_tiny_difference_on_a_small_n_is_inconclusive_and_exits_0(built: dict[str, object], tmp_path: Path) -> None:
     md = tmp_path / "s.md"
     out = fteval_run(
@@ -182,12 +187,14 @@ def test_a_tiny_difference_on_a_small_n_is_inconclusive_and_exits_0(built: dict[
     assert "flips on exact_match: 2 right->wrong, 0 wrong->right" in out.stdout
 
 
+@pytest.mark.fast
 def test_runs_on_different_eval_data_are_refused_with_the_count(built: dict[str, object]) -> None:
     out = fteval_run("compare", str(built["full"]), str(built["short"]), store=built["db"])
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "different examples (10 of 300 differ in prompt or gold; A has 300, B has 290)" in out.stderr
 
 
+@pytest.mark.fast
 def test_usage_errors_exit_2(built: dict[str, object]) -> None:
     unknown_run = fteval_run("compare", "v1", "nope", store=built["db"])
     assert unknown_run.returncode == 2 and "no run 'nope'" in unknown_run.stderr
@@ -197,6 +204,7 @@ def test_usage_errors_exit_2(built: dict[str, object]) -> None:
     assert bad_drop.returncode == 2 and "MAX_DROP must be a number" in bad_drop.stderr
 
 
+@pytest.mark.fast
 def test_latest_counts_back_in_the_series_of_the_other_run(built: dict[str, object]) -> None:
     store = Store(built["db"])
     # Newest complete run overall is "short"; beside a concrete run, latest follows that run's series.
@@ -211,6 +219,7 @@ def test_latest_counts_back_in_the_series_of_the_other_run(built: dict[str, obje
         resolve_pair(store, "latest~3", "v1")
 
 
+@pytest.mark.fast
 def test_tags_move_only_with_force_and_show_in_runs(db: Path, built: dict[str, object]) -> None:
     assert fteval_run("tag", "v1", "prod", store=db).stdout.strip() == f"prod -> {built['full']}"
     refused = fteval_run("tag", str(built["tenth"]), "prod", store=db)
@@ -225,6 +234,7 @@ def test_tags_move_only_with_force_and_show_in_runs(db: Path, built: dict[str, o
     assert resolve_run(store, "prod").id == built["tenth"]
 
 
+@pytest.mark.fast
 def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[str, object], tmp_path: Path) -> None:
     home = Path(str(built["home"]))
     tenth = _spec(home, "reg", train_limit=510)
@@ -271,6 +281,7 @@ def test_report_gates_like_compare_with_the_verdict_last(built: dict[str, object
     assert alone.returncode == 2 and "needs two runs or more" in alone.stderr
 
 
+@pytest.mark.fast
 def test_a_label_on_another_run_moves_only_when_asked(db: Path, built: dict[str, object]) -> None:
     home = Path(str(built["home"]))
     refused = fteval_run("run", str(_spec(home, "reg")), "--rerun", "--label", "v2", store=db)
@@ -284,6 +295,7 @@ def test_a_label_on_another_run_moves_only_when_asked(db: Path, built: dict[str,
     assert resolve_run(store, "v2").id == newest.id and store.get_run(str(built["tenth"])).label is None
 
 
+@pytest.mark.fast
 def test_a_run_compared_with_itself_is_a_usage_error(built: dict[str, object]) -> None:
     out = fteval_run("compare", "latest", "latest", store=built["db"])
     assert out.returncode == 2 and "Traceback" not in out.stderr
@@ -293,6 +305,7 @@ def test_a_run_compared_with_itself_is_a_usage_error(built: dict[str, object]) -
     assert gate.returncode == 2 and f"is the baseline run {built['small_full']} itself" in gate.stderr
 
 
+@pytest.mark.fast
 def test_a_store_from_before_labels_and_tags_is_migrated(tmp_path: Path) -> None:
     import sqlite3
 

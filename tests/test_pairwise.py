@@ -14,7 +14,7 @@ from fteval.loader import load_spec
 from fteval.pairwise import judge_pair
 from fteval.store import Store
 
-pytestmark = pytest.mark.usefixtures("script_plugin_path")
+pytestmark = [pytest.mark.fast, pytest.mark.usefixtures("script_plugin_path")]
 
 QUESTIONS = ["capital of France", "two plus two", "colour of grass", "largest planet", "confusing one", "silent one"]
 GOLD = ["paris", "four", "green", "jupiter", "x", "y"]

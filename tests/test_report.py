@@ -44,6 +44,7 @@ def _hand_made(tmp_path: Path) -> tuple[Store, str, str]:
     return store, trained, baseline
 
 
+@pytest.mark.fast
 def test_main_row_figures_from_a_hand_made_run(tmp_path: Path) -> None:
     store, trained, _ = _hand_made(tmp_path)
     report = build_report(store, [store.get_run(trained)], compare=False)
@@ -70,6 +71,7 @@ def test_loss_plot_only_for_runs_whose_job_logged_curves(tmp_path: Path) -> None
     assert page.count("<svg") == 2 and "training and eval loss per target over steps" in page
 
 
+@pytest.mark.fast
 def test_worst_examples_put_parse_failures_first(tmp_path: Path) -> None:
     store, trained, _ = _hand_made(tmp_path)
     run = build_report(store, [store.get_run(trained)], compare=False).runs[0]
@@ -77,6 +79,7 @@ def test_worst_examples_put_parse_failures_first(tmp_path: Path) -> None:
     assert [run.wrong(e) for e in run.examples] == [False, True, True, False]
 
 
+@pytest.mark.fast
 def test_tradeoff_points_use_cost_else_latency(tmp_path: Path) -> None:
     store, trained, baseline = _hand_made(tmp_path)
     report = build_report(store, [store.get_run(baseline), store.get_run(trained)], compare=False)
@@ -88,6 +91,7 @@ def test_tradeoff_points_use_cost_else_latency(tmp_path: Path) -> None:
     assert quantity == "latency" and points[0].baseline and points[0].x == 0.1 and points[0].y == 0.25
 
 
+@pytest.mark.fast
 def test_bar_and_matrix_data_of_breakdowns() -> None:
     bars = Breakdown("t", ("f", "n", "acc", "f1"), (("x", 3, 0.5, None), ("y", 1, 1.0, 0.25)), "bars", ("acc", "f1"))
     assert bar_series(bars) == (["x", "y"], {"acc": [0.5, 1.0], "f1": [0.0, 0.25]})
@@ -95,6 +99,7 @@ def test_bar_and_matrix_data_of_breakdowns() -> None:
     assert matrix_cells(matrix) == (["a", "b"], ["a", "b"], [[4.0, 1.0], [0.0, 5.0]])
 
 
+@pytest.mark.fast
 def test_browser_data_interns_repeated_text_and_marks_wrong_rows(tmp_path: Path) -> None:
     store, trained, baseline = _hand_made(tmp_path)
     report = build_report(store, [store.get_run(baseline), store.get_run(trained)], compare=False)
@@ -158,6 +163,7 @@ def test_three_runs_are_each_paired_with_the_reference(viggo: dict[str, object])
     assert chosen.name_of(tenth.id) == f"lookup (baseline) · {tenth.id}"  # three runs of one target: ids added
 
 
+@pytest.mark.fast
 def test_markdown_has_the_main_table_comparison_and_worst_examples(viggo: dict[str, object]) -> None:
     store = Store(viggo["db"])
     report = build_report(store, [store.get_run(str(viggo["full"])), store.get_run(str(viggo["tenth"]))])
@@ -191,6 +197,7 @@ def test_html_is_self_contained_with_a_hashed_script(viggo: dict[str, object]) -
     assert len(data["runs"][1]["flips"]) == len(report.comparisons[0].flips)
 
 
+@pytest.mark.fast
 def test_output_that_looks_like_html_stays_data(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     store = Store(tmp_path / "r.db")
@@ -202,6 +209,7 @@ def test_output_that_looks_like_html_stays_data(tmp_path: Path) -> None:
     assert evil in data["strings"]
 
 
+@pytest.mark.fast
 def test_cli_reports_a_spec_as_the_latest_run_of_each_target(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
@@ -226,6 +234,7 @@ def test_markdown_only_imports_no_matplotlib(tmp_path: Path) -> None:
     assert (tmp_path / "r.md").read_text().startswith("## fteval report")
 
 
+@pytest.mark.fast
 def test_sql_report_breaks_down_by_query_feature_and_error_kind(tmp_path: Path) -> None:
     val = SPECS / "data" / "sql" / "val.json"
     spec = tmp_path / "sql.yaml"
@@ -251,6 +260,7 @@ def test_sql_report_breaks_down_by_query_feature_and_error_kind(tmp_path: Path) 
     assert "lookup (baseline): Outcomes by error kind" in md and f"| correct | {kinds['correct']} |" in md
 
 
+@pytest.mark.fast
 def test_rows_that_would_read_the_same_carry_their_run_id(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
     first = hand_made_run(store, [Row("a", "a", scores={"exact_match": 1.0})], spec_name="one")
@@ -274,6 +284,7 @@ def test_html_without_matplotlib_names_the_extra_to_install(tmp_path: Path) -> N
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.fast
 def test_a_run_on_other_examples_gets_a_note_instead_of_a_comparison(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
     a = hand_made_run(store, [Row("a", "a", scores={"exact_match": 1.0})], target="first")

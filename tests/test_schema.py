@@ -11,6 +11,8 @@ from fteval_testutil import SPECS, fteval_run
 from fteval.schema import spec_schema
 from fteval.yamlsafe import load_yaml
 
+pytestmark = pytest.mark.fast
+
 SHIPPED = sorted([*SPECS.glob("*.yaml"), *SPECS.glob("base/*.yaml")])
 SCHEMA_FILE = SPECS / "spec.schema.json"
 
