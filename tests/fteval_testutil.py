@@ -5,6 +5,7 @@ The recording TrainContext lives in the public ``fteval.testing``.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sqlite3
@@ -97,7 +98,10 @@ def fteval_run(
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(result.exception))
-    return CliResult(argv, result.exit_code, result.stdout, stderr)
+    done = CliResult(argv, result.exit_code, result.stdout, stderr)
+    del result  # its traceback holds the command's frames: close what they opened (a store), as an exit would
+    gc.collect()
+    return done
 
 
 T = TypeVar("T")
