@@ -183,7 +183,7 @@ def test_a_run_killed_between_steps_resumes_at_the_step_and_repeats_no_call(tmp_
     assert killed.returncode == -signal.SIGKILL and marker.exists()
     made = _model_log(tmp_path)
     assert [m["user"] for m in made] == ["Q: Is a cat a mammal?", "Q: Is a trout a mammal?", "Q: Is a bat a mammal?"]
-    resumed = fteval_cli("run", str(spec), "-t", "pipe", store=store, extra_path=SCRIPT_PLUGIN)
+    resumed = fteval_run("run", str(spec), "-t", "pipe", store=store, extra_path=SCRIPT_PLUGIN)
     assert resumed.returncode == 0, resumed.stderr
     users = [m["user"] for m in _model_log(tmp_path)]
     assert len(users) == len(set(users)) == 4 and users[3].startswith("Answer yes or no.")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, SPECS, wait_until
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, SPECS, fteval_run, wait_until
 
 from fteval.leases import Holder, try_acquire
 from fteval.store import Store
@@ -89,9 +89,10 @@ def test_second_run_waits_for_the_first_then_reuses_its_run(tmp_path: Path) -> N
     first = _start(db, "run", str(spec))
     _wait_for_lease(db, "run:")
     second = _start(db, "run", str(spec))
-    readers = subprocess.run(
-        [*FTEVAL, "--store", str(db), "runs"], capture_output=True, text=True, timeout=60, check=False
-    )
+    wait_until(
+        lambda: _query(db, "SELECT COUNT(*) FROM runs")[0][0], what="the first run's row"
+    )  # it follows the lease
+    readers = fteval_run("runs", store=db)
     assert readers.returncode == 0 and "running" in readers.stdout, "reading during a write works"
     out2, err2 = second.communicate(timeout=120)
     out1, err1 = first.communicate(timeout=120)

@@ -206,7 +206,7 @@ def test_a_restored_job_folder_with_a_planted_lookup_table_fails_clearly(tmp_pat
     spec = tmp_path / "yesno.yaml"
     spec.write_text(YESNO.read_text().replace("data/yesno", str(data)))
     db = tmp_path / "store" / "runs.db"
-    assert fteval_cli("run", str(spec), store=db).returncode == 0
+    assert fteval_run("run", str(spec), store=db).returncode == 0
     (table,) = (tmp_path / "store").rglob("lookup.json")
     table.unlink()
     if planted == "dev-zero":
