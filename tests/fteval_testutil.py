@@ -60,7 +60,6 @@ def fteval_run(
     extra_path: Path | None = None,
     env_extra: dict[str, str] | None = None,
     cwd: Path | None = None,
-    input: str | None = None,  # noqa: A002  (the name subprocess.run uses)
 ) -> CliResult:
     """Run the ``fteval`` command group in this process through click's ``CliRunner``.
 
@@ -87,7 +86,7 @@ def fteval_run(
         if cwd is not None:
             os.chdir(cwd)
         runner = CliRunner()
-        result = runner.invoke(main, argv, input=input, env={"COLUMNS": "250", **(env_extra or {})})
+        result = runner.invoke(main, argv, env={"COLUMNS": "250", **(env_extra or {})})
     finally:
         os.chdir(saved_cwd)
         sys.argv = saved_argv
