@@ -163,7 +163,6 @@ def test_three_runs_are_each_paired_with_the_reference(viggo: dict[str, object])
     assert chosen.name_of(tenth.id) == f"lookup (baseline) · {tenth.id}"  # three runs of one target: ids added
 
 
-@pytest.mark.fast
 def test_markdown_has_the_main_table_comparison_and_worst_examples(viggo: dict[str, object]) -> None:
     store = Store(viggo["db"])
     report = build_report(store, [store.get_run(str(viggo["full"])), store.get_run(str(viggo["tenth"]))])
