@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo demo-sql test lint bench clean
+.PHONY: setup demo demo-sql test test-fast lint bench clean
 
 $(VENV)/.fteval-installed: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -17,6 +17,9 @@ demo-sql: setup
 
 test: setup lint  ## lint, type-check, then the whole test suite
 	$(VENV)/bin/pytest
+
+test-fast: setup  ## the in-process tier for the edit-test loop (tests marked `fast`; see README, Tests)
+	$(VENV)/bin/pytest -m fast
 
 lint: setup  ## ruff (lint + format check) and mypy --strict on fteval/, plugins/ and the test suite's plugin packages
 	$(VENV)/bin/ruff check .

@@ -69,12 +69,14 @@ def expectations(case: Path) -> list[Expected]:
     return out
 
 
+@pytest.mark.fast
 def test_corpus_is_large_enough() -> None:
     assert len(CASES) >= 18
     assert all(expectations(case) for case in CASES), "every case declares at least one issue"
     assert max(len(expectations(case)) for case in CASES) >= 3
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_bad_spec_reports_exactly_its_issues(case: Path) -> None:
     expected = expectations(case)
@@ -97,6 +99,7 @@ def test_bad_spec_reports_exactly_its_issues(case: Path) -> None:
     assert not unmatched, "unexpected issues:\n" + "\n".join(map(str, unmatched))
 
 
+@pytest.mark.fast
 def test_python_tag_is_never_executed(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     spec = tmp_path / "evil.yaml"

@@ -14,7 +14,7 @@ from fteval.loader import load_spec
 from fteval.plugin import Prompt
 from fteval.store import Store
 
-pytestmark = pytest.mark.usefixtures("script_plugin_path")
+pytestmark = [pytest.mark.fast, pytest.mark.usefixtures("script_plugin_path")]
 
 
 def _spec(tmp_path: Path, log: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fteval_testutil import ROOT, fteval_cli
+from fteval_testutil import ROOT, fteval_run
 from ruamel.yaml import YAML
 
 WORKFLOW = ROOT / "examples" / "ci" / "model-release.yml"
@@ -85,7 +85,7 @@ def test_every_fteval_command_and_option_in_the_workflow_exists(tmp_path: Path) 
     commands = _fteval_commands()
     assert {c[1] for c in commands} == {"show", "run", "tag"}
     for words in commands:
-        helped = fteval_cli(words[1], "--help", store=tmp_path / "r.db")
+        helped = fteval_run(words[1], "--help", store=tmp_path / "r.db")
         assert helped.returncode == 0, helped.stderr
         for option in (w for w in words[2:] if w.startswith("-")):
             assert re.search(rf"(^|[\s,]){re.escape(option)}\b", helped.stdout), f"fteval {words[1]}: no {option}"

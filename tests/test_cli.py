@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fteval_testutil import EXTERNAL_PLUGIN, ROOT, SPECS, fteval_cli
+from fteval_testutil import EXTERNAL_PLUGIN, ROOT, SPECS, fteval_cli, fteval_run
 
 HEAVY = (
     "torch",
@@ -84,25 +84,28 @@ def test_runtime_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert out.returncode == 1 and "unknown target(s) ['nope']" in out.stderr
 
 
+@pytest.mark.fast
 def test_eval_before_train_says_what_to_do(tmp_path: Path) -> None:
-    out = fteval_cli("eval", str(SPECS / "yesno.yaml"), store=tmp_path / "r.db")
+    out = fteval_run("eval", str(SPECS / "yesno.yaml"), store=tmp_path / "r.db")
     assert out.returncode == 1 and "run `fteval train` first" in out.stderr
 
 
+@pytest.mark.fast
 def test_train_eval_runs_show_round_trip(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    assert fteval_cli("train", str(SPECS / "yesno.yaml"), store=store).returncode == 0
-    evaluated = fteval_cli("eval", str(SPECS / "yesno.yaml"), store=store)
+    assert fteval_run("train", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    evaluated = fteval_run("eval", str(SPECS / "yesno.yaml"), store=store)
     assert evaluated.returncode == 0 and "accuracy" in evaluated.stdout and "(baseline)" in evaluated.stdout
-    listed = fteval_cli("runs", store=store)
+    listed = fteval_run("runs", store=store)
     assert "yesno" in listed.stdout and "complete" in listed.stdout
-    shown = fteval_cli("show", "latest", "-n", "2", store=store)
+    shown = fteval_run("show", "latest", "-n", "2", store=store)
     assert shown.returncode == 0 and "gold:" in shown.stdout
 
 
+@pytest.mark.fast
 def test_export_writes_openai_chat_jsonl(tmp_path: Path) -> None:
     out = tmp_path / "train.jsonl"
-    done = fteval_cli("export", str(SPECS / "yesno.yaml"), "--split", "train", "-o", str(out), store=tmp_path / "r.db")
+    done = fteval_run("export", str(SPECS / "yesno.yaml"), "--split", "train", "-o", str(out), store=tmp_path / "r.db")
     assert done.returncode == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 30
@@ -110,21 +113,22 @@ def test_export_writes_openai_chat_jsonl(tmp_path: Path) -> None:
     assert roles == ["system", "user", "assistant"] and lines[0]["messages"][2]["content"] in {"yes", "no"}
 
 
+@pytest.mark.fast
 def test_external_plugin_is_listed_and_usable(tmp_path: Path) -> None:
-    listed = fteval_cli("plugins", store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
+    listed = fteval_run("plugins", store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
     assert "first_word" in listed.stdout and "fteval-delay-plugin" in listed.stdout
-    ran = fteval_cli("run", str(EXTERNAL_PLUGIN / "delayed.yaml"), store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
+    ran = fteval_run("run", str(EXTERNAL_PLUGIN / "delayed.yaml"), store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
     assert ran.returncode == 0, ran.stderr
     assert "exact_match" in ran.stdout
     # without the package on the path the same spec names the missing plugins
-    missing = fteval_cli("validate", str(EXTERNAL_PLUGIN / "delayed.yaml"), store=tmp_path / "r.db")
+    missing = fteval_run("validate", str(EXTERNAL_PLUGIN / "delayed.yaml"), store=tmp_path / "r.db")
     assert missing.returncode == 2 and "unknown parser 'first_word'" in missing.stderr
 
 
 def test_schema_is_json_schema(tmp_path: Path) -> None:
     rc, heavy = _imports_after(["schema"])
     assert rc == 0 and heavy == []
-    out = fteval_cli("schema", store=tmp_path / "r.db")
+    out = fteval_run("schema", store=tmp_path / "r.db")
     schema = json.loads(out.stdout)
     assert schema["type"] == "object" and schema["additionalProperties"] is False
     assert {"fteval", "name", "dataset", "prompt", "parser", "targets"} <= set(schema["properties"])
@@ -135,42 +139,46 @@ def test_schema_is_json_schema(tmp_path: Path) -> None:
     assert target["required"] == ["trainer"] and target["properties"]["trainer"]["description"]
 
 
+@pytest.mark.fast
 def test_missing_optional_dependency_names_the_install_command(tmp_path: Path) -> None:
     """A plugin needing an uninstalled module fails with the pip command of its package's extra."""
     spec = tmp_path / "sdk.yaml"
     text = (EXTERNAL_PLUGIN / "delayed.yaml").read_text().replace("../../../specs", str(SPECS))
     spec.write_text(text.replace("trainer: delayed_lookup", "trainer: delayed_lookup\n    generator: needs_sdk"))
-    ran = fteval_cli("run", str(spec), store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
+    ran = fteval_run("run", str(spec), store=tmp_path / "r.db", extra_path=EXTERNAL_PLUGIN)
     assert ran.returncode == 1 and "Traceback" not in ran.stderr
     assert "generator 'needs_sdk' needs the Python module 'fteval_remote_sdk_not_installed'" in ran.stderr
     assert "pip install 'fteval-delay-plugin[remote]'" in ran.stderr
 
 
+@pytest.mark.fast
 def test_export_model_of_a_trainer_that_cannot_export_says_so_in_one_line(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
-    out = fteval_cli("export-model", "latest", str(tmp_path / "rel"), store=store)
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    out = fteval_run("export-model", "latest", str(tmp_path / "rel"), store=store)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr.strip().endswith("cannot export models (it has no export_model)")
     assert not (tmp_path / "rel").exists() and not (tmp_path / "rel.partial").exists()
 
 
+@pytest.mark.fast
 def test_export_model_never_replaces_a_folder_holding_the_store_or_the_current_directory(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     store = project / ".fteval" / "runs.db"
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
     for folder in (".", str(project), str(project / ".fteval"), str(tmp_path)):
-        out = fteval_cli("export-model", "latest", folder, "--force", store=store, cwd=project)
+        out = fteval_run("export-model", "latest", folder, "--force", store=store, cwd=project)
         assert out.returncode == 2 and "Traceback" not in out.stderr, (folder, out.stderr)
         assert "holds the run store or the current directory" in out.stderr
-    assert store.is_file() and fteval_cli("show", "latest", store=store).returncode == 0
+    assert store.is_file() and fteval_run("show", "latest", store=store).returncode == 0
 
 
+@pytest.mark.fast
 def test_export_model_names_runs_as_compare_does(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    out = fteval_cli("export-model", "nosuch", str(tmp_path / "rel"), store=store)
+    out = fteval_run("export-model", "nosuch", str(tmp_path / "rel"), store=store)
     assert out.returncode == 2 and "no run 'nosuch'" in out.stderr and "not a run id" in out.stderr
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
-    out = fteval_cli("export-model", "latest~0", str(tmp_path / "rel"), store=store)
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    out = fteval_run("export-model", "latest~0", str(tmp_path / "rel"), store=store)
     assert out.returncode == 1 and out.stderr.strip().endswith("cannot export models (it has no export_model)")

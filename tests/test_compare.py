@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SPECS, fteval_cli
+from fteval_testutil import SPECS, fteval_run
 
 from fteval.compare import compare_runs
 from fteval.engine import Engine
@@ -73,9 +73,10 @@ def db(built: dict[str, object], tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.fast
 def test_full_vs_tenth_is_flagged_and_exits_1(built: dict[str, object], tmp_path: Path) -> None:
     md = tmp_path / "summary.md"
-    out = fteval_cli(
+    out = fteval_run(
         "compare",
         "v1",
         "v2",
@@ -101,8 +102,9 @@ def test_full_vs_tenth_is_flagged_and_exits_1(built: dict[str, object], tmp_path
     assert text.count("| right->wrong |") == 2 and "Smallest detectable difference" in text
 
 
+@pytest.mark.fast
 def test_json_parses_and_carries_the_paired_numbers(built: dict[str, object]) -> None:
-    out = fteval_cli(
+    out = fteval_run(
         "compare",
         str(built["full"]),
         str(built["tenth"]),
@@ -128,6 +130,7 @@ def test_json_parses_and_carries_the_paired_numbers(built: dict[str, object]) ->
     ]
 
 
+@pytest.mark.fast
 def test_micro_f1_is_bootstrapped_with_its_own_aggregate_not_averaged(built: dict[str, object]) -> None:
     store = Store(built["db"])
     a, b = store.get_run(str(built["full"])), store.get_run(str(built["tenth"]))
@@ -141,8 +144,9 @@ def test_micro_f1_is_bootstrapped_with_its_own_aggregate_not_averaged(built: dic
     assert f1.ci_low <= f1.difference <= f1.ci_high < 0 and f1.p_value < 0.001
 
 
+@pytest.mark.fast
 def test_identical_runs_differ_by_zero_and_pass(built: dict[str, object]) -> None:
-    out = fteval_cli(
+    out = fteval_run(
         "compare",
         "--json",
         str(built["full"]),
@@ -162,9 +166,10 @@ def test_identical_runs_differ_by_zero_and_pass(built: dict[str, object]) -> Non
     assert em["mde"] == pytest.approx(6 / 300)  # no disagreement: only the exact test's floor
 
 
+@pytest.mark.fast
 def test_a_tiny_difference_on_a_small_n_is_inconclusive_and_exits_0(built: dict[str, object], tmp_path: Path) -> None:
     md = tmp_path / "s.md"
-    out = fteval_cli(
+    out = fteval_run(
         "compare",
         str(built["small_full"]),
         str(built["small_28"]),
@@ -182,21 +187,24 @@ def test_a_tiny_difference_on_a_small_n_is_inconclusive_and_exits_0(built: dict[
     assert "flips on exact_match: 2 right->wrong, 0 wrong->right" in out.stdout
 
 
+@pytest.mark.fast
 def test_runs_on_different_eval_data_are_refused_with_the_count(built: dict[str, object]) -> None:
-    out = fteval_cli("compare", str(built["full"]), str(built["short"]), store=built["db"])
+    out = fteval_run("compare", str(built["full"]), str(built["short"]), store=built["db"])
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "different examples (10 of 300 differ in prompt or gold; A has 300, B has 290)" in out.stderr
 
 
+@pytest.mark.fast
 def test_usage_errors_exit_2(built: dict[str, object]) -> None:
-    unknown_run = fteval_cli("compare", "v1", "nope", store=built["db"])
+    unknown_run = fteval_run("compare", "v1", "nope", store=built["db"])
     assert unknown_run.returncode == 2 and "no run 'nope'" in unknown_run.stderr
-    unknown_metric = fteval_cli("compare", "v1", "v2", "--fail-if-worse", "accuracy", store=built["db"])
+    unknown_metric = fteval_run("compare", "v1", "v2", "--fail-if-worse", "accuracy", store=built["db"])
     assert unknown_metric.returncode == 2 and "'accuracy': not a metric of both runs" in unknown_metric.stderr
-    bad_drop = fteval_cli("compare", "v1", "v2", "--fail-if-worse", "exact_match=lots", store=built["db"])
+    bad_drop = fteval_run("compare", "v1", "v2", "--fail-if-worse", "exact_match=lots", store=built["db"])
     assert bad_drop.returncode == 2 and "MAX_DROP must be a number" in bad_drop.stderr
 
 
+@pytest.mark.fast
 def test_latest_counts_back_in_the_series_of_the_other_run(built: dict[str, object]) -> None:
     store = Store(built["db"])
     # Newest complete run overall is "short"; beside a concrete run, latest follows that run's series.
@@ -211,31 +219,33 @@ def test_latest_counts_back_in_the_series_of_the_other_run(built: dict[str, obje
         resolve_pair(store, "latest~3", "v1")
 
 
+@pytest.mark.fast
 def test_tags_move_only_with_force_and_show_in_runs(db: Path, built: dict[str, object]) -> None:
-    assert fteval_cli("tag", "v1", "prod", store=db).stdout.strip() == f"prod -> {built['full']}"
-    refused = fteval_cli("tag", str(built["tenth"]), "prod", store=db)
+    assert fteval_run("tag", "v1", "prod", store=db).stdout.strip() == f"prod -> {built['full']}"
+    refused = fteval_run("tag", str(built["tenth"]), "prod", store=db)
     assert refused.returncode == 2 and f"tag 'prod' already points at run {built['full']}" in refused.stderr
-    moved = fteval_cli("tag", "--force", str(built["tenth"]), "prod", store=db)
+    moved = fteval_run("tag", "--force", str(built["tenth"]), "prod", store=db)
     assert moved.returncode == 0 and f"(moved from {built['full']})" in moved.stdout
-    listed = fteval_cli("runs", store=db).stdout
+    listed = fteval_run("runs", store=db).stdout
     assert re.search(rf"{built['tenth']}\s*│ v2, prod", listed)
-    bad = fteval_cli("tag", "v1", "latest~1", store=db)
+    bad = fteval_run("tag", "v1", "latest~1", store=db)
     assert bad.returncode == 2 and "invalid tag name" in bad.stderr
     store = Store(db)
     assert resolve_run(store, "prod").id == built["tenth"]
 
 
+@pytest.mark.fast
 def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[str, object], tmp_path: Path) -> None:
     home = Path(str(built["home"]))
     tenth = _spec(home, "reg", train_limit=510)
     md = tmp_path / "gate.md"
     gate = ("--baseline", "v1", "--fail-if-worse", "exact_match", "--label", "v3", "--md", str(md))
     # the identical run is reused: its label v2 is not replaced silently, and nothing is gated
-    silent = fteval_cli("run", str(tenth), *gate, store=db)
+    silent = fteval_run("run", str(tenth), *gate, store=db)
     assert silent.returncode == 2 and not md.exists()
     assert f"run {built['tenth']} already carries label 'v2': it was reused" in silent.stderr
     assert "--move-label" in silent.stderr and Store(db).get_run(str(built["tenth"])).label == "v2"
-    out = fteval_cli("run", str(tenth), *gate, "--move-label", store=db, env_extra={"COLUMNS": "80"})
+    out = fteval_run("run", str(tenth), *gate, "--move-label", store=db, env_extra={"COLUMNS": "80"})
     assert out.returncode == 1, out.stderr
     assert "exact_match: FAILED" in out.stdout and "❌ exact_match: FAILED" in md.read_text()
     # a CI log: the verdict is the last line, and no table is cut to the 80 columns a pipe is given
@@ -243,56 +253,59 @@ def test_run_with_baseline_gates_before_and_after_running(db: Path, built: dict[
     assert "…" not in out.stdout and "function_accuracy" in out.stdout
     assert f"`{built['tenth']} (v3)`" in md.read_text()  # asked for: the reused run is relabelled
     n_runs = len(Store(db).list_runs())
-    unknown_metric = fteval_cli(
+    unknown_metric = fteval_run(
         "run", str(tenth), "--baseline", "v1", "--fail-if-worse", "accuracy", "--rerun", store=db
     )
     assert unknown_metric.returncode == 2 and "the spec has no such metric" in unknown_metric.stderr
-    unknown_baseline = fteval_cli("run", str(tenth), "--baseline", "nope", "--rerun", store=db)
+    unknown_baseline = fteval_run("run", str(tenth), "--baseline", "nope", "--rerun", store=db)
     assert unknown_baseline.returncode == 2 and "no run 'nope'" in unknown_baseline.stderr
     assert len(Store(db).list_runs()) == n_runs  # refused before any model ran
-    no_baseline = fteval_cli("run", str(tenth), "--fail-if-worse", "exact_match", store=db)
+    no_baseline = fteval_run("run", str(tenth), "--fail-if-worse", "exact_match", store=db)
     assert no_baseline.returncode == 2 and "need --baseline" in no_baseline.stderr
 
 
 def test_report_gates_like_compare_with_the_verdict_last(built: dict[str, object], tmp_path: Path) -> None:
-    failed = fteval_cli(
+    failed = fteval_run(
         "report", "v1", "v2", "--fail-if-worse", "exact_match", "--md", str(tmp_path / "r.md"), store=built["db"]
     )
     assert failed.returncode == 1, failed.stderr
     assert failed.stdout.strip().splitlines()[-1].startswith("gate: FAILED: exact_match of ")
     assert (tmp_path / "r.md").exists()  # the report is written before the gate decides
-    passed = fteval_cli(
+    passed = fteval_run(
         "report", "v2", "v1", "--fail-if-worse", "exact_match", "--md", str(tmp_path / "p.md"), store=built["db"]
     )
     assert passed.returncode == 0 and passed.stdout.strip().splitlines()[-1].startswith("gate: PASSED: 1 gated metric")
-    to_stdout = fteval_cli("report", "v1", "v2", "--fail-if-worse", "exact_match", store=built["db"])
+    to_stdout = fteval_run("report", "v1", "v2", "--fail-if-worse", "exact_match", store=built["db"])
     assert to_stdout.returncode == 1 and to_stdout.stderr.strip().splitlines()[-1].startswith("gate: FAILED")
-    alone = fteval_cli("report", "v1", "--fail-if-worse", "exact_match", store=built["db"])
+    alone = fteval_run("report", "v1", "--fail-if-worse", "exact_match", store=built["db"])
     assert alone.returncode == 2 and "needs two runs or more" in alone.stderr
 
 
+@pytest.mark.fast
 def test_a_label_on_another_run_moves_only_when_asked(db: Path, built: dict[str, object]) -> None:
     home = Path(str(built["home"]))
-    refused = fteval_cli("run", str(_spec(home, "reg")), "--rerun", "--label", "v2", store=db)
+    refused = fteval_run("run", str(_spec(home, "reg")), "--rerun", "--label", "v2", store=db)
     assert refused.returncode == 2
     assert f"label 'v2' is on run {built['tenth']} of reg/lookup: choose another label" in refused.stderr
     store = Store(db)
     assert resolve_run(store, "v2").id == built["tenth"]  # still there, still unambiguous
-    moved = fteval_cli("run", str(_spec(home, "reg")), "--rerun", "--label", "v2", "--move-label", store=db)
+    moved = fteval_run("run", str(_spec(home, "reg")), "--rerun", "--label", "v2", "--move-label", store=db)
     assert moved.returncode == 0, moved.stderr
     newest = store.get_run("latest")
     assert resolve_run(store, "v2").id == newest.id and store.get_run(str(built["tenth"])).label is None
 
 
+@pytest.mark.fast
 def test_a_run_compared_with_itself_is_a_usage_error(built: dict[str, object]) -> None:
-    out = fteval_cli("compare", "latest", "latest", store=built["db"])
+    out = fteval_run("compare", "latest", "latest", store=built["db"])
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"A and B are the same run {built['short']}: a run compared with itself shows no difference" in out.stderr
     small = _spec(Path(str(built["home"])), "small", eval_limit=30, shuffle=False)
-    gate = fteval_cli("run", str(small), "--baseline", str(built["small_full"]), store=built["db"])
+    gate = fteval_run("run", str(small), "--baseline", str(built["small_full"]), store=built["db"])
     assert gate.returncode == 2 and f"is the baseline run {built['small_full']} itself" in gate.stderr
 
 
+@pytest.mark.fast
 def test_a_store_from_before_labels_and_tags_is_migrated(tmp_path: Path) -> None:
     import sqlite3
 

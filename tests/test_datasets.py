@@ -46,23 +46,27 @@ def data_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return write_jsonl(path, ROWS)
 
 
+@pytest.mark.fast
 def test_each_format_loads_all_rows_in_order(data_file: Path) -> None:
     assert load_rows(source(data_file)) == ROWS
     assert header_columns(source(data_file)) == {"question", "answer"}
 
 
+@pytest.mark.fast
 def test_jsonl_blank_lines_are_skipped(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_text('{"a": 1}\n\n   \n{"a": 2}\n', encoding="utf-8")
     assert load_rows(source(path)) == [{"a": 1}, {"a": 2}]
 
 
+@pytest.mark.fast
 def test_csv_values_stay_strings_with_quoting(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text('q,a\n"Is it, really?","line one\nline two"\n007,1\n', encoding="utf-8")
     assert load_rows(source(path)) == [{"q": "Is it, really?", "a": "line one\nline two"}, {"q": "007", "a": "1"}]
 
 
+@pytest.mark.fast
 def test_explicit_format_overrides_the_suffix(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "rows.txt", ROWS[:2])
     with pytest.raises(DatasetError, match="cannot tell the format"):
@@ -70,11 +74,13 @@ def test_explicit_format_overrides_the_suffix(tmp_path: Path) -> None:
     assert load_rows(source(path, format="jsonl")) == ROWS[:2]
 
 
+@pytest.mark.fast
 def test_limit_keeps_the_first_rows(data_file: Path) -> None:
     assert load_rows(source(data_file, limit=3)) == ROWS[:3]
     assert load_rows(source(data_file, limit=1000)) == ROWS
 
 
+@pytest.mark.fast
 def test_shuffle_is_reproducible_and_seeded(data_file: Path) -> None:
     one = load_rows(source(data_file, shuffle=True, seed=7))
     assert one == load_rows(source(data_file, shuffle=True, seed=7))
@@ -82,23 +88,27 @@ def test_shuffle_is_reproducible_and_seeded(data_file: Path) -> None:
     assert one != load_rows(source(data_file, shuffle=True, seed=8))
 
 
+@pytest.mark.fast
 def test_limit_applies_after_the_shuffle(data_file: Path) -> None:
     full = load_rows(source(data_file, shuffle=True, seed=3))
     assert load_rows(source(data_file, shuffle=True, seed=3, limit=5)) == full[:5]
     assert full[:5] != ROWS[:5]
 
 
+@pytest.mark.fast
 def test_columns_rename(data_file: Path) -> None:
     rows = load_rows(source(data_file, columns={"input": "question", "output": "answer"}))
     assert [(r["input"], r["output"]) for r in rows] == [(r["question"], r["answer"]) for r in ROWS]
     assert header_columns(source(data_file, columns={"input": "question"})) >= {"input", "question", "answer"}
 
 
+@pytest.mark.fast
 def test_missing_renamed_column_is_an_error(data_file: Path) -> None:
     with pytest.raises(DatasetError, match=r"columns \['label'\] not found; have \['answer', 'question'\]"):
         load_rows(source(data_file, columns={"y": "label"}))
 
 
+@pytest.mark.fast
 def test_a_later_row_missing_a_renamed_column_is_a_dataset_error(tmp_path: Path) -> None:
     """Rows of a JSONL file may differ in keys: a missing column anywhere is a DatasetError, not a KeyError."""
     path = write_jsonl(tmp_path / "rows.jsonl", [{"q": "a", "label": "yes"}, {"q": "b"}])
@@ -106,6 +116,7 @@ def test_a_later_row_missing_a_renamed_column_is_a_dataset_error(tmp_path: Path)
         load_rows(source(path, columns={"answer": "label"}))
 
 
+@pytest.mark.fast
 def test_csv_with_a_byte_order_mark_has_clean_column_names(tmp_path: Path) -> None:
     """Spreadsheet exports start with a UTF-8 BOM; it must not become part of the first column's name."""
     path = tmp_path / "excel.csv"
@@ -114,6 +125,7 @@ def test_csv_with_a_byte_order_mark_has_clean_column_names(tmp_path: Path) -> No
     assert load_rows(source(path)) == [{"question": "Is a cat a mammal?", "answer": "yes"}]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
@@ -133,6 +145,7 @@ def test_malformed_files_are_dataset_errors(tmp_path: Path, name: str, content: 
     assert str(path) in str(exc.value)
 
 
+@pytest.mark.fast
 def test_missing_file_is_a_dataset_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="file not found"):
         load_rows(source(tmp_path / "nope.csv"))
@@ -140,6 +153,7 @@ def test_missing_file_is_a_dataset_error(tmp_path: Path) -> None:
         header_columns(source(tmp_path / "nope.csv"))
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("suffix", ["csv", "jsonl"])
 def test_header_columns_reads_only_the_header(tmp_path: Path, suffix: str) -> None:
     """The rest of the file is broken: reading the header must not touch it, loading the rows must fail."""
@@ -151,10 +165,12 @@ def test_header_columns_reads_only_the_header(tmp_path: Path, suffix: str) -> No
         load_rows(source(path))
 
 
+@pytest.mark.fast
 def test_header_columns_of_a_hub_source_is_unknown() -> None:
     assert header_columns(Source.model_validate({"hf": {"path": "GEM/viggo"}})) is None
 
 
+@pytest.mark.fast
 def test_source_needs_exactly_one_origin(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="exactly one of 'path', 'hf' or 'from'"):
         Source.model_validate({})
@@ -162,6 +178,7 @@ def test_source_needs_exactly_one_origin(tmp_path: Path) -> None:
         Source.model_validate({"path": "x.csv", "hf": {"path": "GEM/viggo"}})
 
 
+@pytest.mark.fast
 def test_file_digest_follows_content(tmp_path: Path) -> None:
     a = write_jsonl(tmp_path / "a.jsonl", ROWS)
     b = write_jsonl(tmp_path / "b.jsonl", ROWS)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fteval.docgen import REFERENCE, spec_reference
 from fteval.spec import Source, Spec
+
+pytestmark = pytest.mark.fast
 
 
 def test_spec_reference_is_in_sync() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_cli, stored_examples
+import pytest
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_run, stored_examples, wait_until
 
 from fteval.engine import Engine
 from fteval.loader import load_spec
@@ -20,6 +20,7 @@ def _engine(spec: Path, tmp_path: Path) -> Engine:
     return Engine(load_spec(spec), store, tmp_path)
 
 
+@pytest.mark.fast
 def test_yesno_lookup_end_to_end_records_everything(tmp_path: Path) -> None:
     engine = _engine(SPECS / "yesno.yaml", tmp_path)
     run_id = engine.run("lookup")
@@ -50,6 +51,7 @@ def test_yesno_lookup_end_to_end_records_everything(tmp_path: Path) -> None:
     assert engine.model_calls == 20
 
 
+@pytest.mark.fast
 def test_identical_rerun_makes_zero_model_calls(tmp_path: Path) -> None:
     first = _engine(SPECS / "yesno.yaml", tmp_path)
     run_a = first.run("lookup")
@@ -63,6 +65,7 @@ def test_identical_rerun_makes_zero_model_calls(tmp_path: Path) -> None:
     assert [r.output for r in rows] == [r.output for r in fresh.store.examples(run_a)]
 
 
+@pytest.mark.fast
 def test_changed_generation_settings_make_a_new_run(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"extends: {SPECS / 'yesno.yaml'}\ngeneration: {{max_new_tokens: 8}}\n")
@@ -71,6 +74,7 @@ def test_changed_generation_settings_make_a_new_run(tmp_path: Path) -> None:
     assert changed.run("lookup") != run_a and changed.model_calls == 20
 
 
+@pytest.mark.fast
 def test_training_job_is_reused(tmp_path: Path) -> None:
     engine = _engine(SPECS / "yesno.yaml", tmp_path)
     job_a, handle_a = engine.train("lookup")
@@ -78,6 +82,7 @@ def test_training_job_is_reused(tmp_path: Path) -> None:
     assert (job_a, handle_a) == (job_b, handle_b)
 
 
+@pytest.mark.fast
 def test_api_keys_never_reach_the_store(tmp_path: Path) -> None:
     """A real run with secrets in a target's sections: no byte of the store or the output holds them."""
     key, password = "sk-proj-SECRETsecret0123456789", "hunter2-url-password"
@@ -89,8 +94,8 @@ def test_api_keys_never_reach_the_store(tmp_path: Path) -> None:
     )
     spec.write_text(text)
     store = tmp_path / "store" / "runs.db"
-    ran = fteval_cli("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
-    shown = fteval_cli("show", "latest", store=store)
+    ran = fteval_run("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
+    shown = fteval_run("show", "latest", store=store)
     assert ran.returncode == 0 and shown.returncode == 0, ran.stderr + shown.stderr
     with sqlite3.connect(store) as con:  # the values were stored, redacted
         spec_json, config_json = con.execute("SELECT spec_json, config_json FROM runs").fetchone()
@@ -113,14 +118,12 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
         "PYTHONPATH": os.pathsep.join(filter(None, [str(EXTERNAL_PLUGIN), os.environ.get("PYTHONPATH")])),
     }
     proc = subprocess.Popen(env_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    deadline = time.time() + 60
-    while stored_examples(db) < 24 and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: stored_examples(db) >= 24, what="24 stored examples")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = stored_examples(db)
     assert 0 < before < rows, "the kill must land mid-evaluation"
-    done = fteval_cli("run", str(spec), store=db, extra_path=EXTERNAL_PLUGIN)
+    done = fteval_run("run", str(spec), store=db, extra_path=EXTERNAL_PLUGIN)
     assert done.returncode == 0, done.stderr
     assert f"model calls this invocation: {rows - before}" in done.stdout
     with sqlite3.connect(db) as con:
@@ -139,6 +142,7 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
     assert [r.output for r in clean.store.examples(clean.run("slow"))] == resumed
 
 
+@pytest.mark.fast
 def test_parser_bug_becomes_a_parse_failure(tmp_path: Path) -> None:
     from fteval.engine import _safe_parse
     from fteval.plugin import Parser

@@ -13,6 +13,8 @@ from fteval_testutil import SPECS
 from fteval.identity import api_model_identity, digest_cache_path, directory_digest, job_key
 from fteval.loader import load_spec
 
+pytestmark = pytest.mark.fast
+
 
 def _model_dir(path: Path, weights: bytes) -> Path:
     path.mkdir(parents=True)

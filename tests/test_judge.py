@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SCRIPT_PLUGIN, fteval_cli
+from fteval_testutil import SCRIPT_PLUGIN, fteval_cli, fteval_run
 
 from fteval.callstore import load_calls, step_stats
 from fteval.engine import Engine
@@ -124,7 +124,7 @@ def test_a_killed_judged_run_resumes_without_judging_twice(tmp_path: Path) -> No
     first = fteval_cli("run", str(spec), "-t", "model", store=db, extra_path=SCRIPT_PLUGIN)
     assert first.returncode != 0 and (tmp_path / "killed").exists()
     assert len(_judge_log(tmp_path)) == 1  # the first example was judged and stored before the kill
-    second = fteval_cli("run", str(spec), "-t", "model", store=db, extra_path=SCRIPT_PLUGIN)
+    second = fteval_run("run", str(spec), "-t", "model", store=db, extra_path=SCRIPT_PLUGIN)
     assert second.returncode == 0, second.stderr
     log = _judge_log(tmp_path)
     assert len(log) == 5 and len(set(log)) == 5  # each output judged once over both processes
@@ -132,7 +132,7 @@ def test_a_killed_judged_run_resumes_without_judging_twice(tmp_path: Path) -> No
     run = store.list_runs("judged")[0]
     assert run.status == "complete" and len(load_calls(store, run.id)) == 5
     store.close()
-    shown = fteval_cli("show", run.id, "-n", "0", store=db, extra_path=SCRIPT_PLUGIN)
+    shown = fteval_run("show", run.id, "-n", "0", store=db, extra_path=SCRIPT_PLUGIN)
     row = next(line for line in shown.stdout.splitlines() if "metric:judge" in line)
     assert "5 of 6" in row and "0.001000" in row  # the judge's calls, with their cost per call
 
@@ -161,16 +161,16 @@ def test_report_shows_judge_against_human_agreement(tmp_path: Path) -> None:
     run_id = Engine(load_spec(_spec(tmp_path)), store, tmp_path).run("model")
     store.close()
     sheet = tmp_path / "sheet.csv"
-    out = fteval_cli("rate", run_id, "--all", "--csv", str(sheet), store=db, extra_path=SCRIPT_PLUGIN)
+    out = fteval_run("rate", run_id, "--all", "--csv", str(sheet), store=db, extra_path=SCRIPT_PLUGIN)
     assert out.returncode == 0, out.stderr
     rows = list(csv.reader(sheet.open(encoding="utf-8")))
     for row in rows[1:]:  # the rater agrees with the judge: 5 for the right answer, 1 otherwise
         row[6] = "5" if row[5] == row[4] else "1"
     with sheet.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
-    out = fteval_cli("rate", "import", str(sheet), "--rater", "ann", store=db, extra_path=SCRIPT_PLUGIN)
+    out = fteval_run("rate", "import", str(sheet), "--rater", "ann", store=db, extra_path=SCRIPT_PLUGIN)
     assert out.returncode == 0, out.stderr
-    report = fteval_cli("report", run_id, "--md", "-", store=db, extra_path=SCRIPT_PLUGIN)
+    report = fteval_run("report", run_id, "--md", "-", store=db, extra_path=SCRIPT_PLUGIN)
     assert report.returncode == 0, report.stderr
     assert "Judge (judge) against the raters: Krippendorff's alpha (ordinal) 1.00" in report.stdout
     assert "on 5 outputs rated by the judge and a rater (2 coders)" in report.stdout  # the unparsed reply is out

@@ -9,6 +9,8 @@ import pytest
 from fteval.errors import SpecError
 from fteval.loader import deep_merge, format_path, load_spec
 
+pytestmark = pytest.mark.fast
+
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 TARGETS = "targets:\n  lookup: {trainer: lookup}\n"

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS
+from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, fteval_run
 
 from fteval.output_caps import CHARS_PER_TOKEN
 
@@ -122,9 +122,7 @@ def test_the_limit_is_configurable_and_part_of_the_run_identity(tmp_path: Path) 
 
 
 def test_a_limit_below_one_is_a_spec_error(tmp_path: Path) -> None:
-    from fteval_testutil import fteval_cli
-
-    checked = fteval_cli(
+    checked = fteval_run(
         "validate",
         str(_spec(tmp_path, 0, limits="limits: {max_output_chars: 0}")),
         store=tmp_path / "r.db",

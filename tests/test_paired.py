@@ -19,6 +19,8 @@ from fteval.paired import (
 )
 from fteval.stats import bootstrap_interval, point_estimates, ratio_with_ci
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(
     ("b", "c", "p"),

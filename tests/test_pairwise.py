@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SCRIPT_PLUGIN, fteval_cli
+from fteval_testutil import SCRIPT_PLUGIN, fteval_run
 
 from fteval.engine import Engine
 from fteval.errors import UsageError
@@ -14,7 +14,7 @@ from fteval.loader import load_spec
 from fteval.pairwise import judge_pair
 from fteval.store import Store
 
-pytestmark = pytest.mark.usefixtures("script_plugin_path")
+pytestmark = [pytest.mark.fast, pytest.mark.usefixtures("script_plugin_path")]
 
 QUESTIONS = ["capital of France", "two plus two", "colour of grass", "largest planet", "confusing one", "silent one"]
 GOLD = ["paris", "four", "green", "jupiter", "x", "y"]
@@ -92,17 +92,17 @@ def test_both_orders_win_tie_loss_and_order_disagreement(tmp_path: Path) -> None
 def test_cli_prints_the_verdict_and_json(tmp_path: Path) -> None:
     spec, db = _spec(tmp_path), tmp_path / "runs.db"
     for target in ("a", "b"):
-        assert fteval_cli("run", str(spec), "-t", target, store=db, extra_path=SCRIPT_PLUGIN).returncode == 0
+        assert fteval_run("run", str(spec), "-t", target, store=db, extra_path=SCRIPT_PLUGIN).returncode == 0
     rubric = tmp_path / "rubric.txt"
     rubric.write_text(RUBRIC)
     store = Store(db)
     ids = [store.list_runs("pair", t)[0].id for t in ("a", "b")]
     store.close()
     args = ("judge", *ids, "--spec", str(spec), "--judge", "judge", "--rubric", str(rubric))
-    out = fteval_cli(*args, store=db, extra_path=SCRIPT_PLUGIN)
+    out = fteval_run(*args, store=db, extra_path=SCRIPT_PLUGIN)
     assert out.returncode == 0, out.stderr
     assert (
         "win  0.400" in out.stdout and "loss 0.200" in out.stdout and "the two orders disagree on 0.200" in out.stdout
     )
-    data = json.loads(fteval_cli(*args, "--json", store=db, extra_path=SCRIPT_PLUGIN).stdout)
+    data = json.loads(fteval_run(*args, "--json", store=db, extra_path=SCRIPT_PLUGIN).stdout)
     assert data["model_calls"] == 0 and data["win"]["count"] == 2 and len(data["verdicts"]) == 6

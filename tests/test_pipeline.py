@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SCRIPT_PLUGIN, fteval_cli
+from fteval_testutil import SCRIPT_PLUGIN, fteval_cli, fteval_run
 
 from fteval.callstore import load_calls, step_stats
 from fteval.engine import Engine
@@ -183,7 +183,7 @@ def test_a_run_killed_between_steps_resumes_at_the_step_and_repeats_no_call(tmp_
     assert killed.returncode == -signal.SIGKILL and marker.exists()
     made = _model_log(tmp_path)
     assert [m["user"] for m in made] == ["Q: Is a cat a mammal?", "Q: Is a trout a mammal?", "Q: Is a bat a mammal?"]
-    resumed = fteval_cli("run", str(spec), "-t", "pipe", store=store, extra_path=SCRIPT_PLUGIN)
+    resumed = fteval_run("run", str(spec), "-t", "pipe", store=store, extra_path=SCRIPT_PLUGIN)
     assert resumed.returncode == 0, resumed.stderr
     users = [m["user"] for m in _model_log(tmp_path)]
     assert len(users) == len(set(users)) == 4 and users[3].startswith("Answer yes or no.")
@@ -268,25 +268,25 @@ def test_show_compare_report_and_plan_give_per_step_statistics(tmp_path: Path) -
     engine = _engine(spec, tmp_path)
     plain, pipe = engine.run("script"), engine.run("pipe")
     store = tmp_path / "runs.db"
-    shown = fteval_cli("show", pipe, store=store, extra_path=SCRIPT_PLUGIN)
+    shown = fteval_run("show", pipe, store=store, extra_path=SCRIPT_PLUGIN)
     assert shown.returncode == 0, shown.stderr
     assert "pipeline steps (4 calls; per question 1.33 calls" in shown.stdout
     fix_line = next(line for line in shown.stdout.splitlines() if "│ fix" in line)
     assert "1 of 3 (33%)" in fix_line and "0.001000" in fix_line
-    as_json = json.loads(fteval_cli("show", pipe, "--json", store=store, extra_path=SCRIPT_PLUGIN).stdout)
+    as_json = json.loads(fteval_run("show", pipe, "--json", store=store, extra_path=SCRIPT_PLUGIN).stdout)
     assert [(s["step"], s["examples"], s["calls"]) for s in as_json["steps"]] == [("draft", 3, 3), ("fix", 1, 1)]
     # the pipeline pairs with the plain target on the same questions
-    compared = fteval_cli("compare", plain, pipe, store=store, extra_path=SCRIPT_PLUGIN)
+    compared = fteval_run("compare", plain, pipe, store=store, extra_path=SCRIPT_PLUGIN)
     assert "3 examples with identical prompts and golds" in compared.stdout
     assert "pipeline steps" in compared.stdout
-    report = fteval_cli("report", plain, pipe, store=store, extra_path=SCRIPT_PLUGIN)
+    report = fteval_run("report", plain, pipe, store=store, extra_path=SCRIPT_PLUGIN)
     assert report.returncode == 0, report.stderr
     assert "### pipe: pipeline steps" in report.stdout and "| fix | 1 of 3 (33%) | 1 | 0 | 12 / 1 |" in report.stdout
     html = tmp_path / "report.html"
-    assert fteval_cli("report", plain, pipe, "--html", str(html), store=store, extra_path=SCRIPT_PLUGIN).returncode == 0
+    assert fteval_run("report", plain, pipe, "--html", str(html), store=store, extra_path=SCRIPT_PLUGIN).returncode == 0
     page = html.read_text()
     assert '<section id="steps"><h2>Pipeline steps</h2>' in page and "<td>1 of 3 (33%)</td>" in page
-    planned = fteval_cli("plan", str(spec), "-t", "pipe", store=store, extra_path=SCRIPT_PLUGIN)
+    planned = fteval_run("plan", str(spec), "-t", "pipe", store=store, extra_path=SCRIPT_PLUGIN)
     assert planned.returncode == 0, planned.stderr
     assert "pipeline per question: 2 calls" in planned.stdout
     assert (

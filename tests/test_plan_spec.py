@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SPECS, fteval_cli
+from fteval_testutil import SPECS, fteval_run
 
 from fteval.loader import load_spec
 from fteval.planning import plan_spec
@@ -43,7 +43,7 @@ def _block(out: str, target: str) -> str:
 
 
 def test_plan_spec_per_target(tmp_path: Path) -> None:
-    result = fteval_cli("plan", str(_spec(tmp_path, None)), store=tmp_path / "r.db")
+    result = fteval_run("plan", str(_spec(tmp_path, None)), store=tmp_path / "r.db")
     assert result.returncode == 0, result.stderr
     rows = sum(1 for _ in (SPECS / "data/yesno/train.csv").open()) - 1
     lookup, tiny, mini = (_block(result.stdout, t) for t in ("lookup", "tiny", "mini"))
@@ -60,16 +60,16 @@ def test_plan_spec_per_target(tmp_path: Path) -> None:
 
 
 def test_plan_warns_of_a_token_budget_that_drops_rows(tmp_path: Path) -> None:
-    result = fteval_cli("plan", str(_spec(tmp_path, 200)), "-t", "mini", store=tmp_path / "r.db")
+    result = fteval_run("plan", str(_spec(tmp_path, 200)), "-t", "mini", store=tmp_path / "r.db")
     assert result.returncode == 0, result.stderr
     assert "\nlookup (" not in result.stdout
     assert re.search(r"warning: max_train_tokens 200 drops [\d,]+ of [\d,]+ train rows", result.stdout)
 
 
 def test_plan_without_spec_still_sizes_samples(tmp_path: Path) -> None:
-    sized = fteval_cli("plan", "--metric-value", "0.8", "--difference", "0.05", store=tmp_path / "r.db")
+    sized = fteval_run("plan", "--metric-value", "0.8", "--difference", "0.05", store=tmp_path / "r.db")
     assert sized.returncode == 0 and sized.stdout.startswith("n = ")
-    neither = fteval_cli("plan", store=tmp_path / "r.db")
+    neither = fteval_run("plan", store=tmp_path / "r.db")
     assert neither.returncode == 2 and "give SPEC" in neither.stderr
 
 
@@ -95,7 +95,7 @@ targets:
     train: {{epochs: 4, batch_size: 8, shared_prefix: "off"}}
 """
     )
-    result = fteval_cli("plan", str(spec), store=tmp_path / "r.db")
+    result = fteval_run("plan", str(spec), store=tmp_path / "r.db")
     assert result.returncode == 0, result.stderr
     shared, plain = _block(result.stdout, "shared"), _block(result.stdout, "plain")
     note = re.search(

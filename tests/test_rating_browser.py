@@ -6,11 +6,10 @@ Skipped when chromium or chromedriver is missing (Debian: apt-get install chromi
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_run, wait_until
 from rating_helpers import d2t_lookup_runs
 from webdriver import browser
 
@@ -21,19 +20,16 @@ pytest.importorskip("sacrebleu")
 
 
 def _wait_for_file(folder: Path, timeout: float = 20) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [p for p in folder.iterdir() if p.suffix == ".json"]
-        if done:
-            return done[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no download in {folder}: {list(folder.iterdir())}")
+    done = wait_until(
+        lambda: [p for p in folder.iterdir() if p.suffix == ".json"], timeout, what=f"a download in {folder}"
+    )
+    return done[0]
 
 
 def test_rate_blind_export_import_and_report(tmp_path: Path) -> None:
     db, weak, full = d2t_lookup_runs(tmp_path, eval_limit=30)
     page = tmp_path / "rate.html"
-    out = fteval_cli("rate", weak, full, "--html", str(page), "--limit", "4", "--seed", "3", store=db)
+    out = fteval_run("rate", weak, full, "--html", str(page), "--limit", "4", "--seed", "3", store=db)
     assert out.returncode == 0, out.stderr
     html = page.read_text(encoding="utf-8")
     assert weak not in html and full not in html and "lookup" not in html  # blinded
@@ -61,16 +57,22 @@ def test_rate_blind_export_import_and_report(tmp_path: Path) -> None:
         b.click("#export")  # no name yet: asks for one, exports nothing
         assert "Enter your name" in b.js("return document.getElementById('export-message').textContent")
         b.type("#rater", "ann")
-        time.sleep(1)  # Chromium commits localStorage writes asynchronously; a reload at once can miss them
-        b.get(page.as_uri())  # a reload keeps the work (localStorage)
-        assert b.js("return document.getElementById('progress').textContent") == "6 of 8 outputs rated"
+
+        def reload_keeps_the_work() -> bool:
+            # a reload keeps the work (localStorage); Chromium commits localStorage writes asynchronously,
+            # so a reload at once can miss them: reload until it shows them (never: the work is lost)
+            b.get(page.as_uri())
+            return b.js("return document.getElementById('progress').textContent") == "6 of 8 outputs rated"
+
+        wait_until(reload_keeps_the_work, 20, interval=0.1, what="a reload showing the saved ratings")
+        assert b.js("return document.getElementById('rater').value") == "ann"
         b.click("#export")
         exported = _wait_for_file(downloads)
         shown = b.js("return document.getElementById('export-text').value")
     data = json.loads(exported.read_text(encoding="utf-8"))
     assert data == json.loads(shown)
     assert data["rater"] == "ann" and len(data["ratings"]) == 6 and data["ratings"][0]["comment"] == "checked by hand"
-    imported = fteval_cli("rate", "import", str(exported), store=db)
+    imported = fteval_run("rate", "import", str(exported), store=db)
     assert imported.returncode == 0, imported.stderr
     assert "imported 6 of 8 outputs" in imported.stderr and "'ann'" in imported.stderr
     store = Store(db)
@@ -84,7 +86,7 @@ def test_rate_blind_export_import_and_report(tmp_path: Path) -> None:
             assert r.rating == (5.0 if e.output == e.gold else 1.0), r
     finally:
         store.close()
-    report = fteval_cli("report", weak, full, "--md", "-", store=db)
+    report = fteval_run("report", weak, full, "--md", "-", store=db)
     assert report.returncode == 0, report.stderr
     assert f"Human ratings. Sheet {sheet.id}" in report.stdout and "1 rater(s) (ann)" in report.stdout
     assert "Inter-rater agreement: n/a (needs two raters)" in report.stdout

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_cli, fteval_run
 from rating_helpers import d2t_lookup_runs
 
 from fteval.errors import UsageError
@@ -54,9 +54,9 @@ def test_scale_and_pairs_are_checked(runs: tuple[Path, str, str], tmp_path: Path
     for bad in ("5", "5-1", "a-b", "0-20"):
         with pytest.raises(UsageError, match="--scale"):
             parse_scale(bad)
-    out = fteval_cli("rate", runs[1], "latest", "--html", str(tmp_path / "x.html"), store=runs[0])
+    out = fteval_run("rate", runs[1], "latest", "--html", str(tmp_path / "x.html"), store=runs[0])
     assert out.returncode == 0, out.stderr  # latest is the full run of the same spec
-    out = fteval_cli("rate", runs[1], "--seed", "1", store=runs[0])
+    out = fteval_run("rate", runs[1], "--seed", "1", store=runs[0])
     assert out.returncode == 2 and "--html FILE and/or --csv FILE" in out.stderr
 
 
@@ -74,7 +74,7 @@ def test_csv_round_trip_two_raters_agreement_and_report(runs: tuple[Path, str, s
     sheets = []
     for rater in ("bo", "cy"):
         path = tmp_path / f"{rater}.csv"
-        out = fteval_cli("rate", weak, full, "--csv", str(path), "--limit", "6", "--seed", "5", store=db)
+        out = fteval_run("rate", weak, full, "--csv", str(path), "--limit", "6", "--seed", "5", store=db)
         assert out.returncode == 0, out.stderr
         assert (tmp_path / f"{rater}.rubric.txt").read_text(encoding="utf-8").startswith("Rate each output")
         rows = list(csv.DictReader(path.open(encoding="utf-8")))
@@ -86,19 +86,19 @@ def test_csv_round_trip_two_raters_agreement_and_report(runs: tuple[Path, str, s
         if rater == "cy":
             rate[("1", "1")] = "3"
         _fill(path, rate)
-        out = fteval_cli("rate", "import", str(path), "--rater", rater, store=db)
+        out = fteval_run("rate", "import", str(path), "--rater", rater, store=db)
         assert out.returncode == 0 and "imported 12 of 12 outputs" in out.stderr, out.stderr
     assert sheets[0] == sheets[1]  # the same arguments make the same sheet
-    out = fteval_cli("report", weak, full, "--md", "-", store=db)
+    out = fteval_run("report", weak, full, "--md", "-", store=db)
     assert out.returncode == 0, out.stderr
     assert "2 rater(s) (bo, cy)" in out.stdout and "Krippendorff's alpha (ordinal)" in out.stdout
     assert "on the 6 examples rated for both" in out.stdout
     page = tmp_path / "report.html"
-    assert fteval_cli("report", weak, full, "--html", str(page), store=db).returncode == 0
+    assert fteval_run("report", weak, full, "--html", str(page), store=db).returncode == 0
     html = page.read_text(encoding="utf-8")
     assert '<section id="ratings"><h2>Human ratings</h2>' in html and "Krippendorff&#x27;s alpha (ordinal)" in html
     # a re-import by the same rater replaces theirs, it does not add
-    out = fteval_cli("rate", "import", str(tmp_path / "cy.csv"), "--rater", "cy", store=db)
+    out = fteval_run("rate", "import", str(tmp_path / "cy.csv"), "--rater", "cy", store=db)
     assert out.returncode == 0
     store = Store(db)
     try:
@@ -111,15 +111,15 @@ def test_csv_round_trip_two_raters_agreement_and_report(runs: tuple[Path, str, s
 def test_bad_ratings_files_name_the_line_and_store_nothing(runs: tuple[Path, str, str], tmp_path: Path) -> None:
     db = _copy(runs, tmp_path)
     path = tmp_path / "r.csv"
-    assert fteval_cli("rate", runs[1], "--csv", str(path), "--limit", "3", store=db).returncode == 0
+    assert fteval_run("rate", runs[1], "--csv", str(path), "--limit", "3", store=db).returncode == 0
     _fill(path, {("1", "1"): "7", ("2", "1"): "x", ("3", "1"): "4"})
-    out = fteval_cli("rate", "import", str(path), "--rater", "dee", store=db)
+    out = fteval_run("rate", "import", str(path), "--rater", "dee", store=db)
     assert out.returncode == 2
     assert f"{path}:2: rating '7' is not an integer from 1 to 5" in out.stderr
     # the second row starts on line 6: each row's input holds the two-line system message and a blank line
     assert f"{path}:6: rating 'x' is not an integer from 1 to 5" in out.stderr
     assert "nothing imported" in out.stderr
-    out = fteval_cli("rate", "import", str(path), store=db)
+    out = fteval_run("rate", "import", str(path), store=db)
     assert out.returncode == 2 and "pass --rater NAME" in out.stderr
     page = tmp_path / "r.json"
     sheet = list(csv.DictReader(path.open(encoding="utf-8")))[0]["sheet"]
@@ -134,13 +134,13 @@ def test_bad_ratings_files_name_the_line_and_store_nothing(runs: tuple[Path, str
         ),
         encoding="utf-8",
     )
-    out = fteval_cli("rate", "import", str(page), store=db)
+    out = fteval_run("rate", "import", str(page), store=db)
     assert out.returncode == 2 and "ratings[1]: unknown keys x" in out.stderr
     page.write_text(page.read_text().replace(', "x": 1', ""), encoding="utf-8")
-    out = fteval_cli("rate", "import", str(page), store=db)
+    out = fteval_run("rate", "import", str(page), store=db)
     assert out.returncode == 2 and f"{page}: ratings[0]: item 9 output 1 is not on sheet {sheet}" in out.stderr
     page.write_text(page.read_text().replace(sheet, "000000000000"), encoding="utf-8")
-    out = fteval_cli("rate", "import", str(page), store=db)
+    out = fteval_run("rate", "import", str(page), store=db)
     assert out.returncode == 2 and "rating sheet '000000000000' is not in" in out.stderr
     store = Store(db)
     try:
@@ -202,9 +202,9 @@ def test_the_csv_sheet_keeps_model_outputs_inert_in_a_spreadsheet(tmp_path: Path
         'prompt: {system: null, user: "{{ q }}", target: "{{ a }}"}\nparser: text\nmetrics: [exact_match]\n'
     )
     db = tmp_path / "r.db"
-    assert fteval_cli("run", str(spec), store=db).returncode == 0
+    assert fteval_run("run", str(spec), store=db).returncode == 0
     sheet = tmp_path / "sheet.csv"
-    assert fteval_cli("rate", "latest", "--all", "--csv", str(sheet), store=db).returncode == 0
+    assert fteval_run("rate", "latest", "--all", "--csv", str(sheet), store=db).returncode == 0
     cells = [c for row in csv.DictReader(sheet.open(encoding="utf-8")) for c in row.values() if c]
     assert '\'=HYPERLINK("http://127.0.0.1/x","y")' in cells and "'@SUM(1)" in cells and "'+1" in cells
     assert "'-2" in cells and "plain" in cells and not any(c[0] in "=+-@" for c in cells)
@@ -214,6 +214,6 @@ def test_a_deeply_nested_ratings_file_is_a_clear_error(runs: tuple[Path, str, st
     db = _copy(runs, tmp_path)
     deep = tmp_path / "deep.json"
     deep.write_text('{"fteval_ratings": 1, "sheet": "x", "ratings": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    out = fteval_cli("rate", "import", str(deep), "--rater", "dee", store=db)
+    out = fteval_run("rate", "import", str(deep), "--rater", "dee", store=db)
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert f"{deep}: not a ratings file: JSON nested too deeply" in out.stderr

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from fteval_generic.lookup import LookupTrainer
 
 from fteval import registry
+
+pytestmark = pytest.mark.fast
 
 
 def test_hint_names_the_extra_that_provides_a_module() -> None:

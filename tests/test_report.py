@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fteval_testutil import ROOT, SPECS, fteval_cli
+from fteval_testutil import ROOT, SPECS, fteval_run
 from report_helpers import Row, hand_made_run, viggo_lookup_runs
 
 from fteval.compare import compare_runs
@@ -44,6 +44,7 @@ def _hand_made(tmp_path: Path) -> tuple[Store, str, str]:
     return store, trained, baseline
 
 
+@pytest.mark.fast
 def test_main_row_figures_from_a_hand_made_run(tmp_path: Path) -> None:
     store, trained, _ = _hand_made(tmp_path)
     report = build_report(store, [store.get_run(trained)], compare=False)
@@ -70,6 +71,7 @@ def test_loss_plot_only_for_runs_whose_job_logged_curves(tmp_path: Path) -> None
     assert page.count("<svg") == 2 and "training and eval loss per target over steps" in page
 
 
+@pytest.mark.fast
 def test_worst_examples_put_parse_failures_first(tmp_path: Path) -> None:
     store, trained, _ = _hand_made(tmp_path)
     run = build_report(store, [store.get_run(trained)], compare=False).runs[0]
@@ -77,6 +79,7 @@ def test_worst_examples_put_parse_failures_first(tmp_path: Path) -> None:
     assert [run.wrong(e) for e in run.examples] == [False, True, True, False]
 
 
+@pytest.mark.fast
 def test_tradeoff_points_use_cost_else_latency(tmp_path: Path) -> None:
     store, trained, baseline = _hand_made(tmp_path)
     report = build_report(store, [store.get_run(baseline), store.get_run(trained)], compare=False)
@@ -88,6 +91,7 @@ def test_tradeoff_points_use_cost_else_latency(tmp_path: Path) -> None:
     assert quantity == "latency" and points[0].baseline and points[0].x == 0.1 and points[0].y == 0.25
 
 
+@pytest.mark.fast
 def test_bar_and_matrix_data_of_breakdowns() -> None:
     bars = Breakdown("t", ("f", "n", "acc", "f1"), (("x", 3, 0.5, None), ("y", 1, 1.0, 0.25)), "bars", ("acc", "f1"))
     assert bar_series(bars) == (["x", "y"], {"acc": [0.5, 1.0], "f1": [0.0, 0.25]})
@@ -95,6 +99,7 @@ def test_bar_and_matrix_data_of_breakdowns() -> None:
     assert matrix_cells(matrix) == (["a", "b"], ["a", "b"], [[4.0, 1.0], [0.0, 5.0]])
 
 
+@pytest.mark.fast
 def test_browser_data_interns_repeated_text_and_marks_wrong_rows(tmp_path: Path) -> None:
     store, trained, baseline = _hand_made(tmp_path)
     report = build_report(store, [store.get_run(baseline), store.get_run(trained)], compare=False)
@@ -152,7 +157,7 @@ def test_three_runs_are_each_paired_with_the_reference(viggo: dict[str, object])
     assert [(c.a.id, c.b.id) for c in chosen.comparisons] == [(tenth.id, full.id), (tenth.id, half.id)]
     with pytest.raises(UsageError, match="not one of the runs reported"):
         build_report(store, [full, half], reference=tenth)
-    cli = fteval_cli("report", full.id, tenth.id, half.id, "--reference", tenth.id, "--md", "-", store=viggo["db"])
+    cli = fteval_run("report", full.id, tenth.id, half.id, "--reference", tenth.id, "--md", "-", store=viggo["db"])
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.count(f"vs {chosen.name_of(tenth.id)} (A), paired on 150 examples") == 2
     assert chosen.name_of(tenth.id) == f"lookup (baseline) · {tenth.id}"  # three runs of one target: ids added
@@ -191,6 +196,7 @@ def test_html_is_self_contained_with_a_hashed_script(viggo: dict[str, object]) -
     assert len(data["runs"][1]["flips"]) == len(report.comparisons[0].flips)
 
 
+@pytest.mark.fast
 def test_output_that_looks_like_html_stays_data(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     store = Store(tmp_path / "r.db")
@@ -202,20 +208,21 @@ def test_output_that_looks_like_html_stays_data(tmp_path: Path) -> None:
     assert evil in data["strings"]
 
 
+@pytest.mark.fast
 def test_cli_reports_a_spec_as_the_latest_run_of_each_target(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
-    out = fteval_cli("report", str(SPECS / "yesno.yaml"), "--md", "-", store=store)
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    out = fteval_run("report", str(SPECS / "yesno.yaml"), "--md", "-", store=store)
     assert out.returncode == 0, out.stderr
     assert "| lookup (baseline) | lookup (trained) | 20 | 0.500 [0.299, 0.701] |" in out.stdout
     assert "| gold \\\\ predicted | yes | no |" in out.stdout and "| no | 10 | 0 |" in out.stdout
-    missing = fteval_cli("report", "no-such-run", store=store)
+    missing = fteval_run("report", "no-such-run", store=store)
     assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
 
 
 def test_markdown_only_imports_no_matplotlib(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
     code = (
         "import sys\nfrom fteval.cli import main\n"
         f"try:\n    main(['--store', {str(store)!r}, 'report', '--md', {str(tmp_path / 'r.md')!r}], standalone_mode=False)\n"
@@ -226,6 +233,7 @@ def test_markdown_only_imports_no_matplotlib(tmp_path: Path) -> None:
     assert (tmp_path / "r.md").read_text().startswith("## fteval report")
 
 
+@pytest.mark.fast
 def test_sql_report_breaks_down_by_query_feature_and_error_kind(tmp_path: Path) -> None:
     val = SPECS / "data" / "sql" / "val.json"
     spec = tmp_path / "sql.yaml"
@@ -251,6 +259,7 @@ def test_sql_report_breaks_down_by_query_feature_and_error_kind(tmp_path: Path) 
     assert "lookup (baseline): Outcomes by error kind" in md and f"| correct | {kinds['correct']} |" in md
 
 
+@pytest.mark.fast
 def test_rows_that_would_read_the_same_carry_their_run_id(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
     first = hand_made_run(store, [Row("a", "a", scores={"exact_match": 1.0})], spec_name="one")
@@ -263,7 +272,7 @@ def test_rows_that_would_read_the_same_carry_their_run_id(tmp_path: Path) -> Non
 
 def test_html_without_matplotlib_names_the_extra_to_install(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
-    assert fteval_cli("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
+    assert fteval_run("run", str(SPECS / "yesno.yaml"), store=store).returncode == 0
     code = (
         "import sys\nsys.modules['matplotlib'] = None  # as if it were not installed\n"
         "from fteval.cli import main\n"
@@ -274,6 +283,7 @@ def test_html_without_matplotlib_names_the_extra_to_install(tmp_path: Path) -> N
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.fast
 def test_a_run_on_other_examples_gets_a_note_instead_of_a_comparison(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
     a = hand_made_run(store, [Row("a", "a", scores={"exact_match": 1.0})], target="first")

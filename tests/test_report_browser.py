@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fteval_testutil import wait_until
 from report_helpers import hand_made_run, synthetic_viggo_rows, viggo_lookup_runs
 from webdriver import Browser, browser
 
@@ -61,8 +62,13 @@ def test_the_page_cannot_make_requests(page: Path) -> None:
     with browser() as b:
         b.get(page.as_uri())
         b.js("var i = new Image(); i.src = 'https://example.com/x.png'; document.body.appendChild(i);")
-        time.sleep(0.3)
-        assert any("Content Security Policy" in e["message"] for e in b.console())
+        seen: list[dict[str, str]] = []
+
+        def refused() -> bool:
+            seen.extend(b.console())  # entries since the last call
+            return any("Content Security Policy" in e["message"] for e in seen)
+
+        wait_until(refused, 10, what="the Content Security Policy refusal in the console")
 
 
 def test_filters_change_the_rows_shown(page: Path) -> None:

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SPECS
+from fteval_testutil import SPECS, fteval_run
 
 from fteval.schema import spec_schema
 from fteval.yamlsafe import load_yaml
+
+pytestmark = pytest.mark.fast
 
 SHIPPED = sorted([*SPECS.glob("*.yaml"), *SPECS.glob("base/*.yaml")])
 SCHEMA_FILE = SPECS / "spec.schema.json"
@@ -58,9 +60,8 @@ def test_schema_checks_plugin_options_and_plugin_names() -> None:
 
 
 def test_plugins_verbose_lists_each_plugins_options(tmp_path: Path) -> None:
-    from fteval_testutil import fteval_cli
 
-    out = fteval_cli("plugins", "--verbose", store=tmp_path / "r.db")
+    out = fteval_run("plugins", "--verbose", store=tmp_path / "r.db")
     assert out.returncode == 0, out.stderr
     choice = out.stdout[out.stdout.index("parser choice") :]
     assert "allow_surrounding_text" in choice and "(required)" in choice

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fteval_testutil import EXTERNAL_PLUGIN, SPECS, fteval_cli
+from fteval_testutil import EXTERNAL_PLUGIN, SPECS, fteval_run
 from pydantic import BaseModel, SecretStr
 
 from fteval.credentials import inline_secrets
@@ -154,11 +154,11 @@ def test_every_secret_form_is_kept_out_of_store_and_output(tmp_path: Path) -> No
     )
     spec, store = _spec(tmp_path, model), tmp_path / "store" / "runs.db"
     results = [
-        fteval_cli("validate", str(spec), store=store, extra_path=EXTERNAL_PLUGIN),
-        fteval_cli("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN),
-        fteval_cli("show", "latest", "-n", "3", store=store),
-        fteval_cli("runs", store=store),
-        fteval_cli("export", str(spec), store=store, extra_path=EXTERNAL_PLUGIN),
+        fteval_run("validate", str(spec), store=store, extra_path=EXTERNAL_PLUGIN),
+        fteval_run("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN),
+        fteval_run("show", "latest", "-n", "3", store=store),
+        fteval_run("runs", store=store),
+        fteval_run("export", str(spec), store=store, extra_path=EXTERNAL_PLUGIN),
     ]
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     everything = _everything(store, *results)
@@ -185,13 +185,13 @@ def test_a_secret_named_by_an_environment_variable_is_used_and_never_stored(tmp_
         tmp_path / "runs.db",
     )
     assert "FTEVAL_TEST_API_KEY" not in os.environ
-    unset = fteval_cli("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
+    unset = fteval_run("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN)
     assert unset.returncode == 1 and "FTEVAL_TEST_API_KEY (named by model.api_key_env) is not set" in unset.stderr
     assert "Traceback" not in unset.stderr
     env = {"FTEVAL_TEST_API_KEY": ENV_API_KEY}
-    checked = fteval_cli("validate", str(spec), store=store, extra_path=EXTERNAL_PLUGIN, env_extra=env)
-    ran = fteval_cli("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN, env_extra=env)
-    shown = fteval_cli("show", "latest", store=store)
+    checked = fteval_run("validate", str(spec), store=store, extra_path=EXTERNAL_PLUGIN, env_extra=env)
+    ran = fteval_run("run", str(spec), store=store, extra_path=EXTERNAL_PLUGIN, env_extra=env)
+    shown = fteval_run("show", "latest", store=store)
     assert checked.returncode == ran.returncode == shown.returncode == 0, ran.stderr
     assert "warning" not in checked.stderr + ran.stderr  # a variable's name is not a secret
     everything = _everything(store, checked, ran, shown)

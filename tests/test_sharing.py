@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fteval_testutil import ROOT, SPECS, fteval_cli
+from fteval_testutil import ROOT, SPECS, fteval_run
 
 from fteval.loader import load_spec, merged_spec
 from fteval.yamlsafe import load_yaml
@@ -41,26 +41,26 @@ def test_repo_base_specs_are_the_packaged_ones_plus_data() -> None:
 def test_bad_package_references_say_what_is_installed(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text("extends: pkg:fteval_sql/sqll.yaml\n", encoding="utf-8")
-    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
+    out = fteval_run("validate", str(spec), store=tmp_path / "r.db")
     assert out.returncode == 2
     assert (
         f"{spec}:1:1: extends: 'pkg:fteval_sql/sqll.yaml': package 'fteval_sql' ships no spec 'sqll.yaml'" in out.stderr
     )
     assert "it ships: sql.yaml" in out.stderr
     spec.write_text("extends: pkg:no_such_pack/x.yaml\n", encoding="utf-8")
-    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
+    out = fteval_run("validate", str(spec), store=tmp_path / "r.db")
     assert "no installed package 'no_such_pack' ships specs" in out.stderr and out.returncode == 2
 
 
 def test_specs_lists_the_packaged_specs(tmp_path: Path) -> None:
-    out = fteval_cli("specs", store=tmp_path / "r.db")
+    out = fteval_run("specs", store=tmp_path / "r.db")
     assert out.returncode == 0, out.stderr
     assert "pkg:fteval_sql/sql.yaml  Text-to-SQL" in out.stdout and "pkg:fteval_viggo/viggo.yaml" in out.stdout
 
 
 def test_resolve_prints_the_merged_spec(tmp_path: Path) -> None:
     spec = _team(tmp_path)
-    out = fteval_cli("resolve", str(spec), store=tmp_path / "r.db")
+    out = fteval_run("resolve", str(spec), store=tmp_path / "r.db")
     assert out.returncode == 0, out.stderr
     printed = tmp_path / "printed.yaml"
     printed.write_text(out.stdout, encoding="utf-8")
@@ -70,7 +70,7 @@ def test_resolve_prints_the_merged_spec(tmp_path: Path) -> None:
 
 def test_resolve_why_names_the_file_and_line_of_each_value(tmp_path: Path) -> None:
     spec = _team(tmp_path)
-    out = fteval_cli("resolve", str(spec), "--why", store=tmp_path / "r.db", cwd=tmp_path)
+    out = fteval_run("resolve", str(spec), "--why", store=tmp_path / "r.db", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     package_spec = ROOT / "plugins" / "fteval_sql" / "specs" / "sql.yaml"
@@ -93,16 +93,16 @@ def _team_b(tmp_path: Path, removed: str) -> Path:
 def test_an_extending_spec_removes_an_inherited_target_and_resolve_why_says_where(tmp_path: Path) -> None:
     spec = _team_b(tmp_path, "tiny")
     assert list(load_spec(spec).spec.targets) == ["lookup", "mine"]
-    out = fteval_cli("resolve", str(spec), "--why", store=tmp_path / "r.db", cwd=tmp_path)
+    out = fteval_run("resolve", str(spec), "--why", store=tmp_path / "r.db", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "targets.tiny: null  # removed by team-b.yaml:4" in out.stdout.splitlines()
     assert "targets.tiny.trainer" not in out.stdout
-    assert "tiny" not in fteval_cli("resolve", str(spec), store=tmp_path / "r.db").stdout
+    assert "tiny" not in fteval_run("resolve", str(spec), store=tmp_path / "r.db").stdout
 
 
 def test_a_null_target_that_removes_nothing_is_an_error_at_its_line(tmp_path: Path) -> None:
     spec = _team_b(tmp_path, "tinyy")
-    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
+    out = fteval_run("validate", str(spec), store=tmp_path / "r.db")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert (
         f"{spec}:4:3: targets.tinyy: null removes an inherited target, but no spec this one extends has 'tinyy'"
@@ -113,6 +113,6 @@ def test_a_null_target_that_removes_nothing_is_an_error_at_its_line(tmp_path: Pa
 def test_a_null_typo_after_a_removal_lists_every_inherited_target(tmp_path: Path) -> None:
     spec = tmp_path / "team-c.yaml"
     spec.write_text(f"extends: {SPECS / 'viggo.yaml'}\ntargets:\n  tiny: null\n  lookupp: null\n", encoding="utf-8")
-    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
+    out = fteval_run("validate", str(spec), store=tmp_path / "r.db")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "no spec this one extends has 'lookupp' (they have: lookup, tiny)" in out.stderr

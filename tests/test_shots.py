@@ -9,6 +9,8 @@ from fteval.pipespec import Shots
 from fteval.shots import ShotPicker
 from fteval.testing import examples
 
+pytestmark = pytest.mark.fast
+
 TRAIN = examples([(f"how many singers are older than {i}", f"SELECT {i}") for i in range(12)])
 TRAIN += examples([("list the stadium names", "SELECT name FROM stadium"), ("count the stadiums", "SELECT 1")])
 EVAL = examples([("how many singers are older than 3", "SELECT 3"), ("list every stadium name", "SELECT name")])

@@ -11,6 +11,8 @@ from fteval_testutil import ROOT, SPECS
 from fteval.engine import render_examples
 from fteval.loader import load_spec
 
+pytestmark = pytest.mark.fast
+
 SHIPPED = sorted(SPECS.glob("*.yaml")) + sorted((SPECS / "base").glob("*.yaml"))
 
 

@@ -11,6 +11,8 @@ from fteval.identity import job_key, split_identity
 from fteval.loader import load_spec
 from fteval.splits import load_split
 
+pytestmark = pytest.mark.fast
+
 SPEC = """\
 fteval: 1
 name: carve

@@ -7,6 +7,8 @@ import pytest
 
 from fteval.stats import bootstrap_interval, mean_with_ci, ratio_with_ci, wilson_interval
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(
     ("successes", "n", "low", "high"),

@@ -11,6 +11,8 @@ from fteval.errors import StoreError
 from fteval.plugin import Generation, Score
 from fteval.store import SCHEMA_VERSION, ExampleRecord, Store
 
+pytestmark = pytest.mark.fast
+
 
 def _record(idx: int) -> ExampleRecord:
     return ExampleRecord(idx, {"user": "q"}, "g", "o", True, "o", None, 0.1, 3, 1, None, False, {"m": Score(1.0)})

@@ -7,6 +7,8 @@ import pytest
 from fteval.errors import TemplateError
 from fteval.templates import check_template, render
 
+pytestmark = pytest.mark.fast
+
 ESCAPES = [
     "{{ ''.__class__.__mro__ }}",
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",

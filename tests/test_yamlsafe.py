@@ -11,6 +11,8 @@ from fteval import yamlsafe
 from fteval.errors import SpecError
 from fteval.yamlsafe import SourceMap, load_yaml
 
+pytestmark = pytest.mark.fast
+
 
 def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
     path = tmp_path / name

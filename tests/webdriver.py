@@ -11,7 +11,6 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fteval_testutil import wait_until
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C element reference key
 
@@ -118,19 +118,19 @@ def browser(width: int = 1300, height: int = 1000, downloads: Path | None = None
                 "download.default_directory": str(downloads), "download.prompt_for_download": False,
             }  # fmt: skip
         body = json.dumps({"capabilities": {"alwaysMatch": caps}}).encode()
-        deadline = time.monotonic() + 20
-        while True:
+
+        def new_session() -> str | None:
+            request = urllib.request.Request(
+                f"{url}/session", data=body, method="POST", headers={"Content-Type": "application/json"}
+            )
             try:
-                request = urllib.request.Request(
-                    f"{url}/session", data=body, method="POST", headers={"Content-Type": "application/json"}
-                )
                 with urllib.request.urlopen(request, timeout=60) as response:
-                    session = json.loads(response.read())["value"]["sessionId"]
-                break
+                    started: str = json.loads(response.read())["value"]["sessionId"]
+                    return started
             except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+                return None  # chromedriver is not listening yet
+
+        session = wait_until(new_session, 20, interval=0.1, what="chromedriver to start a session")
         b = Browser(url, session)
         try:
             yield b

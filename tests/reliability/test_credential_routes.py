@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SPECS, fteval_cli
+from fteval_testutil import SPECS, fteval_run
 
 from fteval.credential_routes import api_credential, url_host
 
@@ -97,7 +97,7 @@ def _spec(tmp_path: Path, model: str, *, extends: str | None = None, name: str =
 def _cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None):
     # FTEVAL_CONFIG points at a file that does not exist unless a test writes it: the user's own is never read
     base = {"OPENAI_API_KEY": USER_KEY, "FTEVAL_CONFIG": str(tmp_path / "user-config.yaml")}
-    return fteval_cli(*args, store=tmp_path / "store" / "runs.db", env_extra={**base, **(env or {})}, timeout=120)
+    return fteval_run(*args, store=tmp_path / "store" / "runs.db", env_extra={**base, **(env or {})})
 
 
 def _stored(tmp_path: Path) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fteval_testutil import SPECS, fteval_cli, make_run
+from fteval_testutil import SPECS, CliResult, fteval_cli, fteval_run, make_run
 
 from fteval.errors import StoreError
 from fteval.plugin import Generation, Score
@@ -22,7 +22,7 @@ YESNO, VIGGO = SPECS / "yesno.yaml", SPECS / "viggo.yaml"
 IS_ROOT = os.geteuid() == 0
 
 
-def _fails(result: subprocess.CompletedProcess, *needles: str) -> None:
+def _fails(result: subprocess.CompletedProcess | CliResult, *needles: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     for needle in needles:
@@ -37,7 +37,7 @@ def _digest(path: Path) -> str:
 def good_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding one complete yesno run."""
     db = tmp_path_factory.mktemp("good") / "runs.db"
-    assert fteval_cli("run", str(YESNO), store=db).returncode == 0
+    assert fteval_run("run", str(YESNO), store=db).returncode == 0
     with contextlib.closing(sqlite3.connect(db)) as con, con:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file, so copies are complete
     return db
@@ -61,7 +61,7 @@ def test_a_damaged_or_foreign_file_is_reported_with_what_to_do(tmp_path: Path, g
     before = _digest(db)
     for args in (["runs"], ["show", "latest"], ["run", str(YESNO)]):
         _fails(
-            fteval_cli(*args, store=db),
+            fteval_run(*args, store=db),
             f"{db} is not a readable fteval store",
             "restore it from a backup",
             "move it aside",
@@ -71,7 +71,7 @@ def test_a_damaged_or_foreign_file_is_reported_with_what_to_do(tmp_path: Path, g
 
 def test_a_folder_as_the_store_is_reported(tmp_path: Path) -> None:
     _fails(
-        fteval_cli("runs", store=tmp_path),
+        fteval_run("runs", store=tmp_path),
         f"{tmp_path} is a folder, not a store file",
         f"--store {tmp_path / 'runs.db'}",
     )
@@ -109,13 +109,13 @@ def test_a_read_only_store_can_be_read_and_refuses_writes(tmp_path: Path, good_s
     shutil.copy(good_store, db)
     with _read_only_folder(folder):
         before = _digest(db)
-        listed = fteval_cli("runs", store=db)
+        listed = fteval_run("runs", store=db)
         assert listed.returncode == 0 and "complete" in listed.stdout, listed.stderr
-        shown = fteval_cli("show", "latest", store=db)
+        shown = fteval_run("show", "latest", store=db)
         assert shown.returncode == 0 and "gold:" in shown.stdout, shown.stderr
-        again = fteval_cli("run", str(YESNO), store=db)  # complete already: reading is all it needs
+        again = fteval_run("run", str(YESNO), store=db)  # complete already: reading is all it needs
         assert again.returncode == 0 and "model calls this invocation: 0" in again.stdout, again.stderr
-        _fails(fteval_cli("run", str(VIGGO), "-t", "lookup", store=db), f"cannot write {db}", "Reading it works")
+        _fails(fteval_run("run", str(VIGGO), "-t", "lookup", store=db), f"cannot write {db}", "Reading it works")
         assert _digest(db) == before
 
 
@@ -130,11 +130,11 @@ def test_a_full_disk_is_reported_and_the_run_resumes_once_there_is_space(tmp_pat
         pytest.skip("cannot mount a tmpfs here")
     try:
         db = folder / "runs.db"
-        full = fteval_cli("run", str(VIGGO), "-t", "lookup", store=db)
+        full = fteval_run("run", str(VIGGO), "-t", "lookup", store=db)
         _fails(full, f"the disk holding {db} is full", "free some space")
         assert "cannot rollback" not in full.stderr
         subprocess.run(["mount", "-o", "remount,size=16m", str(folder)], check=True)
-        done = fteval_cli("run", str(VIGGO), "-t", "lookup", store=db)
+        done = fteval_run("run", str(VIGGO), "-t", "lookup", store=db)
         assert done.returncode == 0, done.stderr
         with contextlib.closing(sqlite3.connect(db)) as con, con:
             assert con.execute("SELECT COUNT(*), MIN(status) FROM runs").fetchall() == [(1, "complete")]
@@ -174,10 +174,10 @@ def test_a_store_of_a_newer_fteval_is_read_but_not_written(tmp_path: Path, good_
     db = tmp_path / "runs.db"
     shutil.copy(good_store, db)
     _stamp_newer(db)
-    listed = fteval_cli("runs", store=db)
+    listed = fteval_run("runs", store=db)
     assert listed.returncode == 0 and "complete" in listed.stdout, listed.stderr
     _fails(
-        fteval_cli("run", str(VIGGO), "-t", "lookup", store=db),
+        fteval_run("run", str(VIGGO), "-t", "lookup", store=db),
         f"cannot write {db}: it was written by a newer fteval (store schema version {SCHEMA_VERSION + 1};"
         f" this fteval writes version {SCHEMA_VERSION})",
         "upgrade fteval",
@@ -192,7 +192,7 @@ def test_a_newer_store_lacking_columns_we_read_is_refused(tmp_path: Path, good_s
     shutil.copy(good_store, db)
     _stamp_newer(db, drop_column="seed")
     _fails(
-        fteval_cli("runs", store=db),
+        fteval_run("runs", store=db),
         f"{db} was written by a newer fteval",
         "lacks columns this fteval reads (runs.seed)",
     )
@@ -206,7 +206,7 @@ def test_a_restored_job_folder_with_a_planted_lookup_table_fails_clearly(tmp_pat
     spec = tmp_path / "yesno.yaml"
     spec.write_text(YESNO.read_text().replace("data/yesno", str(data)))
     db = tmp_path / "store" / "runs.db"
-    assert fteval_cli("run", str(spec), store=db).returncode == 0
+    assert fteval_run("run", str(spec), store=db).returncode == 0
     (table,) = (tmp_path / "store").rglob("lookup.json")
     table.unlink()
     if planted == "dev-zero":

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fteval_generic.classes import MacroF1, class_report
 from fteval_generic.parsers import ChoiceConfig, ChoiceParser
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_run
 
 from fteval.plugin import Example, Parsed, Prompt, ScoreItem
 
@@ -53,11 +53,11 @@ def test_choice_accepts_surrounding_text_only_when_allowed() -> None:
 def test_show_prints_the_confusion_matrix_and_json_breakdown(tmp_path: Path) -> None:
     store = tmp_path / "runs.db"
     spec = Path(__file__).resolve().parents[3] / "specs" / "yesno.yaml"
-    assert fteval_cli("run", str(spec), store=store).returncode == 0
-    shown = fteval_cli("show", "latest", store=store)
+    assert fteval_run("run", str(spec), store=store).returncode == 0
+    shown = fteval_run("show", "latest", store=store)
     assert shown.returncode == 0, shown.stderr
     assert "Confusion matrix" in shown.stdout and "Per class" in shown.stdout
-    data = json.loads(fteval_cli("show", "latest", "--json", store=store).stdout)
+    data = json.loads(fteval_run("show", "latest", "--json", store=store).stdout)
     tables = {b["title"]: b for b in data["breakdowns"]}
     matrix = {row[0]: row[1:] for row in tables["Confusion matrix"]["rows"]}
     # the lookup baseline answers the majority label ('yes') to every unseen question

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fteval_generic.lookup import LookupGenerator, LookupTrainer
 from fteval_generic.metrics import CharExact, ExactMatch, FormatRate
 
 from fteval.plugin import Example, Parsed, Prompt, ScoreItem
 from fteval.testing import RecordingTrainContext
+
+pytestmark = pytest.mark.fast
 
 
 def _item(output: str, pred: Parsed, gold: Parsed, target: str = "gold") -> ScoreItem:

@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+pytestmark = pytest.mark.fast
+
 
 def test_text_strip_and_first_line() -> None:
     assert TextParser().parse("  hello world \n").value == "hello world"

@@ -10,9 +10,9 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
+from fteval_testutil import wait_until
 
 pytest.importorskip("torch")
 
@@ -136,7 +136,7 @@ CHILD = textwrap.dedent(
             super().log(step, **values)
             if step == 9 and "loss" in values:
                 flag.write_text("hung")
-                time.sleep(600)
+                time.sleep(600)  # the behaviour under test: a job hung mid-training, until the test kills it
 
     config = HFTrainer.Config.model_validate({"model": {"id": model}, "train": train})
     HFTrainer(config).fit(Hanging(rows, rows[:6], workdir))
@@ -162,9 +162,7 @@ def test_a_killed_dpo_job_resumes_at_its_checkpoint_and_ends_where_an_unbroken_o
     )
     child.stdin.write(json.dumps([(e.prompt.user, e.target, e.rejected) for e in rows]))
     child.stdin.close()
-    deadline = time.monotonic() + 180
-    while not flag.exists() and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: flag.exists() or child.poll() is not None, 180, what="the child's hang")
     assert flag.exists(), "the child never reached the step where it hangs"
     os.kill(child.pid, signal.SIGKILL)
     child.wait()

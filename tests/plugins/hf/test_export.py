@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fteval_testutil import SPECS, fteval_cli
+from fteval_testutil import SPECS, fteval_run
 
 from fteval.engine import Engine
 from fteval.loader import load_spec
@@ -83,7 +83,7 @@ def test_a_trained_release_exports_loads_without_fteval_and_scores_the_same(tmp_
     run_id = engine.run("tiny")
     store = engine.store
 
-    out = fteval_cli("export-model", "latest", str(work / "rel" / "v1"), store=db)
+    out = fteval_run("export-model", "latest", str(work / "rel" / "v1"), store=db)
     assert out.returncode == 0, out.stderr
     folder = work / "rel" / "v1"
     files = {p.name for p in folder.iterdir()}
@@ -126,21 +126,21 @@ def test_a_trained_release_exports_loads_without_fteval_and_scores_the_same(tmp_
     again = Engine(load_spec(release), Store(db), db.parent)
     release_run = again.run("release")
     assert again.model_calls == 8 and _outputs(store, release_run) == _outputs(store, run_id)
-    shown = fteval_cli("show", release_run, "--json", store=db)
+    shown = fteval_run("show", release_run, "--json", store=db)
     data = json.loads(shown.stdout)
     assert data["exported_from"][0]["run_id"] == run_id and data["exported_from"][0]["job_id"] == run.job_id
     assert data["run"]["model_identity"] == data["exported_from"][0]["identity"]
-    text = fteval_cli("show", run_id, store=db).stdout
+    text = fteval_run("show", run_id, store=db).stdout
     assert f"exported to {folder}" in text
 
     # --model on the trained target itself (typed relative to the current directory): the same outputs again
-    by_option = fteval_cli("run", str(spec), "-t", "tiny", "--model", "rel/v1", store=db, cwd=work)
+    by_option = fteval_run("run", str(spec), "-t", "tiny", "--model", "rel/v1", store=db, cwd=work)
     assert by_option.returncode == 0, by_option.stderr
     option_run = store.get_run("latest")
     assert option_run.model_location == str(folder) and _outputs(store, option_run.id) == _outputs(store, run_id)
 
     # an existing folder is not overwritten without --force
-    refused = fteval_cli("export-model", run_id, str(folder), store=db)
+    refused = fteval_run("export-model", run_id, str(folder), store=db)
     assert refused.returncode == 2 and "--force" in refused.stderr
 
 
@@ -153,11 +153,11 @@ def test_a_lora_release_exports_merged_or_says_why_its_adapter_cannot_stand_alon
     engine = Engine(load_spec(spec), Store(db), tmp_path)
     run_id = engine.run("tiny-lora")
 
-    alone = fteval_cli("export-model", run_id, str(tmp_path / "adapter"), store=db)
+    alone = fteval_run("export-model", run_id, str(tmp_path / "adapter"), store=db)
     assert alone.returncode == 1 and "scratch model kept in the run store" in alone.stderr and "--merge" in alone.stderr
     assert not (tmp_path / "adapter").exists() and not (tmp_path / "adapter.partial").exists()
 
-    merged = fteval_cli("export-model", run_id, str(tmp_path / "merged"), "--merge", store=db)
+    merged = fteval_run("export-model", run_id, str(tmp_path / "merged"), "--merge", store=db)
     assert merged.returncode == 0, merged.stderr
     assert "merged" in merged.stdout and (tmp_path / "merged" / "model.safetensors").exists()
     assert not (tmp_path / "merged" / "adapter_config.json").exists()
@@ -174,7 +174,7 @@ def test_an_adapter_over_a_hub_style_base_names_its_base_as_peft_expects(tmp_pat
     spec = _spec(tmp_path, f"  lora:\n    trainer: hf\n    model: {{id: {tiny_hub_model}}}\n    train: {lora}")
     db = tmp_path / "runs.db"
     Engine(load_spec(spec), Store(db), tmp_path).run("lora")
-    out = fteval_cli("export-model", "latest", str(tmp_path / "adapter"), store=db)
+    out = fteval_run("export-model", "latest", str(tmp_path / "adapter"), store=db)
     assert out.returncode == 0, out.stderr
     adapter = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == str(tiny_hub_model)
@@ -199,7 +199,7 @@ def test_a_chat_target_exports_its_tokenizer_with_the_chat_template(tmp_path: Pa
     spec = _spec(tmp_path, f"  chat:\n    trainer: hf\n    model: {{id: {base}}}\n    train: {chat}")
     db = tmp_path / "runs.db"
     Engine(load_spec(spec), Store(db), tmp_path).run("chat")
-    out = fteval_cli("export-model", "latest", str(tmp_path / "rel"), store=db)
+    out = fteval_run("export-model", "latest", str(tmp_path / "rel"), store=db)
     assert out.returncode == 0, out.stderr
     assert AutoTokenizer.from_pretrained(tmp_path / "rel").chat_template == template
     card = (tmp_path / "rel" / "README.md").read_text()

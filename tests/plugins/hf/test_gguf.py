@@ -164,7 +164,7 @@ def test_model_override_switches_between_gguf_and_hub_sources() -> None:
 
 
 def test_a_gguf_path_is_relative_to_the_spec_and_a_file_that_is_not_gguf_is_one_line(tmp_path: Path) -> None:
-    from fteval_testutil import SPECS, fteval_cli
+    from fteval_testutil import SPECS, fteval_run
 
     project = tmp_path / "project"
     (project / "models").mkdir(parents=True)
@@ -180,11 +180,11 @@ targets:
   h: {{trainer: hf, evaluator_only: true, model: {{id: models/notes.txt}}}}
 """
     )
-    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db", cwd=tmp_path)
+    out = fteval_run("validate", str(spec), store=tmp_path / "r.db", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"{spec}:5:50: targets.h.model.id: " in out.stderr and "is a file, not a model folder" in out.stderr
     spec.write_text("".join(line for line in spec.read_text().splitlines(True) if not line.startswith("  h:")))
     # run from another folder: the path is the spec's models/fake.gguf, not ./models/fake.gguf
-    out = fteval_cli("run", str(spec), "-t", "g", store=tmp_path / "r.db", cwd=tmp_path)
+    out = fteval_run("run", str(spec), "-t", "g", store=tmp_path / "r.db", cwd=tmp_path)
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert f"model.gguf: {fake} is not a GGUF file" in out.stderr

@@ -139,19 +139,19 @@ def test_hub_identity_offline_is_the_cached_snapshot_commit(tmp_path: Path) -> N
 def test_model_option_evaluates_another_directory_and_records_it(tmp_path: Path, models: tuple[Path, Path]) -> None:
     import json
 
-    from fteval_testutil import fteval_cli
+    from fteval_testutil import fteval_run
 
     old, new = models
     spec, store = _spec(tmp_path, old, "evaluator_only: true"), tmp_path / "runs.db"
-    base = fteval_cli("run", str(spec), "-t", "t", store=store)
+    base = fteval_run("run", str(spec), "-t", "t", store=store)
     assert base.returncode == 0, base.stderr
-    release = fteval_cli("run", str(spec), "-t", "t", "--model", str(new), store=store)
+    release = fteval_run("run", str(spec), "-t", "t", "--model", str(new), store=store)
     assert release.returncode == 0, release.stderr
     assert f"model calls this invocation: {len(ROWS)}" in release.stdout
-    shown = fteval_cli("show", "latest", store=store).stdout
+    shown = fteval_run("show", "latest", store=store).stdout
     assert f"model {new}  identity dir-sha256:" in shown
-    runs = json.loads(fteval_cli("runs", "--json", store=store).stdout)
+    runs = json.loads(fteval_run("runs", "--json", store=store).stdout)
     assert [r["model_location"] for r in runs] == [str(new), str(old)]
     assert runs[0]["model_identity"] != runs[1]["model_identity"]
-    full = json.loads(fteval_cli("show", "latest", "--json", "-n", "0", store=store).stdout)
+    full = json.loads(fteval_run("show", "latest", "--json", "-n", "0", store=store).stdout)
     assert full["run"]["config"]["target_config"]["model"]["id"] == str(new)

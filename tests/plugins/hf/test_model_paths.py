@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fteval_testutil import FTEVAL, SPECS, fteval_cli
+from fteval_testutil import FTEVAL, SPECS, fteval_cli, fteval_run
 
 
 def _spec(folder: Path, model_id: str) -> Path:
@@ -44,7 +44,7 @@ def test_a_model_folder_resolves_against_the_spec_file_from_any_directory(tmp_pa
     env = {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     out = fteval_cli("run", str(spec), "-t", "release", store=tmp_path / "r.db", cwd=elsewhere, env_extra=env)
     assert out.returncode == 0, out.stderr
-    shown = fteval_cli("show", "latest", store=tmp_path / "r.db", cwd=elsewhere)
+    shown = fteval_run("show", "latest", store=tmp_path / "r.db", cwd=elsewhere)
     assert f"model {(team / 'releases' / 'current').resolve()}" in shown.stdout
     assert "identity dir-sha256:" in shown.stdout
 
@@ -62,7 +62,7 @@ def test_validate_names_the_line_of_a_missing_or_empty_model_folder(
     spec = _spec(tmp_path, model_id)
     if make:
         (tmp_path / "releases" / "empty").mkdir(parents=True)
-    out = fteval_cli("validate", str(spec), store=tmp_path / "r.db")
+    out = fteval_run("validate", str(spec), store=tmp_path / "r.db")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"{spec}:11:" in out.stderr and "targets.release.model.id" in out.stderr
     assert message.format(abs=tmp_path.resolve()) in out.stderr

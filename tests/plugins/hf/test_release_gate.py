@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from fteval_testutil import ROOT, fteval_cli
+from fteval_testutil import ROOT, fteval_run
 from ruamel.yaml import YAML
 
 from fteval.store import Store
@@ -107,9 +107,9 @@ def test_two_tiny_releases_exported_and_gated_by_the_workflow_in_both_directions
     store = work / ".fteval" / "runs.db"
     env_extra = {"OMP_NUM_THREADS": "1"}
     for target in ("good", "poor"):
-        trained = fteval_cli("run", str(spec), "-t", target, "--label", target, store=store, env_extra=env_extra)
+        trained = fteval_run("run", str(spec), "-t", target, "--label", target, store=store, env_extra=env_extra)
         assert trained.returncode == 0, trained.stderr
-        exported = fteval_cli("export-model", target, str(tmp_path / "exports" / target), store=store)
+        exported = fteval_run("export-model", target, str(tmp_path / "exports" / target), store=store)
         assert exported.returncode == 0, exported.stderr
     scores = {r.label: {a.metric: a.value for a in Store(store).aggregates(r.id)} for r in Store(store).list_runs()}
     assert scores["good"]["exact_match"] > 0.4 > scores["poor"]["exact_match"]
@@ -148,7 +148,7 @@ def test_two_tiny_releases_exported_and_gated_by_the_workflow_in_both_directions
     rerun = Store(repo / ".fteval" / "runs.db")
     candidate = rerun.get_run("latest")
     assert candidate.label == f"pr-7-{sha}"
-    assert fteval_cli("tag", "--force", candidate.id, "baseline", store=repo / ".fteval" / "runs.db").returncode == 0
+    assert fteval_run("tag", "--force", candidate.id, "baseline", store=repo / ".fteval" / "runs.db").returncode == 0
     shutil.rmtree(repo / "release")
     shutil.copytree(tmp_path / "exports" / "good", repo / "release")
     better = _step(repo, gate_script, env, sha, pr=8)

@@ -8,10 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from fteval_testutil import wait_until
 
 pytest.importorskip("torch")
 
@@ -46,7 +46,7 @@ CHILD = textwrap.dedent(
             super().log(step, **values)
             if step == hang_at:
                 flag.write_text("hung")
-                time.sleep(600)
+                time.sleep(600)  # the behaviour under test: a job hung mid-training, until the test kills it
 
     train = json.loads(sys.argv[5])
     config = HFTrainer.Config.model_validate({"model": {"id": model}, "train": train})
@@ -83,9 +83,7 @@ def test_sigkill_then_resume_reaches_the_uninterrupted_loss(tiny_hub_model, exam
     )
     child.stdin.write(rows)
     child.stdin.close()
-    deadline = time.monotonic() + 120
-    while not flag.exists() and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: flag.exists() or child.poll() is not None, 120, what="the child's hang")
     assert flag.exists(), "the child never reached the step where it hangs"
     os.kill(child.pid, signal.SIGKILL)
     child.wait()

@@ -53,7 +53,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 100:
                     self.wfile.write(bytes([byte]))  # the headers, one byte a second
                     self.wfile.flush()
-                    time.sleep(1.0)
+                    time.sleep(1.0)  # the behaviour under test: a server that trickles its headers
             elif method == "GET" and path.startswith("/v1/models/"):
                 body = json.dumps({"id": path.rsplit("/", 1)[-1], "object": "model", "created": 1, "owned_by": "x"})
                 self._send(200, body.encode())
@@ -89,7 +89,7 @@ class _Handler(socketserver.StreamRequestHandler):
             for byte in _completion("slow")[:1000]:
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
-                time.sleep(1.0)
+                time.sleep(1.0)  # the behaviour under test: a body sent one byte a second
         elif mode == "endless":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
             chunk = b"a" * 8192

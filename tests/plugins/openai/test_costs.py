@@ -14,7 +14,7 @@ import pytest
 from fteval_openai.config import OpenAIConfig
 from fteval_openai.generator import OpenAIGenerator
 from fteval_openai.server.launch import Served
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_run
 from openai_helpers import write_spec
 
 from fteval.store import Store
@@ -45,10 +45,10 @@ def _examples(store: Path, run_id: str) -> list[Any]:
 def test_changed_prices_reprice_cached_answers(tmp_path: Path, api_key: str) -> None:
     store = tmp_path / "runs.db"
     with Served(tmp_path / "state", key=api_key) as server:
-        first = fteval_cli("run", str(_spec(tmp_path / "a.yaml", server.url)), "--target", "zero", store=store)
+        first = fteval_run("run", str(_spec(tmp_path / "a.yaml", server.url)), "--target", "zero", store=store)
         assert first.returncode == 0, first.stderr
         spec = _spec(tmp_path / "b.yaml", server.url, cost=AUG_2023)
-        second = fteval_cli("run", str(spec), "--target", "zero", store=store)
+        second = fteval_run("run", str(spec), "--target", "zero", store=store)
         assert second.returncode == 0, second.stderr
         assert "model calls this invocation: 0" in second.stdout  # every answer came from the cache
         assert server.stats()["served"]["chat_completions"] == 5
@@ -60,7 +60,7 @@ def test_changed_prices_reprice_cached_answers(tmp_path: Path, api_key: str) -> 
         assert a.cost_usd == pytest.approx((a.prompt_tokens * 0.0005 + a.completion_tokens * 0.0015) / 1000)
         assert b.cost_usd == pytest.approx((b.prompt_tokens * 0.012 + b.completion_tokens * 0.016) / 1000)
         assert b.cached and b.cost_usd > a.cost_usd
-    shown = fteval_cli("show", new.id, store=store)
+    shown = fteval_run("show", new.id, store=store)
     assert shown.returncode == 0, shown.stderr
     assert "$0.012 / $0.016 per 1K tokens" in shown.stdout and "as of 2023-08-22" in shown.stdout
     total = sum(e.cost_usd for e in _examples(store, new.id))
@@ -71,7 +71,7 @@ def test_fine_tuned_model_on_an_evaluator_only_target_pays_fine_tuned_rates(tmp_
     store = tmp_path / "runs.db"
     with Served(tmp_path / "state", "--base-model", FT_MODEL, key=api_key) as server:
         spec = _spec(tmp_path / "spec.yaml", server.url)
-        out = fteval_cli("run", str(spec), "--target", "zero", "--model", FT_MODEL, store=store)
+        out = fteval_run("run", str(spec), "--target", "zero", "--model", FT_MODEL, store=store)
         assert out.returncode == 0, out.stderr
     run = Store(store).list_runs()[0]
     assert run.model_location == FT_MODEL and run.prices is not None
@@ -85,18 +85,18 @@ def test_unknown_price_is_unknown_cost_everywhere(tmp_path: Path, api_key: str) 
     store = tmp_path / "runs.db"
     with Served(tmp_path / "state", "--base-model", "mystery-7b", key=api_key) as server:
         spec = _spec(tmp_path / "spec.yaml", server.url, model="mystery-7b")
-        checked = fteval_cli("validate", str(spec), store=store)
+        checked = fteval_run("validate", str(spec), store=store)
         assert checked.returncode == 0, checked.stderr
         assert "no price for mystery-7b" in checked.stderr and "cost.input_per_1k" in checked.stderr
-        out = fteval_cli("run", str(spec), "--target", "zero", store=store)
+        out = fteval_run("run", str(spec), "--target", "zero", store=store)
         assert out.returncode == 0, out.stderr
         assert "no price for mystery-7b" in out.stderr
     run = Store(store).list_runs()[0]
     examples = _examples(store, run.id)
     assert len(examples) == 5 and all(e.prompt_tokens and e.cost_usd is None for e in examples)
-    shown = fteval_cli("show", run.id, store=store)
+    shown = fteval_run("show", run.id, store=store)
     assert "unknown (no price)" in shown.stdout and "$0" not in shown.stdout
-    report = fteval_cli("report", run.id, "--md", "-", store=store)
+    report = fteval_run("report", run.id, "--md", "-", store=store)
     assert report.returncode == 0, report.stderr
     row = next(line for line in report.stdout.splitlines() if line.startswith("| zero"))
     assert "unknown" in row and "$0" not in row

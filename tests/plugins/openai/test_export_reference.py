@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fteval_openai.datacheck import training_record
-from fteval_testutil import ROOT, SPECS, fteval_cli
+from fteval_testutil import ROOT, SPECS, fteval_run
 
 from fteval.engine import render_examples
 from fteval.loader import load_spec
@@ -23,7 +23,7 @@ def _lines(path: Path) -> list[dict]:
 @pytest.mark.parametrize(("spec", "reference"), CASES)
 def test_export_reproduces_the_reference_file(tmp_path: Path, spec: str, reference: str) -> None:
     out = tmp_path / "export.jsonl"
-    result = fteval_cli("export", str(SPECS / spec), "--split", "eval", "-o", str(out), store=tmp_path / "r.db")
+    result = fteval_run("export", str(SPECS / spec), "--split", "eval", "-o", str(out), store=tmp_path / "r.db")
     assert result.returncode == 0, result.stderr
     got, want = _lines(out), _lines(REFERENCE / reference)
     assert len(got) == len(want)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from fteval_openai.server.launch import Served
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_run
 from openai_helpers import write_spec
 
 from fteval.store import Store
@@ -19,7 +19,7 @@ def test_queue_wait_is_recorded_apart_from_the_request_latency(tmp_path: Path, a
         data = json.loads(spec.read_text())
         data["targets"]["zero"]["model"]["max_concurrency"] = 2
         spec.write_text(json.dumps(data))
-        out = fteval_cli("eval", str(spec), "--target", "zero", store=store)
+        out = fteval_run("eval", str(spec), "--target", "zero", store=store)
         assert out.returncode == 0, out.stderr
     run = Store(store).list_runs()[0]
     examples = Store(store).examples(run.id)
@@ -30,5 +30,5 @@ def test_queue_wait_is_recorded_apart_from_the_request_latency(tmp_path: Path, a
     # once, the others wait for a free slot, and that wait is not in their latency.
     assert rows[1][0] < 0.2 and rows[2][0] >= 0.25 and rows[4][0] >= rows[2][0] + 0.25, rows
     assert all(latency < 0.8 for _, latency in rows[2:]), rows
-    shown = fteval_cli("show", run.id, store=store)
+    shown = fteval_run("show", run.id, store=store)
     assert "client queue wait / question (s)" in shown.stdout

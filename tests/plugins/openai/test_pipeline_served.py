@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fteval_openai.server.launch import Served
-from fteval_testutil import SPECS, fteval_cli
+from fteval_testutil import SPECS, fteval_run
 from openai_helpers import KEY_ENV
 
 from fteval.callstore import load_calls
@@ -25,7 +25,7 @@ def test_served_pipelines_record_every_request_and_a_rerun_sends_none(tmp_path: 
         )
         store = tmp_path / "runs.db"
         args = [a for t in TARGETS for a in ("-t", t)]
-        out = fteval_cli("run", str(spec), *args, store=store)
+        out = fteval_run("run", str(spec), *args, store=store)
         assert out.returncode == 0, out.stderr + server.log_text()
         s = Store(store)
         runs = {r.target: r for r in s.list_runs()}
@@ -37,6 +37,6 @@ def test_served_pipelines_record_every_request_and_a_rerun_sends_none(tmp_path: 
         assert server.stats()["served"]["chat_completions"] == fresh
         # sampled calls differ by seed, so each of the five is its own request
         assert len({c.cache_key for c in calls["served-sc5"]}) == 15
-        again = fteval_cli("run", str(spec), *args, "--rerun", store=store)
+        again = fteval_run("run", str(spec), *args, "--rerun", store=store)
         assert again.returncode == 0, again.stderr
         assert server.stats()["served"]["chat_completions"] == fresh

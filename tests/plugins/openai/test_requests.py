@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fteval_openai.config import OpenAIConfig
 from fteval_openai.generator import OpenAIGenerator
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_run
 from openai_helpers import KEY_ENV, VIGGO
 
 from fteval.plugin import GenerationSettings, ModelHandle, Prompt
@@ -115,13 +115,13 @@ targets:
 
 def test_validate_checks_what_the_api_checks(tmp_path: Path) -> None:
     store = tmp_path / "runs.db"
-    ok = fteval_cli("validate", str(_spec(tmp_path / "ok.yaml")), store=store)
+    ok = fteval_run("validate", str(_spec(tmp_path / "ok.yaml")), store=store)
     assert ok.returncode == 0, ok.stderr
-    stops = fteval_cli(
+    stops = fteval_run(
         "validate", str(_spec(tmp_path / "stops.yaml", generation=", stop: [a, b, c, d, e]")), store=store
     )
     assert stops.returncode != 0 and "stops.yaml:8:" in stops.stderr and "at most 4 stop strings" in stops.stderr
-    seed = fteval_cli("validate", str(_spec(tmp_path / "seed.yaml", train=", seed: -1")), store=store)
+    seed = fteval_run("validate", str(_spec(tmp_path / "seed.yaml", train=", seed: -1")), store=store)
     assert seed.returncode != 0 and "seed.yaml:13:" in seed.stderr and "targets.gpt.train.seed" in seed.stderr
-    hot = fteval_cli("validate", str(_spec(tmp_path / "hot.yaml", target_generation=", top_p: 0.5")), store=store)
+    hot = fteval_run("validate", str(_spec(tmp_path / "hot.yaml", target_generation=", top_p: 0.5")), store=store)
     assert hot.returncode != 0 and "targets.gpt.generation.top_p" in hot.stderr and "reasoning model" in hot.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import openai
 import pytest
 from fteval_openai.server.launch import Served, free_port
-from fteval_testutil import FTEVAL
+from fteval_testutil import FTEVAL, wait_until
 from openai_helpers import KEY
 from openapi_schemas import conforms
 
@@ -236,10 +235,8 @@ def test_jobs_validate_take_method_hyperparameters_and_list_checkpoints(server: 
         **base, method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}}, suffix="conf"
     )
     assert job.hyperparameters.n_epochs == 2 and job.method.supervised.hyperparameters.n_epochs == 2
-    deadline = time.monotonic() + 240
-    while api.fine_tuning.jobs.retrieve(job.id).status not in ("succeeded", "failed", "cancelled"):
-        assert time.monotonic() < deadline, "job did not finish"
-        time.sleep(0.5)
+    finished = ("succeeded", "failed", "cancelled")
+    wait_until(lambda: api.fine_tuning.jobs.retrieve(job.id).status in finished, 240, interval=0.5, what="the job")
     _, body = json_call(server, "GET", f"/v1/fine_tuning/jobs/{job.id}")
     conforms(body, "FineTuningJob")
     assert body["status"] == "succeeded", body

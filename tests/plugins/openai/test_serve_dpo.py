@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
 from fteval_openai.server.launch import Served
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_cli, wait_until
 from openai_helpers import KEY, VIGGO, write_spec
 
 from fteval.engine import Engine
@@ -46,13 +45,11 @@ def _upload(client, records: list) -> str:
 
 
 def _wait(client, job_id: str):
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    def finished():
         job = client.fine_tuning.jobs.retrieve(job_id)
-        if job.status in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
+        return job if job.status in ("succeeded", "failed", "cancelled") else None
+
+    return wait_until(finished, 300, interval=0.2, what=f"job {job_id} to finish")
 
 
 def test_serve_trains_the_apis_preference_job_body(tmp_path: Path) -> None:

@@ -10,11 +10,10 @@ import csv
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from fteval_openai.server.launch import Served
-from fteval_testutil import FTEVAL, fteval_cli
+from fteval_testutil import FTEVAL, fteval_cli, wait_until
 from openai_helpers import KEY, KEY_ENV, VIGGO, write_spec
 
 from fteval.loader import load_spec
@@ -97,10 +96,8 @@ def test_killed_train_reattaches_to_the_same_job(tmp_path: Path, api_key: str) -
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not server.get("/v1/fine_tuning/jobs")["data"]:
-            time.sleep(0.1)
-        time.sleep(0.5)  # past ctx.set_external_id
+        wait_until(lambda: server.get("/v1/fine_tuning/jobs")["data"], 120, interval=0.1, what="a job on the server")
+        wait_until(lambda: _job(store, spec, "ft").external_id, 60, interval=0.1, what="the job id in the store")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         (remote,) = server.get("/v1/fine_tuning/jobs")["data"]
@@ -163,10 +160,8 @@ def test_jobs_and_files_survive_a_server_restart_and_cancel_works(tmp_path: Path
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not server.get("/v1/fine_tuning/jobs")["data"]:
-            time.sleep(0.1)
-        time.sleep(0.5)
+        wait_until(lambda: server.get("/v1/fine_tuning/jobs")["data"], 120, interval=0.1, what="a job on the server")
+        wait_until(lambda: _job(store, spec, "ft").external_id, 60, interval=0.1, what="the job id in the store")
         cancelled = fteval_cli("cancel", str(spec), "--target", "ft", store=store, timeout=120)
         assert cancelled.returncode == 0, cancelled.stderr
         assert "cancelled" in cancelled.stdout

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fteval_openai.identity import PROBES
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_run
 from openai_helpers import KEY_ENV, VIGGO
 
 from fteval.store import Store
@@ -124,18 +124,18 @@ def test_a_release_swapped_behind_the_same_name_and_url_is_noticed(
 ) -> None:
     release, url = served
     spec, db = _spec(tmp_path / "spec.yaml", f"{url}/v1"), tmp_path / "runs.db"
-    first = fteval_cli("run", str(spec), store=db)
+    first = fteval_run("run", str(spec), store=db)
     assert first.returncode == 0, first.stderr
     first_run = Store(db).get_run("latest")
     assert release.rows_asked() == 4 and all(o.startswith("A: ") for o in _outputs(db, first_run.id))
     assert release.probes_asked() == len(PROBES)  # nothing reported tells releases apart: all probes asked
 
-    again = fteval_cli("run", str(spec), store=db)
+    again = fteval_run("run", str(spec), store=db)
     assert again.returncode == 0 and "model calls this invocation: 0" in again.stdout
     assert Store(db).get_run("latest").id == first_run.id and release.rows_asked() == 4
 
     release.prefix = "B"  # new weights behind the same name, URL and /v1/models entry
-    swapped = fteval_cli("run", str(spec), store=db)
+    swapped = fteval_run("run", str(spec), store=db)
     assert swapped.returncode == 0, swapped.stderr
     notices = [line for line in swapped.stderr.splitlines() if "the model is not the one run" in line]
     assert len(notices) == 1 and first_run.id in notices[0]
@@ -144,7 +144,7 @@ def test_a_release_swapped_behind_the_same_name_and_url_is_noticed(
     assert release.rows_asked() == 8 and all(o.startswith("B: ") for o in _outputs(db, new_run.id))
 
     # --no-cache asks the model for every row again, even though nothing changed
-    fresh = fteval_cli("run", str(spec), "--no-cache", store=db)
+    fresh = fteval_run("run", str(spec), "--no-cache", store=db)
     assert fresh.returncode == 0 and "model calls this invocation: 4" in fresh.stdout and release.rows_asked() == 12
     assert Store(db).get_run("latest").id != new_run.id
 
@@ -156,7 +156,7 @@ def test_two_url_paths_on_one_host_do_not_share_answers(
     db = tmp_path / "runs.db"
     for gateway in ("team-a", "team-b"):
         spec = _spec(tmp_path / f"{gateway}.yaml", f"{url}/{gateway}/v1")
-        out = fteval_cli("run", str(spec), store=db)
+        out = fteval_run("run", str(spec), store=db)
         assert out.returncode == 0 and "model calls this invocation: 4" in out.stdout, out.stderr
         assert release.rows_asked(gateway) == 4
     identities = {r.model_fingerprint.split(";")[0] for r in Store(db).list_runs()}
@@ -169,15 +169,15 @@ def test_a_new_snapshot_date_or_system_fingerprint_is_a_new_model_and_needs_no_p
     release, url = served
     release.entry = {"created": 1_700_000_000, "root": "/models/current"}
     spec, db = _spec(tmp_path / "spec.yaml", f"{url}/v1"), tmp_path / "runs.db"
-    assert fteval_cli("run", str(spec), store=db).returncode == 0
+    assert fteval_run("run", str(spec), store=db).returncode == 0
     first = Store(db).get_run("latest")
     assert "created=1700000000" in first.model_fingerprint and "root=/models/current" in first.model_fingerprint
     assert release.probes_asked() == 1  # a stable snapshot date identifies the release: one probe, for its fingerprint
     release.entry = {"created": 1_710_000_000, "root": "/models/current"}
-    moved = fteval_cli("run", str(spec), store=db)
+    moved = fteval_run("run", str(spec), store=db)
     assert moved.returncode == 0 and "model calls this invocation: 4" in moved.stdout
     release.system_fingerprint = "fp_2"
-    fingerprinted = fteval_cli("run", str(spec), store=db)
+    fingerprinted = fteval_run("run", str(spec), store=db)
     assert fingerprinted.returncode == 0 and "model calls this invocation: 4" in fingerprinted.stdout
     assert "system_fingerprint=fp_2" in Store(db).get_run("latest").model_fingerprint
 
@@ -186,9 +186,9 @@ def test_a_pinned_revision_is_part_of_the_identity(tmp_path: Path, api_key: str,
     release, url = served
     db = tmp_path / "runs.db"
     v3 = _spec(tmp_path / "v3.yaml", f"{url}/v1", revision="v3")
-    assert fteval_cli("run", str(v3), store=db).returncode == 0
+    assert fteval_run("run", str(v3), store=db).returncode == 0
     assert (
         "revision=v3" in Store(db).get_run("latest").model_fingerprint and release.probes_asked() == 0
     )  # pinned: taken at its word, no probe
-    v4 = fteval_cli("run", str(_spec(tmp_path / "v4.yaml", f"{url}/v1", revision="v4")), store=db)
+    v4 = fteval_run("run", str(_spec(tmp_path / "v4.yaml", f"{url}/v1", revision="v4")), store=db)
     assert v4.returncode == 0 and "model calls this invocation: 4" in v4.stdout

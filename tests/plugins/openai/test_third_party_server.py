@@ -12,14 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fteval_openai.server.launch import free_port
-from fteval_testutil import fteval_cli
+from fteval_testutil import fteval_cli, wait_until
 from openai_helpers import VIGGO
 
 from fteval.store import Store
@@ -65,15 +64,16 @@ def served_model(gguf_cache: str, tmp_path_factory: pytest.TempPathFactory) -> I
         env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
     )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, "transformers serve did not start"
+
+        def healthy() -> bool:
+            assert proc.poll() is None, "transformers serve exited before it started"
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
+                    return response.status == 200
             except OSError:
-                time.sleep(1)
+                return False
+
+        wait_until(healthy, 180, interval=1, what="transformers serve to start")
         yield f"http://127.0.0.1:{port}/v1", folder
     finally:
         proc.terminate()

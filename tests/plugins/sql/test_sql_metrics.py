@@ -11,6 +11,8 @@ from fteval_sql.metrics import ExecutionAccuracy, NormalizedMatch, ValidSqlRate
 
 from fteval.plugin import Metric, Parser
 
+pytestmark = pytest.mark.fast
+
 ROW = {
     "context": "CREATE TABLE singer (name VARCHAR, country VARCHAR, age INTEGER)",
     "answer": "SELECT name FROM singer WHERE country = 'France'",

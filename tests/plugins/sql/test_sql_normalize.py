@@ -6,6 +6,8 @@ import pytest
 from fteval_sql.normalize import NormalizeError, normalize
 from fteval_sql.schema import parse_schema
 
+pytestmark = pytest.mark.fast
+
 SINGER = parse_schema("CREATE TABLE singer (name VARCHAR, country VARCHAR, age INTEGER, singer_id VARCHAR)")
 TWO = parse_schema(
     "CREATE TABLE singer (name VARCHAR, singer_id VARCHAR, age INTEGER); "

@@ -7,6 +7,8 @@ from fteval_sql.parser import SqlParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.fast
+
 GOLD = "SELECT count(*) FROM singer"
 
 

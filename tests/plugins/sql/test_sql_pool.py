@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -17,6 +18,7 @@ import pytest
 from fteval_sql.execution import ExecSettings
 from fteval_sql.pool import ScoringPool
 from fteval_sql.sandbox import Limits
+from fteval_testutil import wait_until
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 
@@ -38,11 +40,18 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` is on a CPU or runnable (a worker in its query), not waiting for work."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "R"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def wait_dead(pids: list[int], seconds: float) -> list[int]:
     """The pids still alive after up to ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: not any(alive(p) for p in pids), seconds)
     return [p for p in pids if alive(p)]
 
 
@@ -116,13 +125,14 @@ def test_killing_the_parent_ends_its_workers(workers: str) -> None:
         if {workers == "busy"!r}:
             pool.run([({CONTEXT!r}, gold, {RUNAWAY!r}) for gold in {GOLDS!r}])
         else:
-            import time; time.sleep(60)
+            import time; time.sleep(60)  # idle workers: the parent waits until the test kills it
     """
     proc = subprocess.Popen(script(body), stdout=subprocess.PIPE, text=True)
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert len(pids) == 2 and all(alive(p) for p in pids)
-        time.sleep(0.5)  # let the busy workers get into their queries
+        if workers == "busy":  # let the busy workers get into their queries
+            wait_until(lambda: all(running(p) for p in pids), 10, what="both workers running a query")
         proc.kill()
         proc.wait(timeout=10)
         assert wait_dead(pids, 5.0) == []

@@ -23,6 +23,8 @@ from viggo_helpers import SPLITS, make_item, read_rows
 
 from fteval.plugin import Metric, Parser
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parents[3]
 DIVISION = (
     "inform(name[Tom Clancy's The Division], esrb[M (for Mature)], rating[average], "

@@ -14,6 +14,8 @@ from viggo_helpers import SPLITS, read_rows
 
 from fteval.plugin import Parsed
 
+pytestmark = pytest.mark.fast
+
 DIVISION = (
     "inform(name[Tom Clancy's The Division], esrb[M (for Mature)], rating[average], "
     "genres[role-playing, shooter, tactical], player_perspective[third person], "
