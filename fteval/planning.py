@@ -41,6 +41,7 @@ class TargetPlan:
     epochs: float | None = None
     train_tokens: int | None = None  # tokens x epochs
     train_time_s: float | None = None
+    train_time_is_bound: bool = False
     train_cost_usd: float | None = None
     eval_cost_usd: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -174,6 +175,7 @@ def plan_spec(loaded: LoadedSpec, targets: Sequence[str] = ()) -> list[TargetPla
         trained, evaluated = _estimates(target, work)
         plan.epochs, plan.train_tokens = trained.epochs, trained.train_tokens
         plan.train_time_s, plan.train_cost_usd = trained.train_time_s, trained.train_cost_usd
+        plan.train_time_is_bound = trained.train_time_is_bound
         plan.eval_cost_usd = evaluated.eval_cost_usd
         plan.notes += evaluated.notes + trained.notes
         plan.warnings += evaluated.warnings + trained.warnings

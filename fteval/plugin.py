@@ -376,6 +376,8 @@ class Estimate:
     #: Tokens trained, all epochs together.
     train_tokens: int | None = None
     train_time_s: float | None = None
+    #: Whether ``train_time_s`` is a lower bound (a throughput ceiling), printed as "at least".
+    train_time_is_bound: bool = False
     train_cost_usd: float | None = None
     eval_cost_usd: float | None = None
     #: What one call costs (pipelines price their steps with it); None: not billed per token.

@@ -43,7 +43,9 @@ def print_spec_plan(spec: Path, targets: Sequence[str]) -> None:
         if plan.train_tokens is not None:
             click.echo(f"  training: {plan.train_tokens:,} tokens ({plan.epochs:g} epochs)")
         if plan.train_time_s is not None:
-            click.echo(f"  training time: at least {_duration(plan.train_time_s)} (throughput bound; see notes)")
+            bound = "at least " if plan.train_time_is_bound else ""
+            why = " (throughput bound; see notes)" if plan.train_time_is_bound else ""
+            click.echo(f"  training time: {bound}{_duration(plan.train_time_s)}{why}")
         if plan.train_cost_usd is not None:
             click.echo(f"  training cost: ~${plan.train_cost_usd:,.2f} (estimate)")
         if plan.steps:

@@ -48,7 +48,7 @@ def estimate(config: HFConfig, work: PlanInput) -> Estimate:
         out.warnings.append(f"{long} train row(s) over max_seq_len {max_len} (estimated): cut at the end")
     out.train_tokens = round(sum(min(n, max_len) for n in per_row) * epochs)
     computed = _computed_tokens(config, out, rows, out.train_tokens, epochs, work.shared_prompt_tokens)
-    out.train_time_s = computed / TINY_TOKENS_PER_S
+    out.train_time_s, out.train_time_is_bound = computed / TINY_TOKENS_PER_S, True
     tiny = isinstance(config.model, ScratchModel) and config.model.preset == "tiny"
     out.notes.append(
         f"training time: a lower bound at {TINY_TOKENS_PER_S:,} tokens/s, measured for the tiny preset on 2 idle CPU"
