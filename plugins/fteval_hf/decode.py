@@ -9,8 +9,9 @@ Greedy outputs are token-identical to the plain path (same model maths, fewer to
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -23,8 +24,9 @@ from .prefix_cache import (
     last_logit_kwargs,
     supports_shared_prefix,
 )
+from .static_decode import DecodeStats, greedy_static, supports_static_greedy
 
-__all__ = ["generate"]
+__all__ = ["DecodeStats", "generate"]
 
 
 class _PrefixMemo:
@@ -178,13 +180,24 @@ def _generate_batch(
     temperature: float,
     top_p: float,
     gen: torch.Generator,
+    static: bool,
+    stats: DecodeStats | None,
 ) -> list[list[int]]:
     """Decode one batch; finished rows are dropped from the cache as they accumulate."""
     logits, cache, mask, positions = _prefill(model, prompts, prefix, memo, pad)
+    loop = "static" if static else "general"
+    if stats is not None:
+        stats.loops[loop] = stats.loops.get(loop, 0) + 1
+    if static:
+        return greedy_static(
+            model, logits, cache, mask, positions, max_new_tokens=max_new_tokens, eos=eos, stops=stops, stats=stats
+        )
+    started = time.perf_counter()
     _room_to_grow(cache, max_new_tokens)
     outputs: list[list[int]] = [[] for _ in prompts]
     active = list(range(len(prompts)))  # row of each cache slot
     done = [False] * len(prompts)
+    steps = row_steps = 0
     for step in range(max_new_tokens):
         tokens = _pick(logits, temperature, top_p, gen)
         for slot, row in enumerate(active):
@@ -212,6 +225,10 @@ def _generate_batch(
             use_cache=True,
         )
         cache, logits, positions = out.cache, out.logits[:, -1].float(), positions + 1
+        steps, row_steps = steps + 1, row_steps + len(active)
+    if stats is not None:
+        stats.steps, stats.row_steps = stats.steps + steps, stats.row_steps + row_steps
+        stats.seconds += time.perf_counter() - started
     return outputs
 
 
@@ -229,6 +246,8 @@ def generate(
     shared_prefix: SharedPrefix = "off",
     batch_size: int | None = None,
     min_prefix: int = MIN_SHARED_PREFIX,
+    loop: Literal["auto", "static", "general"] = "auto",
+    stats: DecodeStats | None = None,
 ) -> list[list[int]]:
     """Generate continuations for token-id prompts, batched with a KV cache.
 
@@ -246,6 +265,10 @@ def generate(
             only when at least ``min_prefix`` tokens are shared and the model supports it).
         batch_size: Prompts per forward batch (length-sorted); ``None`` runs all at once.
         min_prefix: Shortest shared prefix that ``auto`` uses.
+        loop: ``static`` decodes greedily with the lean per-step forward of ``static_decode.py``
+            (greedy Llama-layout models only); ``general`` with the model's own forward (any
+            model, sampling); ``auto`` picks ``static`` where it applies. Outputs are the same.
+        stats: counters that receive the decode steps, row-steps and their wall time.
 
     Returns:
         The generated token ids per prompt, in input order.
@@ -257,6 +280,11 @@ def generate(
     sharing = shared_prefix != "off" and supports_shared_prefix(model)
     if shared_prefix == "on" and not sharing:
         raise ValueError("shared_prefix: on needs a decoder-only model with a DynamicCache; use auto or off")
+    if loop not in ("auto", "static", "general"):
+        raise ValueError(f"loop must be auto, static or general, not {loop!r}")
+    static = loop != "general" and temperature <= 0.0 and supports_static_greedy(model)
+    if loop == "static" and not static:
+        raise ValueError("loop: static needs greedy decoding (temperature 0) of a plain Llama-layout model")
     eos = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
     size = batch_size or len(prompt_ids)
     plan = plan_batches(prompt_ids, size, shuffle=False)
@@ -286,6 +314,8 @@ def generate(
                     temperature=temperature,
                     top_p=top_p,
                     gen=gen,
+                    static=static,
+                    stats=stats,
                 )
                 for i, out in zip(idx, outs, strict=False):
                     results[i] = out
