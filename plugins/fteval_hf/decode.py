@@ -198,6 +198,7 @@ def _generate_batch(
     active = list(range(len(prompts)))  # row of each cache slot
     done = [False] * len(prompts)
     steps = row_steps = 0
+    in_model = 0.0
     for step in range(max_new_tokens):
         tokens = _pick(logits, temperature, top_p, gen)
         for slot, row in enumerate(active):
@@ -217,6 +218,7 @@ def _generate_batch(
             tokens, mask, positions = tokens[keep], mask[keep], positions[keep]
             active = [active[s] for s in keep.tolist()]
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        called = time.perf_counter()
         out = model(
             input_ids=tokens.unsqueeze(1),
             attention_mask=mask,
@@ -225,10 +227,12 @@ def _generate_batch(
             use_cache=True,
         )
         cache, logits, positions = out.cache, out.logits[:, -1].float(), positions + 1
+        in_model += time.perf_counter() - called
         steps, row_steps = steps + 1, row_steps + len(active)
     if stats is not None:
         stats.steps, stats.row_steps = stats.steps + steps, stats.row_steps + row_steps
         stats.seconds += time.perf_counter() - started
+        stats.model_seconds += in_model
     return outputs
 
 

@@ -33,6 +33,7 @@ class DecodeStats:
     steps: int = 0  # model calls after the prefill
     row_steps: int = 0  # sum over steps of the rows computed
     seconds: float = 0.0  # wall time of those steps (bookkeeping included)
+    model_seconds: float = 0.0  # the part spent in the model's forward (the rest is bookkeeping)
     loops: dict[str, int] = field(default_factory=dict)  # batches decoded by each loop
 
 
@@ -104,7 +105,8 @@ class _Llama:
             out = out.reshape(rows, -1, 1, self.head_dim).transpose(1, 2).reshape(rows, 1, -1)
             hidden = hidden + attn.o_proj(out)
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
-        return self.model.lm_head(self.inner.norm(hidden))[:, -1].float()
+        logits: torch.Tensor = self.model.lm_head(self.inner.norm(hidden))[:, -1].float()
+        return logits
 
     def _eager(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The eager attention maths of transformers' Llama (kv heads repeated, additive mask)."""
@@ -190,6 +192,7 @@ def greedy_static(
     active = torch.arange(rows, device=device)  # row of each buffer slot
     live = torch.ones(rows, dtype=torch.bool, device=device)  # slots still generating
     steps = row_steps = 0
+    in_model = 0.0
     for step in range(max_new_tokens):
         tokens = logits.argmax(dim=-1)
         history[active, step] = tokens
@@ -207,11 +210,14 @@ def greedy_static(
             active, tokens, positions, attend = active[keep], tokens[keep], positions[keep], attend[keep]
             live = live[keep]
         column = width + step
+        called = time.perf_counter()
         logits = runner.step(tokens, positions, column, attend[:, :, :, : column + 1])
+        in_model += time.perf_counter() - called
         positions = positions + 1
         steps, row_steps = steps + 1, row_steps + len(active)
     if stats is not None:
         stats.steps, stats.row_steps = stats.steps + steps, stats.row_steps + row_steps
         stats.seconds += time.perf_counter() - started
+        stats.model_seconds += in_model
     out = history.cpu().tolist()
     return [out[r][: int(kept[r])] for r in range(rows)]
