@@ -180,18 +180,12 @@ def _generate_batch(
     temperature: float,
     top_p: float,
     gen: torch.Generator,
-    static: bool,
     stats: DecodeStats | None,
 ) -> list[list[int]]:
     """Decode one batch; finished rows are dropped from the cache as they accumulate."""
     logits, cache, mask, positions = _prefill(model, prompts, prefix, memo, pad)
-    loop = "static" if static else "general"
     if stats is not None:
-        stats.loops[loop] = stats.loops.get(loop, 0) + 1
-    if static:
-        return greedy_static(
-            model, logits, cache, mask, positions, max_new_tokens=max_new_tokens, eos=eos, stops=stops, stats=stats
-        )
+        stats.loops["general"] = stats.loops.get("general", 0) + 1
     started = time.perf_counter()
     _room_to_grow(cache, max_new_tokens)
     outputs: list[list[int]] = [[] for _ in prompts]
@@ -295,30 +289,48 @@ def generate(
     gen = torch.Generator().manual_seed(seed)
     memo = _PrefixMemo()
     results: list[list[int]] = [[] for _ in prompt_ids]
+    stops = list(stop_sequences or ())
+
+    def prefix_of(prompts: list[list[int]]) -> int:
+        """Tokens of the prompts' common prefix to prefill once (0: none)."""
+        if not sharing:
+            return 0
+        prefix = common_prefix_length(prompts, limit=min(len(p) for p in prompts) - 1)
+        return 0 if shared_prefix == "auto" and prefix < min_prefix else prefix
+
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
+            if static:
+                order = [i for idx in plan.batches for i in idx]
+                outs = greedy_static(
+                    model,
+                    [prompt_ids[i] for i in order],
+                    lambda prompts: _prefill(model, prompts, prefix_of(prompts), memo, pad_token_id),
+                    slots=size,
+                    max_new_tokens=max_new_tokens,
+                    eos=eos,
+                    stops=stops,
+                    stats=stats,
+                )
+                for i, out in zip(order, outs, strict=True):
+                    results[i] = out
+                return results
             for idx in plan.batches:
                 prompts = [list(prompt_ids[i]) for i in idx]
-                prefix = 0
-                if sharing:
-                    prefix = common_prefix_length(prompts, limit=min(len(p) for p in prompts) - 1)
-                    if shared_prefix == "auto" and prefix < min_prefix:
-                        prefix = 0
                 outs = _generate_batch(
                     model,
                     prompts,
-                    prefix,
+                    prefix_of(prompts),
                     memo,
                     max_new_tokens=max_new_tokens,
                     eos=eos,
                     pad=pad_token_id,
-                    stops=list(stop_sequences or ()),
+                    stops=stops,
                     temperature=temperature,
                     top_p=top_p,
                     gen=gen,
-                    static=static,
                     stats=stats,
                 )
                 for i, out in zip(idx, outs, strict=False):

@@ -1,18 +1,20 @@
-"""Greedy decoding of Llama-layout models over a preallocated cache, one lean forward per step.
+"""Greedy decoding of Llama-layout models: refilled slots over preallocated buffers, one lean step each.
 
-``decode.py`` prefills each batch with the model itself (so prefix sharing and the prompt maths are
-unchanged) and hands the filled cache here. Each step then runs the decoder layers directly on
+``decode.py`` hands over all prompts of a call and a prefill function (the model's own forward, so
+prefix sharing and the prompt maths are unchanged). Rows occupy slots; when a quarter of the slots
+has finished, the next prompts are prefilled into them (continuous batching), so steps stay full
+instead of trailing off with a batch's longest row. Each step runs the decoder layers directly on
 their weights: the same modules and kernels as the model's forward (RMSNorm, projections, rotary
-tables computed by the model's own rotary embedding, SDPA with the same boolean mask, the MLP), but
-without building masks, position embeddings and cache objects anew for every token, and with the
-rows' end checks done on tensors instead of per-row Python. Models this loop does not know fall back
-to the general loop in ``decode.py``; see :func:`supports_static_greedy`.
+tables from the model's own rotary embedding, SDPA with an additive mask, the MLP), without
+rebuilding masks, position embeddings and cache objects for every token, and with end checks on
+tensors instead of per-row Python. Each row attends only to its own keys. Other models, sampling
+and adapters use the general loop in ``decode.py``; see :func:`supports_static_greedy`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +36,7 @@ class DecodeStats:
     row_steps: int = 0  # sum over steps of the rows computed
     seconds: float = 0.0  # wall time of those steps (bookkeeping included)
     model_seconds: float = 0.0  # the part spent in the model's forward (the rest is bookkeeping)
-    loops: dict[str, int] = field(default_factory=dict)  # batches decoded by each loop
+    loops: dict[str, int] = field(default_factory=dict)  # prefill calls (batches, refills) of each loop
 
 
 def supports_static_greedy(model: Any) -> bool:
@@ -62,9 +64,10 @@ def supports_static_greedy(model: Any) -> bool:
 class _Llama:
     """One decode step of a Llama-layout model over preallocated key/value buffers."""
 
-    def __init__(self, model: Any, buffers: list[tuple[torch.Tensor, torch.Tensor]], length: int) -> None:
+    def __init__(self, model: Any, length: int) -> None:
         inner = model.model
-        self.model, self.inner, self.buffers = model, inner, buffers
+        self.model, self.inner = model, inner
+        self.buffers: list[tuple[torch.Tensor, torch.Tensor]] = []
         config = model.config
         self.heads = config.num_attention_heads
         self.kv_heads = getattr(config, "num_key_value_heads", None) or self.heads
@@ -72,7 +75,7 @@ class _Llama:
         self.groups = self.heads // self.kv_heads
         self.scaling = self.head_dim**-0.5
         self.eager = config._attn_implementation == "eager"
-        probe = buffers[0][0]
+        probe = inner.embed_tokens.weight
         positions = torch.arange(length, device=probe.device).unsqueeze(0)
         cos, sin = inner.rotary_emb(probe, position_ids=positions)  # the model's own tables
         self.cos, self.sin = cos[0], sin[0]
@@ -126,98 +129,181 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def _ends(
-    history: torch.Tensor, step: int, tokens: torch.Tensor, eos: torch.Tensor | None, stops: Sequence[torch.Tensor]
+    history: torch.Tensor,
+    rows: torch.Tensor,
+    done: torch.Tensor,
+    tokens: torch.Tensor,
+    eos: torch.Tensor | None,
+    stops: Sequence[torch.Tensor],
 ) -> torch.Tensor:
-    """Tokens to strip per row if it ended at ``step`` (EOS first, then stops in order), else 0."""
+    """Tokens to strip per slot if its row just ended (EOS first, then stops in order), else 0.
+
+    ``done`` counts each row's tokens so far; the last one is ``tokens``.
+    """
     cut = torch.zeros_like(tokens)
     for stop in reversed(stops):  # the first matching stop wins: later ones are overwritten
         n = stop.numel()
-        if 0 < n <= step + 1:
-            hit = (history[:, step + 1 - n : step + 1] == stop).all(dim=1)
-            cut = torch.where(hit, n, cut)
+        cols = (done.unsqueeze(1) - n + torch.arange(n, device=done.device)).clamp(min=0)
+        hit = (history[rows.unsqueeze(1), cols] == stop).all(dim=1) & (done >= n)
+        cut = torch.where(hit, n, cut)
     if eos is not None:
         cut = torch.where(torch.isin(tokens, eos), 1, cut)
     return cut
 
 
+Prefill = Callable[[list[list[int]]], tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]]
+
+
+class _Slots:
+    """The rows being decoded: their cache buffers, additive masks, positions and progress."""
+
+    def __init__(self, runner: _Llama, device: torch.device) -> None:
+        self.runner, self.device = runner, device
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        self.rows, self.steps, self.positions, self.start = empty, empty, empty, empty
+        self.live = torch.zeros(0, dtype=torch.bool, device=device)
+        self.mask = torch.zeros((0, 1, 1, 0), dtype=runner.cos.dtype, device=device)
+        self.logits: torch.Tensor | None = None
+        self.column = 0  # next cache column every row writes
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def width(self) -> int:
+        """Columns the buffers hold."""
+        return self.mask.shape[-1]
+
+    def relayout(
+        self,
+        keep: torch.Tensor,
+        new: tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor] | None,
+        new_rows: torch.Tensor,
+        room: int,
+    ) -> None:
+        """Keep the slots ``keep``, add prefilled rows, right-align everything, leave ``room`` columns."""
+        span = int((self.column - self.start[keep]).max()) if len(keep) else 0
+        added = new[2].shape[1] if new is not None else 0
+        column = max(span, added)
+        rows = len(keep) + len(new_rows)
+        dtype = self.mask.dtype
+        mask = torch.zeros((rows, 1, 1, column + room), dtype=dtype, device=self.device)
+        mask[:, :, :, :column] = float("-inf")
+        buffers = []
+        old = self.runner.buffers
+        fresh = [(layer.keys, layer.values) for layer in new[1].layers] if new is not None else []
+        for layer in range(len(old or fresh)):
+            ref = (old or fresh)[layer][0]
+            shape = (rows, ref.shape[1], column + room, ref.shape[-1])
+            k, v = ref.new_zeros(shape), ref.new_zeros(shape)
+            if span:
+                k[: len(keep), :, column - span : column] = old[layer][0][keep, :, self.column - span : self.column]
+                v[: len(keep), :, column - span : column] = old[layer][1][keep, :, self.column - span : self.column]
+            if fresh:
+                k[len(keep) :, :, column - added : column] = fresh[layer][0]
+                v[len(keep) :, :, column - added : column] = fresh[layer][1]
+            buffers.append((k, v))
+        if span:
+            mask[: len(keep), :, :, column - span : column] = self.mask[keep, :, :, self.column - span : self.column]
+        start = [column - self.column + self.start[keep]]
+        positions, steps, logits = (
+            [self.positions[keep]],
+            [self.steps[keep]],
+            [] if self.logits is None else [self.logits[keep]],
+        )
+        if new is not None:
+            new_logits, cache, new_mask, new_positions = new
+            mask[len(keep) :, 0, 0, column - added : column].masked_fill_(new_mask == 1, 0.0)
+            cache.layers = []
+            start.append(torch.full((len(new_rows),), column - added, dtype=torch.long, device=self.device))
+            positions.append(new_positions)
+            steps.append(torch.zeros(len(new_rows), dtype=torch.long, device=self.device))
+            logits.append(new_logits)
+        self.runner.buffers, self.mask, self.column = buffers, mask, column
+        self.rows = torch.cat([self.rows[keep], new_rows])
+        self.start, self.positions, self.steps = torch.cat(start), torch.cat(positions), torch.cat(steps)
+        self.logits = torch.cat(logits)
+        self.live = torch.ones(rows, dtype=torch.bool, device=self.device)
+
+
 def greedy_static(
     model: Any,
-    logits: torch.Tensor,
-    cache: Any,
-    mask: torch.Tensor,
-    positions: torch.Tensor,
+    prompts: Sequence[Sequence[int]],
+    prefill: Prefill,
     *,
+    slots: int,
     max_new_tokens: int,
     eos: set[int],
     stops: Sequence[Sequence[int]],
     stats: DecodeStats | None = None,
 ) -> list[list[int]]:
-    """Greedy continuation of a prefilled batch; finished rows are dropped from the buffers.
+    """Greedy continuations of ``prompts``, at most ``slots`` rows at a time, refilled as rows end.
+
+    Rows are taken in the given order; when a quarter of the slots has finished, the next prompts
+    are prefilled (by ``prefill``, which may share their common prefix) and take the free slots,
+    so every step computes a full batch until the queue runs out (then finished rows are dropped).
+    Each row attends only to its own keys, so its output is what it would be decoded alone.
 
     Args:
         model: a model for which :func:`supports_static_greedy` holds.
-        logits: the prefill's last-position logits [B, V].
-        cache: the prefill's cache; each layer exposes ``keys``/``values`` [B, H, L, D].
-        mask: the prefill's 0/1 attention mask [B, L] (left padding is 0).
-        positions: each row's next position [B].
+        prompts: prompt token ids, in the order they should be started.
+        prefill: runs a list of prompts; returns last logits [B, V], a cache whose layers expose
+            ``keys``/``values`` [B, H, L, D], the 0/1 attention mask [B, L] and next positions [B].
+        slots: most rows decoded at once.
         max_new_tokens: most tokens per row.
         eos: ids that end a row (not included in its output).
         stops: token sequences that end a row (not included in its output).
-        stats: counters to add this batch's decode steps to.
+        stats: counters to add the decode steps to.
 
     Returns:
-        The generated ids per row, as the general loop returns them.
+        The generated ids per prompt, as the general loop returns them.
     """
+    if max_new_tokens <= 0 or not prompts:
+        return [[] for _ in prompts]
     started = time.perf_counter()
-    rows, width = mask.shape
-    device = logits.device
-    length = width + max_new_tokens
-    buffers = []
-    for layer in cache.layers:
-        k, v = layer.keys, layer.values
-        shape = (rows, k.shape[1], length, k.shape[-1])
-        bk, bv = k.new_empty(shape), v.new_empty(shape)
-        bk[:, :, :width], bv[:, :, :width] = k, v
-        buffers.append((bk, bv))
-    cache.layers = []  # the buffers hold the keys now; drop the prefill's copies
-    runner = _Llama(model, buffers, int(positions.max()) + max_new_tokens)
-    del buffers
-    # SDPA turns a boolean mask into this additive one in every call; build it once per batch.
-    attend = torch.zeros((rows, 1, 1, length), dtype=runner.cos.dtype, device=device)
-    attend[:, 0, 0, :width].masked_fill_(mask == 0, float("-inf"))
+    device = model.model.embed_tokens.weight.device
+    runner = _Llama(model, max(len(p) for p in prompts) + max_new_tokens)
+    state = _Slots(runner, device)
     eos_ids = torch.tensor(sorted(eos), dtype=torch.long, device=device) if eos else None
     stop_ids = [torch.tensor(list(s), dtype=torch.long, device=device) for s in stops if s]
-    history = torch.zeros((rows, max_new_tokens), dtype=torch.long, device=device)
-    kept = torch.full((rows,), max_new_tokens, dtype=torch.long)  # output length of each row
-    active = torch.arange(rows, device=device)  # row of each buffer slot
-    live = torch.ones(rows, dtype=torch.bool, device=device)  # slots still generating
-    steps = row_steps = 0
+    history = torch.zeros((len(prompts), max_new_tokens + 1), dtype=torch.long, device=device)
+    kept = torch.full((len(prompts),), max_new_tokens, dtype=torch.long, device=device)
+    queued = 0
+    steps = row_steps = prefills = 0
     in_model = 0.0
-    for step in range(max_new_tokens):
-        tokens = logits.argmax(dim=-1)
-        history[active, step] = tokens
-        cut = _ends(history[active], step, tokens, eos_ids, stop_ids)
-        ended = (cut > 0) & live
+    while True:
+        free = len(state) - int(state.live.sum())
+        refill = queued < len(prompts) and (free * 4 >= slots or free == len(state))
+        if refill or (free and free * 4 >= len(state)) or state.column >= state.width():
+            keep = state.live.nonzero().squeeze(1)
+            take = min(slots - len(keep), len(prompts) - queued) if refill else 0
+            new = prefill([list(p) for p in prompts[queued : queued + take]]) if take else None
+            new_rows = torch.arange(queued, queued + take, device=device)
+            queued, prefills = queued + take, prefills + (take > 0)
+            if len(keep) + take == 0:
+                break
+            state.relayout(keep, new, new_rows, max_new_tokens)
+        assert state.logits is not None
+        tokens = state.logits.argmax(dim=-1)
+        # Finished rows still in a slot write to a scratch column and stop counting.
+        history[state.rows, torch.where(state.live, state.steps, max_new_tokens)] = tokens
+        state.steps = state.steps + state.live
+        cut = _ends(history, state.rows, state.steps, tokens, eos_ids, stop_ids)
+        ended = ((cut > 0) | (state.steps >= max_new_tokens)) & state.live
         if bool(ended.any()):
-            kept[active[ended].cpu()] = (step + 1 - cut[ended]).cpu()
-            live &= ~ended
-        n_live = int(live.sum())
-        if n_live == 0 or step == max_new_tokens - 1:
-            break
-        if (len(active) - n_live) * 4 >= len(active):  # compact: stop computing rows that are done
-            keep = live.nonzero().squeeze(1)
-            runner.buffers = [(k[keep], v[keep]) for k, v in runner.buffers]
-            active, tokens, positions, attend = active[keep], tokens[keep], positions[keep], attend[keep]
-            live = live[keep]
-        column = width + step
+            kept[state.rows[ended]] = state.steps[ended] - cut[ended]
+            state.live = state.live & ~ended
+        if not bool(state.live.any()):
+            continue
         called = time.perf_counter()
-        logits = runner.step(tokens, positions, column, attend[:, :, :, : column + 1])
+        column = state.column
+        state.logits = runner.step(tokens, state.positions, column, state.mask[:, :, :, : column + 1])
         in_model += time.perf_counter() - called
-        positions = positions + 1
-        steps, row_steps = steps + 1, row_steps + len(active)
+        state.column, state.positions = column + 1, state.positions + 1
+        steps, row_steps = steps + 1, row_steps + len(state)
     if stats is not None:
         stats.steps, stats.row_steps = stats.steps + steps, stats.row_steps + row_steps
         stats.seconds += time.perf_counter() - started
         stats.model_seconds += in_model
-    out = history.cpu().tolist()
-    return [out[r][: int(kept[r])] for r in range(rows)]
+        stats.loops["static"] = stats.loops.get("static", 0) + prefills
+    out, lengths = history.cpu().tolist(), kept.cpu().tolist()
+    return [row[:n] for row, n in zip(out, lengths, strict=True)]
