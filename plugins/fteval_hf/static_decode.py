@@ -80,11 +80,17 @@ class _Llama:
         cos, sin = inner.rotary_emb(probe, position_ids=positions)  # the model's own tables
         self.cos, self.sin = cos[0], sin[0]
 
-    def step(self, tokens: torch.Tensor, positions: torch.Tensor, column: int, mask: torch.Tensor) -> torch.Tensor:
-        """Logits [B, V] after ``tokens`` [B]; their keys go to cache ``column``, ``mask`` is additive."""
+    def step(
+        self, tokens: torch.Tensor, positions: torch.Tensor, columns: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits [B, V] after ``tokens`` [B]; row i's keys go to column ``columns[i]``.
+
+        ``mask`` [B, 1, 1, C] is additive over the first C columns (C past every row's column).
+        """
         from torch.nn import functional as F
 
-        rows = tokens.shape[0]
+        rows, seen = tokens.shape[0], mask.shape[-1]
+        slot = torch.arange(rows, device=tokens.device)
         hidden = self.inner.embed_tokens(tokens.unsqueeze(1))  # [B, 1, H]
         cos = self.cos[positions].unsqueeze(1).unsqueeze(1)  # [B, 1, 1, D]
         sin = self.sin[positions].unsqueeze(1).unsqueeze(1)
@@ -95,9 +101,9 @@ class _Llama:
             k = attn.k_proj(x).view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
             v = attn.v_proj(x).view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
             q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
-            keys[:, :, column : column + 1] = k
-            values[:, :, column : column + 1] = v
-            seen_k, seen_v = keys[:, :, : column + 1], values[:, :, : column + 1]
+            keys[slot, :, columns] = k[:, :, 0]
+            values[slot, :, columns] = v[:, :, 0]
+            seen_k, seen_v = keys[:, :, :seen], values[:, :, :seen]
             if self.eager:
                 out = self._eager(q, seen_k, seen_v, mask)
             elif self.groups > 1:  # one query per head: the group's heads as queries of its kv head
@@ -155,74 +161,50 @@ Prefill = Callable[[list[list[int]]], tuple[torch.Tensor, Any, torch.Tensor, tor
 
 
 class _Slots:
-    """The rows being decoded: their cache buffers, additive masks, positions and progress."""
+    """Fixed slots of rows being decoded: cache buffers, additive masks, positions and progress."""
 
-    def __init__(self, runner: _Llama, device: torch.device) -> None:
-        self.runner, self.device = runner, device
-        empty = torch.zeros(0, dtype=torch.long, device=device)
-        self.rows, self.steps, self.positions, self.start = empty, empty, empty, empty
-        self.live = torch.zeros(0, dtype=torch.bool, device=device)
-        self.mask = torch.zeros((0, 1, 1, 0), dtype=runner.cos.dtype, device=device)
+    def __init__(self, runner: _Llama, count: int, width: int, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        ref = layers[0][0]
+        self.runner, device = runner, ref.device
+        shape = (count, ref.shape[1], width, ref.shape[-1])
+        # Zeroed once: a masked column must hold finite numbers (0 x -inf would be NaN).
+        runner.buffers = [(ref.new_zeros(shape), ref.new_zeros(shape)) for _ in layers]
+        self.mask = torch.full((count, 1, 1, width), float("-inf"), dtype=runner.cos.dtype, device=device)
+        zeros = torch.zeros(count, dtype=torch.long, device=device)
+        self.rows, self.steps, self.positions, self.columns = zeros, zeros, zeros, zeros
+        self.live = torch.zeros(count, dtype=torch.bool, device=device)
         self.logits: torch.Tensor | None = None
-        self.column = 0  # next cache column every row writes
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def width(self) -> int:
-        """Columns the buffers hold."""
-        return self.mask.shape[-1]
-
-    def relayout(
-        self,
-        keep: torch.Tensor,
-        new: tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor] | None,
-        new_rows: torch.Tensor,
-        room: int,
+    def fill(
+        self, slots: torch.Tensor, rows: torch.Tensor, new: tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]
     ) -> None:
-        """Keep the slots ``keep``, add prefilled rows, right-align everything, leave ``room`` columns."""
-        span = int((self.column - self.start[keep]).max()) if len(keep) else 0
-        added = new[2].shape[1] if new is not None else 0
-        column = max(span, added)
-        rows = len(keep) + len(new_rows)
-        dtype = self.mask.dtype
-        mask = torch.zeros((rows, 1, 1, column + room), dtype=dtype, device=self.device)
-        mask[:, :, :, :column] = float("-inf")
-        buffers = []
-        old = self.runner.buffers
-        fresh = [(layer.keys, layer.values) for layer in new[1].layers] if new is not None else []
-        for layer in range(len(old or fresh)):
-            ref = (old or fresh)[layer][0]
-            shape = (rows, ref.shape[1], column + room, ref.shape[-1])
-            k, v = ref.new_zeros(shape), ref.new_zeros(shape)
-            if span:
-                k[: len(keep), :, column - span : column] = old[layer][0][keep, :, self.column - span : self.column]
-                v[: len(keep), :, column - span : column] = old[layer][1][keep, :, self.column - span : self.column]
-            if fresh:
-                k[len(keep) :, :, column - added : column] = fresh[layer][0]
-                v[len(keep) :, :, column - added : column] = fresh[layer][1]
-            buffers.append((k, v))
-        if span:
-            mask[: len(keep), :, :, column - span : column] = self.mask[keep, :, :, self.column - span : self.column]
-        start = [column - self.column + self.start[keep]]
-        positions, steps, logits = (
-            [self.positions[keep]],
-            [self.steps[keep]],
-            [] if self.logits is None else [self.logits[keep]],
-        )
-        if new is not None:
-            new_logits, cache, new_mask, new_positions = new
-            mask[len(keep) :, 0, 0, column - added : column].masked_fill_(new_mask == 1, 0.0)
-            cache.layers = []
-            start.append(torch.full((len(new_rows),), column - added, dtype=torch.long, device=self.device))
-            positions.append(new_positions)
-            steps.append(torch.zeros(len(new_rows), dtype=torch.long, device=self.device))
-            logits.append(new_logits)
-        self.runner.buffers, self.mask, self.column = buffers, mask, column
-        self.rows = torch.cat([self.rows[keep], new_rows])
-        self.start, self.positions, self.steps = torch.cat(start), torch.cat(positions), torch.cat(steps)
-        self.logits = torch.cat(logits)
-        self.live = torch.ones(rows, dtype=torch.bool, device=self.device)
+        """Put prefilled rows into free ``slots``: keys from column 0, their mask, positions, logits."""
+        logits, cache, mask, positions = new
+        width = mask.shape[1]
+        for (keys, values), layer in zip(self.runner.buffers, cache.layers, strict=True):
+            keys[slots, :, :width] = layer.keys
+            values[slots, :, :width] = layer.values
+        cache.layers = []
+        fresh = torch.full((len(slots), width), float("-inf"), dtype=self.mask.dtype, device=self.mask.device)
+        self.mask[slots] = float("-inf")
+        self.mask[slots, 0, 0, :width] = fresh.masked_fill_(mask == 1, 0.0)
+        self.rows, self.steps = self.rows.index_put((slots,), rows), self.steps.index_fill(0, slots, 0)
+        self.positions, self.live = self.positions.index_put((slots,), positions), self.live.index_fill(0, slots, True)
+        self.columns = self.columns.index_fill(0, slots, width)
+        if self.logits is None:
+            self.logits = logits.new_zeros((len(self), logits.shape[-1]))
+        self.logits[slots] = logits
+
+    def keep(self, slots: torch.Tensor) -> None:
+        """Drop every slot but ``slots`` (rows that still decode, once no prompt is waiting)."""
+        self.runner.buffers = [(k[slots], v[slots]) for k, v in self.runner.buffers]
+        self.mask, self.rows, self.steps = self.mask[slots], self.rows[slots], self.steps[slots]
+        self.positions, self.columns, self.live = self.positions[slots], self.columns[slots], self.live[slots]
+        if self.logits is not None:
+            self.logits = self.logits[slots]
 
 
 def greedy_static(
@@ -261,28 +243,32 @@ def greedy_static(
         return [[] for _ in prompts]
     started = time.perf_counter()
     device = model.model.embed_tokens.weight.device
-    runner = _Llama(model, max(len(p) for p in prompts) + max_new_tokens)
-    state = _Slots(runner, device)
+    longest = max(len(p) for p in prompts)
+    runner = _Llama(model, longest + max_new_tokens)
     eos_ids = torch.tensor(sorted(eos), dtype=torch.long, device=device) if eos else None
     stop_ids = [torch.tensor(list(s), dtype=torch.long, device=device) for s in stops if s]
     history = torch.zeros((len(prompts), max_new_tokens + 1), dtype=torch.long, device=device)
     kept = torch.full((len(prompts),), max_new_tokens, dtype=torch.long, device=device)
-    queued = 0
-    steps = row_steps = prefills = 0
+    state: _Slots | None = None
+    queued = steps = row_steps = prefills = 0
     in_model = 0.0
     while True:
-        free = len(state) - int(state.live.sum())
-        refill = queued < len(prompts) and (free * 4 >= slots or free == len(state))
-        if refill or (free and free * 4 >= len(state)) or state.column >= state.width():
-            keep = state.live.nonzero().squeeze(1)
-            take = min(slots - len(keep), len(prompts) - queued) if refill else 0
-            new = prefill([list(p) for p in prompts[queued : queued + take]]) if take else None
-            new_rows = torch.arange(queued, queued + take, device=device)
-            queued, prefills = queued + take, prefills + (take > 0)
-            if len(keep) + take == 0:
-                break
-            state.relayout(keep, new, new_rows, max_new_tokens)
-        assert state.logits is not None
+        live = int(state.live.sum()) if state is not None else 0
+        free = len(state) - live if state is not None else slots
+        if queued < len(prompts) and (free * 4 >= slots or live == 0):
+            take = min(free, len(prompts) - queued)
+            new = prefill([list(p) for p in prompts[queued : queued + take]])
+            if state is None:
+                state = _Slots(runner, take, longest + max_new_tokens, [(x.keys, x.values) for x in new[1].layers])
+            state.fill(
+                (~state.live).nonzero().squeeze(1)[:take], torch.arange(queued, queued + take, device=device), new
+            )
+            queued, prefills = queued + take, prefills + 1
+        elif live == 0:
+            break
+        elif state is not None and queued == len(prompts) and free * 4 >= len(state):
+            state.keep(state.live.nonzero().squeeze(1))  # no prompt waits: drop finished rows
+        assert state is not None and state.logits is not None
         tokens = state.logits.argmax(dim=-1)
         # Finished rows still in a slot write to a scratch column and stop counting.
         history[state.rows, torch.where(state.live, state.steps, max_new_tokens)] = tokens
@@ -295,10 +281,13 @@ def greedy_static(
         if not bool(state.live.any()):
             continue
         called = time.perf_counter()
-        column = state.column
-        state.logits = runner.step(tokens, state.positions, column, state.mask[:, :, :, : column + 1])
+        slot = torch.arange(len(state), device=device)
+        state.mask[slot, 0, 0, state.columns] = 0.0  # each row sees the key it writes now
+        seen = int(state.columns.max()) + 1
+        state.logits = runner.step(tokens, state.positions, state.columns, state.mask[:, :, :, :seen])
         in_model += time.perf_counter() - called
-        state.column, state.positions = column + 1, state.positions + 1
+        state.columns = state.columns + state.live  # finished rows rewrite one column
+        state.positions = state.positions + state.live
         steps, row_steps = steps + 1, row_steps + len(state)
     if stats is not None:
         stats.steps, stats.row_steps = stats.steps + steps, stats.row_steps + row_steps
