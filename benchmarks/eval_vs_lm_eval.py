@@ -1,11 +1,11 @@
 """Wall time and peak memory of ``fteval run`` vs lm-evaluation-harness on the same evaluation.
 
-Run: PYTHONPATH=.:plugins .venv/bin/python benchmarks/eval_vs_lm_eval.py [--model-dir DIR]
-     [--n 300] [--repeat 3] [--cache DIR]
+Run: PYTHONPATH=.:plugins .venv/bin/python benchmarks/eval_vs_lm_eval.py [--rows 1083] [--repeat 3]
+     [--model-dir DIR] [--cache DIR] [--decode-only]
 
 Both evaluate the same model (the tiny scratch model of specs/viggo.yaml, trained here once with
 that target's settings and cached, unless ``--model-dir`` names a folder saved by the hf trainer)
-on the same first ``--n`` ViGGO test rows, greedy, 128 new tokens at most: fteval as an
+on the same first ``--rows`` ViGGO test rows (default: all 1,083), greedy, 128 new tokens at most: fteval as an
 evaluator-only target, lm-eval (``lm_eval run --model hf --batch_size 64``) with an equivalent
 ``generate_until`` task. lm-eval is installed once into a throw-away virtualenv under the cache
 (its core deps from the package index; torch and transformers come from this interpreter's
@@ -13,6 +13,13 @@ site-packages through a .pth file, so no second torch is downloaded); when that 
 benchmark says so and exits 0. Each tool runs once untimed (warm caches; its outputs are compared)
 then ``--repeat`` times; the script prints median wall time, median peak RSS of the process tree,
 and the ratios fteval / lm-eval.
+
+First, in this process, the hf plugin's two decode loops (``static``: the lean greedy loop, and
+``general``: the model's own forward per step) decode the same prompts in the generator's calls and
+batches, interleaved ``--repeat`` times: decode steps per second, the share of decode time inside
+the model's forward, and the weight-matmul FLOP rate against this machine's fp32 matmul peak
+(a torch matmul measured in the same run, same threads). Attention over the cache is not counted in
+the FLOPs (it reads the whole cache per step: bandwidth, not FLOPs). ``--decode-only`` stops there.
 """
 
 from __future__ import annotations
@@ -81,7 +88,7 @@ def trained_model(cache: Path) -> Path:
     return Path(done.read_text())
 
 
-def write_inputs(tmp: Path, model: Path, n: int) -> tuple[Path, Path]:
+def write_inputs(tmp: Path, model: Path, n: int | None) -> tuple[Path, Path]:
     """The rows file, the fteval spec and the lm-eval task folder; returns (spec, task dir)."""
     from transformers import AutoTokenizer
 
@@ -154,23 +161,107 @@ def lm_eval_outputs(out: Path) -> list[str]:
     return [d["filtered_resps"][0] for d in sorted(docs, key=lambda d: d["doc_id"])]
 
 
+def matmul_peak(size: int = 1024, reps: int = 10) -> float:
+    """This machine's fp32 matmul rate (GFLOP/s, best of ``reps``) at torch's current threads."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def decode_loops(model_dir: Path, n: int | None, repeat: int) -> None:
+    """Decode steps/s of the static and general loops on the same prompts, against the FLOP bound."""
+    import torch
+    from fteval_hf.decode import DecodeStats, generate
+    from fteval_hf.devices import use_all_cores
+    from fteval_hf.formatting import encode_prompt
+    from fteval_hf.generator import CALL_SIZE, forward_batch_size
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    threads = use_all_cores()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    ids = [encode_prompt(tok, ex.prompt) for ex in viggo_examples("test", "short", n)]
+    size = forward_batch_size([len(i) for i in ids], None)
+    linear = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    flops = 2 * linear  # weight-matmul FLOPs per row and decode step (lm_head included)
+
+    def run(loop: str) -> tuple[list[list[int]], DecodeStats, float, float]:
+        stats, start, cpu, outs = DecodeStats(), time.perf_counter(), time.process_time(), []
+        for i in range(0, len(ids), CALL_SIZE):
+            part = ids[i : i + CALL_SIZE]
+            outs += generate(
+                model,
+                part,
+                max_new_tokens=128,
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id,
+                batch_size=size,
+                loop=loop,  # type: ignore[arg-type]
+                stats=stats,
+            )
+        return outs, stats, time.perf_counter() - start, time.process_time() - cpu
+
+    peaks, runs = [], {"general": [], "static": []}
+    for _ in range(repeat):
+        peaks.append(matmul_peak())
+        for loop, results in runs.items():
+            results.append(run(loop))
+    peak = statistics.median(peaks)
+    same = sum(a == b for a, b in zip(runs["general"][0][0], runs["static"][0][0], strict=True))
+    print(f"decode loops, {len(ids)} rows, batch {size}, {threads} threads, {repeat} interleaved runs (medians):")
+    print(f"  fp32 matmul peak {peak:.0f} GFLOP/s (1024^3 matmul, runs: {', '.join(f'{p:.0f}' for p in peaks)})")
+    print(
+        f"  {flops / 1e6:.1f} MFLOP of weight matmuls per row-step: {flops * 64 / 1e9:.2f} GFLOP per step at batch 64,"
+    )
+    print(f"  so at most {peak * 1e9 / (flops * 64):.0f} steps/s at batch 64 (the FLOP bound)")
+    for loop, results in runs.items():
+        secs, cpu = statistics.median(r[2] for r in results), statistics.median(r[3] for r in results)
+        st = sorted((r[1] for r in results), key=lambda s: s.seconds)[len(results) // 2]
+        achieved = st.row_steps * flops / st.seconds / 1e9
+        print(
+            f"  {loop:7s}: total {secs:5.1f} s ({cpu:5.1f} CPU s), decode {st.seconds:5.1f} s ({st.model_seconds / st.seconds:.0%} in the"
+            f" forward), {st.steps} steps = {st.steps / st.seconds:.0f} steps/s, {st.row_steps / st.steps:.1f} rows"
+            f" per step, {achieved:.1f} GFLOP/s = {achieved / peak:.1%} of peak"
+        )
+    general, static = (statistics.median(r[1].seconds for r in runs[k]) for k in ("general", "static"))
+    totals = {k: statistics.median(r[2] for r in v) for k, v in runs.items()}
+    cpus = {k: statistics.median(r[3] for r in v) for k, v in runs.items()}
+    print(
+        f"  static / general: total wall {totals['static'] / totals['general']:.2f}x, CPU time"
+        f" {cpus['static'] / cpus['general']:.2f}x, decode loop {static / general:.2f}x (static: prefills included);"
+        f" identical outputs {same}/{len(ids)}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", type=Path, help="a model folder saved by the hf trainer")
-    ap.add_argument("--n", type=int, default=300, help="ViGGO test rows")
+    ap.add_argument("--rows", type=int, default=None, help="first ViGGO test rows (default: all 1,083)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each tool")
     default_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fteval-bench"
     ap.add_argument("--cache", type=Path, default=default_cache, help="venv and model cache")
+    ap.add_argument("--decode-only", action="store_true", help="only the in-process decode loop figures")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
+    model = args.model_dir or trained_model(args.cache)
+    print(f"load: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min) on {os.cpu_count()} CPUs", flush=True)
+    decode_loops(model, args.rows, args.repeat)
+    if args.decode_only:
+        return
     lm_eval = lm_eval_venv(args.cache)
     if lm_eval is None:
         return
-    model = args.model_dir or trained_model(args.cache)
     env = {**os.environ, **OFFLINE}
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
-        spec, tasks = write_inputs(tmp, model, args.n)
+        spec, tasks = write_inputs(tmp, model, args.rows)
 
         def fteval(i: int) -> tuple[float, float]:
             store = tmp / f"store-{i}" / "runs.db"  # a fresh store: no response-cache hits
@@ -189,7 +280,7 @@ def main() -> None:
         results["lm-eval"] = [lm(i) for i in range(1, args.repeat + 1)]
     same = sum(a == b for a, b in zip(ours, theirs, strict=True))
     stripped = sum(a.strip() == b.strip() for a, b in zip(ours, theirs, strict=True))
-    print(f"model {model}; {args.n} ViGGO test rows, greedy, max_new_tokens 128; {LM_EVAL}")
+    print(f"model {model}; {len(ours)} ViGGO test rows, greedy, max_new_tokens 128; {LM_EVAL}")
     print(f"identical outputs: {same}/{len(ours)} (after strip: {stripped}/{len(ours)})")
     med = {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v)) for k, v in results.items()}
     for name, (wall, mem) in med.items():
@@ -197,6 +288,7 @@ def main() -> None:
         print(f"{name:8s} median wall {wall:6.1f} s  peak RSS {mem:6.0f} MiB  (runs: {runs} s)")
     (fw, fm), (lw, lm_) = med["fteval"], med["lm-eval"]
     print(f"ratio fteval / lm-eval: wall {fw / lw:.2f}x  memory {fm / lm_:.2f}x")
+    print(f"load: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min)")
 
 
 if __name__ == "__main__":
