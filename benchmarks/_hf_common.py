@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from fteval.loader import load_spec
 from fteval.plugin import Example
+from fteval.spec.loader import load_spec
 from fteval.testing import examples
 
 ROOT = Path(__file__).resolve().parents[1]

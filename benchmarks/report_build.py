@@ -38,7 +38,7 @@ def main() -> None:
     from fteval.report.html import render_html
     from fteval.report.markdown import render_markdown
     from fteval.report.model import build_report
-    from fteval.store import Store
+    from fteval.storage.store import Store
 
     if args.synthetic:
         from report_helpers import hand_made_run, synthetic_viggo_rows

@@ -1,7 +1,7 @@
 """fteval: declare fine-tuning and evaluation of language models in one YAML spec."""
 
 from fteval.errors import FtevalError, SpecError
-from fteval.loader import LoadedSpec, load_spec
+from fteval.spec.loader import LoadedSpec, load_spec
 
 __all__ = ["FtevalError", "LoadedSpec", "SpecError", "__version__", "load_spec"]
 __version__ = "0.1.0"

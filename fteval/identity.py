@@ -17,7 +17,7 @@ from typing import Any
 
 from fteval.plugin import GenerationSettings, PluginConfig, Prompt
 from fteval.redaction import redact
-from fteval.spec import Source, Spec, Splits
+from fteval.spec.model import Source, Spec, Splits
 
 __all__ = [
     "api_model_identity",

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, cast, get_args, ge
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeVar  # PEP 696 defaults (Python 3.13's typing)
 
-from fteval.stats import Aggregate, mean_with_ci
+from fteval.analysis.stats import Aggregate, mean_with_ci
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -308,7 +308,7 @@ class Progress(Protocol):
 
 
 class TrainContext(Protocol):
-    """What the engine gives a trainer's ``fit``; implemented by ``fteval.engine``."""
+    """What the engine gives a trainer's ``fit``; implemented by ``fteval.running.engine``."""
 
     target: str
     train: Sequence[Example]

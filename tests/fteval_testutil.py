@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from fteval.records import NewRun
-from fteval.store import Store
+from fteval.storage.records import NewRun
+from fteval.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"

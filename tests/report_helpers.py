@@ -11,12 +11,12 @@ from typing import Any
 
 from fteval_testutil import SPECS
 
-from fteval.engine import Engine
-from fteval.loader import load_spec
+from fteval.analysis.stats import mean_with_ci
 from fteval.plugin import Aggregate, Score
-from fteval.records import ExampleRecord, NewRun
-from fteval.stats import mean_with_ci
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.records import ExampleRecord, NewRun
+from fteval.storage.store import Store
 
 
 @dataclass

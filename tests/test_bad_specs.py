@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fteval.errors import Issue, SpecError
-from fteval.loader import load_spec
+from fteval.spec.loader import load_spec
 
 CORPUS = Path(__file__).parent / "bad_specs"
 CASES = sorted(CORPUS.glob("*.yaml"))

@@ -1,4 +1,4 @@
-"""The call layer (``fteval.calls``): a target answering prompts from inside the engine, cached and recorded."""
+"""The call layer (``fteval.running.calls``): a target answering prompts from inside the engine, cached and recorded."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from fteval.calls import CallSite, TargetCaller
-from fteval.callstore import load_calls, step_stats
-from fteval.engine import Engine
-from fteval.loader import load_spec
 from fteval.plugin import Prompt
-from fteval.store import Store
+from fteval.running.calls import CallSite, TargetCaller
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.callstore import load_calls, step_stats
+from fteval.storage.store import Store
 
 pytestmark = [pytest.mark.fast, pytest.mark.usefixtures("script_plugin_path")]
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from fteval_testutil import SPECS, fteval_run
 
-from fteval.compare import compare_runs
-from fteval.engine import Engine
+from fteval.analysis.compare import compare_runs
 from fteval.errors import UsageError
-from fteval.loader import load_spec
-from fteval.refs import resolve_pair, resolve_run
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.refs import resolve_pair, resolve_run
+from fteval.storage.store import Store
 
 DATA = SPECS / "data" / "viggo"
 METRICS = "[exact_match, function_accuracy, slot_f1, parse_rate]"
@@ -309,7 +309,7 @@ def test_a_run_compared_with_itself_is_a_usage_error(built: dict[str, object]) -
 def test_a_store_from_before_labels_and_tags_is_migrated(tmp_path: Path) -> None:
     import sqlite3
 
-    from fteval.migrations import MIGRATIONS
+    from fteval.storage.migrations import MIGRATIONS
 
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)

@@ -9,14 +9,14 @@ import pytest
 from report_helpers import Row, hand_made_run
 from rich.console import Console
 
+from fteval.analysis.compare import Comparison, compare_runs
+from fteval.analysis.comparetable import HEADER, comparison_rows, p_clause, p_text
 from fteval.cli.compare_cmds import comparison_markdown, print_comparison
-from fteval.compare import Comparison, compare_runs
-from fteval.comparetable import HEADER, comparison_rows, p_clause, p_text
 from fteval.report.html import render_html
 from fteval.report.markdown import render_markdown
 from fteval.report.mdsafe import md_text
 from fteval.report.model import build_report
-from fteval.store import Store
+from fteval.storage.store import Store
 
 
 def test_p_values_read_the_same_everywhere() -> None:

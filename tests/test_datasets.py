@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from fteval.datasets import header_columns, load_rows
+from fteval.data.datasets import header_columns, load_rows
 from fteval.errors import DatasetError
 from fteval.identity import file_digest
-from fteval.spec import Source
+from fteval.spec.model import Source
 
 ROWS = [{"question": f"q{i}", "answer": "yes" if i % 3 else "no"} for i in range(20)]
 
@@ -188,9 +188,9 @@ def test_file_digest_follows_content(tmp_path: Path) -> None:
 
 
 HF_SCRIPT = """
-from fteval.datasets import load_rows
+from fteval.data.datasets import load_rows
 from fteval.errors import DatasetError
-from fteval.spec import Source
+from fteval.spec.model import Source
 try:
     load_rows(Source.model_validate({"hf": {"path": "fteval-test/does-not-exist", "split": "test"}}))
 except DatasetError as exc:

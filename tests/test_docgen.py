@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from fteval.docgen import REFERENCE, spec_reference
-from fteval.spec import Source, Spec
+from fteval.spec.docgen import REFERENCE, spec_reference
+from fteval.spec.model import Source, Spec
 
 pytestmark = pytest.mark.fast
 
 
 def test_spec_reference_is_in_sync() -> None:
-    assert REFERENCE.read_text(encoding="utf-8") == spec_reference(), "run: python -m fteval.docgen --write"
+    assert REFERENCE.read_text(encoding="utf-8") == spec_reference(), "run: python -m fteval.spec.docgen --write"
 
 
 def test_spec_reference_lists_every_key_with_its_help() -> None:

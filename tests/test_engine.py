@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, delayed_spec, fteval_run, stored_examples, wait_until
 
-from fteval.engine import Engine
-from fteval.loader import load_spec
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 
 def _engine(spec: Path, tmp_path: Path) -> Engine:
@@ -144,8 +144,8 @@ def test_sigkill_mid_eval_then_resume_loses_and_repeats_nothing(tmp_path: Path, 
 
 @pytest.mark.fast
 def test_parser_bug_becomes_a_parse_failure(tmp_path: Path) -> None:
-    from fteval.engine import _safe_parse
     from fteval.plugin import Parser
+    from fteval.running.engine import _safe_parse
 
     class Broken(Parser):
         def parse(self, text: str):

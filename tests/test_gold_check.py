@@ -79,7 +79,7 @@ def test_validate_samples_rows_from_first_to_last(tmp_path: Path) -> None:
 
 
 def test_sample_indexes_spread_evenly() -> None:
-    from fteval.goldcheck import sample_indexes
+    from fteval.spec.goldcheck import sample_indexes
 
     assert list(sample_indexes(5, 10)) == [0, 1, 2, 3, 4]
     assert list(sample_indexes(5, None)) == [0, 1, 2, 3, 4]

@@ -11,7 +11,7 @@ import pytest
 from fteval_testutil import SPECS
 
 from fteval.identity import api_model_identity, digest_cache_path, directory_digest, job_key
-from fteval.loader import load_spec
+from fteval.spec.loader import load_spec
 
 pytestmark = pytest.mark.fast
 

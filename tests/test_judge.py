@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from fteval_testutil import SCRIPT_PLUGIN, fteval_cli, fteval_run
 
-from fteval.callstore import load_calls, step_stats
-from fteval.engine import Engine
 from fteval.errors import SpecError
-from fteval.loader import load_spec
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.callstore import load_calls, step_stats
+from fteval.storage.store import Store
 
 pytestmark = pytest.mark.usefixtures("script_plugin_path")
 

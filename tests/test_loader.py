@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fteval.errors import SpecError
-from fteval.loader import deep_merge, format_path, load_spec
+from fteval.spec.loader import deep_merge, format_path, load_spec
 
 pytestmark = pytest.mark.fast
 

@@ -9,7 +9,7 @@ from fteval_testutil import SPECS
 
 from fteval.cli.model_option import model_overrides
 from fteval.errors import UsageError
-from fteval.loader import load_spec
+from fteval.spec.loader import load_spec
 
 
 def test_a_trained_scratch_target_evaluates_the_model_as_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, ROOT, SPECS, fteval_run
 
-from fteval.output_caps import CHARS_PER_TOKEN
+from fteval.running.output_caps import CHARS_PER_TOKEN
 
 MEMORY_LIMIT = 1 << 30  # address space of the whole CLI process; a capped run needs well under half
 TIME_LIMIT_S = 90

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fteval.paired import (
+from fteval.analysis.paired import (
     connor_n,
     mcnemar_exact,
     mcnemar_floor,
@@ -17,7 +17,7 @@ from fteval.paired import (
     paired_bootstrap,
     paired_mean_bootstrap,
 )
-from fteval.stats import bootstrap_interval, point_estimates, ratio_with_ci
+from fteval.analysis.stats import bootstrap_interval, point_estimates, ratio_with_ci
 
 pytestmark = pytest.mark.fast
 

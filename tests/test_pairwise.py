@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from fteval_testutil import SCRIPT_PLUGIN, fteval_run
 
-from fteval.engine import Engine
+from fteval.analysis.pairwise import judge_pair
 from fteval.errors import UsageError
-from fteval.loader import load_spec
-from fteval.pairwise import judge_pair
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 pytestmark = [pytest.mark.fast, pytest.mark.usefixtures("script_plugin_path")]
 

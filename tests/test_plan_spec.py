@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fteval_testutil import SPECS, fteval_run
 
-from fteval.loader import load_spec
-from fteval.planning import plan_spec
+from fteval.running.planning import plan_spec
+from fteval.spec.loader import load_spec
 
 
 def _spec(tmp_path: Path, budget: int | None) -> Path:

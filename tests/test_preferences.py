@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from fteval.engine import render_examples
+from fteval.data.preferences import pairs_from_outputs
 from fteval.errors import DatasetError, SpecError
 from fteval.identity import job_key
-from fteval.loader import load_spec
 from fteval.plugin import Example, Prompt
-from fteval.preferences import pairs_from_outputs
 from fteval.registry import load
+from fteval.running.engine import render_examples
+from fteval.spec.loader import load_spec
 
 
 def _spec(tmp_path: Path, rows: str, *, prompt_extra: str = '  rejected: "{{ bad }}"\n', targets: str = "") -> Path:

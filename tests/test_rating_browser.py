@@ -14,7 +14,7 @@ from rating_helpers import d2t_lookup_runs
 from webdriver import browser
 
 from fteval.ratings.storage import load_sheet, sheet_ratings
-from fteval.store import Store
+from fteval.storage.store import Store
 
 pytest.importorskip("sacrebleu")
 

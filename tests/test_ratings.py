@@ -13,7 +13,7 @@ from rating_helpers import d2t_lookup_runs
 from fteval.errors import UsageError
 from fteval.ratings.sheet import build_sheet, parse_scale
 from fteval.ratings.summary import krippendorff_alpha
-from fteval.store import Store
+from fteval.storage.store import Store
 
 pytest.importorskip("sacrebleu")
 

@@ -14,16 +14,16 @@ import pytest
 from fteval_testutil import ROOT, SPECS, fteval_run
 from report_helpers import Row, hand_made_run, viggo_lookup_runs
 
-from fteval.compare import compare_runs
-from fteval.engine import Engine
+from fteval.analysis.compare import compare_runs
 from fteval.errors import UsageError
-from fteval.loader import load_spec
 from fteval.plugin import Breakdown
 from fteval.report.html import browser_data, render_html
 from fteval.report.markdown import render_markdown
 from fteval.report.model import build_report, worst_examples
 from fteval.report.plots import bar_series, matrix_cells, tradeoff_points
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 # ---------------------------------------------------------------- hand-made runs
 

@@ -16,7 +16,7 @@ from webdriver import Browser, browser
 
 from fteval.report.html import render_html
 from fteval.report.model import build_report
-from fteval.store import Store
+from fteval.storage.store import Store
 
 pytest.importorskip("matplotlib")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fteval_testutil import SPECS, fteval_run
 
-from fteval.schema import spec_schema
-from fteval.yamlsafe import load_yaml
+from fteval.spec.schema import spec_schema
+from fteval.spec.yamlsafe import load_yaml
 
 pytestmark = pytest.mark.fast
 

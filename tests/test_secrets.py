@@ -10,8 +10,8 @@ import pytest
 from fteval_testutil import EXTERNAL_PLUGIN, SPECS, fteval_run
 from pydantic import BaseModel, SecretStr
 
-from fteval.credentials import inline_secrets
 from fteval.redaction import REDACTED, is_secret_key, redact, redact_text, secret_values
+from fteval.spec.credentials import inline_secrets
 
 # Every form of secret the reliability probe found stored in clear, each with a distinct value.
 SECRET_KEYS = {

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fteval_testutil import ROOT, SPECS, fteval_run
 
-from fteval.loader import load_spec, merged_spec
-from fteval.yamlsafe import load_yaml
+from fteval.spec.loader import load_spec, merged_spec
+from fteval.spec.yamlsafe import load_yaml
 
 TEAM = """\
 extends: pkg:fteval_sql/sql.yaml

@@ -1,12 +1,12 @@
-"""Shot selection (``fteval.shots``): fixed, seeded random and BM25-similar, never an eval question."""
+"""Shot selection (``fteval.data.shots``): fixed, seeded random and BM25-similar, never an eval question."""
 
 from __future__ import annotations
 
 import pytest
 
+from fteval.data.shots import ShotPicker
 from fteval.errors import FtevalError
-from fteval.pipespec import Shots
-from fteval.shots import ShotPicker
+from fteval.spec.pipespec import Shots
 from fteval.testing import examples
 
 pytestmark = pytest.mark.fast

@@ -10,14 +10,14 @@ from click.testing import CliRunner, Result
 from fteval_testutil import SPECS, make_run
 from report_helpers import Row, hand_made_run
 
+from fteval.analysis.compare import compare_runs
 from fteval.cli import main
-from fteval.compare import compare_runs
-from fteval.engine import Engine
-from fteval.loader import load_spec
 from fteval.plugin import Aggregate, Score
-from fteval.records import ExampleRecord
 from fteval.report.model import build_report
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.records import ExampleRecord
+from fteval.storage.store import Store
 
 
 def _show(db: Path, *args: str) -> Result:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fteval_testutil import ROOT, SPECS
 
-from fteval.engine import render_examples
-from fteval.loader import load_spec
+from fteval.running.engine import render_examples
+from fteval.spec.loader import load_spec
 
 pytestmark = pytest.mark.fast
 

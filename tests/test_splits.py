@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from fteval.data.splits import load_split
 from fteval.errors import SpecError
 from fteval.identity import job_key, split_identity
-from fteval.loader import load_spec
-from fteval.splits import load_split
+from fteval.spec.loader import load_spec
 
 pytestmark = pytest.mark.fast
 

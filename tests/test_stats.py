@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fteval.stats import bootstrap_interval, mean_with_ci, ratio_with_ci, wilson_interval
+from fteval.analysis.stats import bootstrap_interval, mean_with_ci, ratio_with_ci, wilson_interval
 
 pytestmark = pytest.mark.fast
 

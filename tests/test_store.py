@@ -9,7 +9,7 @@ from fteval_testutil import make_run
 
 from fteval.errors import StoreError
 from fteval.plugin import Generation, Score
-from fteval.store import SCHEMA_VERSION, ExampleRecord, Store
+from fteval.storage.store import SCHEMA_VERSION, ExampleRecord, Store
 
 pytestmark = pytest.mark.fast
 

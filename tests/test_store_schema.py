@@ -7,11 +7,11 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from fteval.migrations import MIGRATIONS, SCHEMA_VERSION
 from fteval.plugin import Score
-from fteval.records import NewRun
-from fteval.store import Store
-from fteval.storedoc import STORE_DOC, schema_section, updated_doc
+from fteval.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from fteval.storage.records import NewRun
+from fteval.storage.store import Store
+from fteval.storage.storedoc import STORE_DOC, schema_section, updated_doc
 
 STORES = Path(__file__).parent / "data" / "stores"  # written by fteval at b045859: see PROVENANCE.md there
 
@@ -98,7 +98,7 @@ def test_create_run_writes_every_field_of_the_typed_record(tmp_path: Path) -> No
 
 def test_the_store_doc_shows_the_schema_the_migrations_make() -> None:
     text = STORE_DOC.read_text(encoding="utf-8")
-    assert updated_doc(text) == text, "run: python -m fteval.storedoc --write"
+    assert updated_doc(text) == text, "run: python -m fteval.storage.storedoc --write"
     section = schema_section()
     for migration in MIGRATIONS:
         assert f"| {migration.version} | `{migration.name}` |" in section

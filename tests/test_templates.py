@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fteval.errors import TemplateError
-from fteval.templates import check_template, render
+from fteval.spec.templates import check_template, render
 
 pytestmark = pytest.mark.fast
 
@@ -110,7 +110,7 @@ def test_lipsum_is_bounded_before_it_generates() -> None:
 
 
 def test_a_split_whose_templates_are_slow_per_row_stops_at_its_pace() -> None:
-    from fteval.templates import RenderBudget
+    from fteval.spec.templates import RenderBudget
 
     slow = "{% for i in range(300) %}{% for j in range(300) %}{% endfor %}{% endfor %}x"
     budget = RenderBudget("eval split (data.csv)", rows=1000, base_s=0.5, per_row_s=0.0)

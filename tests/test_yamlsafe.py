@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fteval import yamlsafe
 from fteval.errors import SpecError
-from fteval.yamlsafe import SourceMap, load_yaml
+from fteval.spec import yamlsafe
+from fteval.spec.yamlsafe import SourceMap, load_yaml
 
 pytestmark = pytest.mark.fast
 

@@ -90,7 +90,7 @@ class _Group(click.Group):
 def main(ctx: click.Context, store: Path, debug: bool, allow_credentials: tuple[str, ...]) -> None:
     """Fine-tune and evaluate language models from one YAML spec."""
     ctx.obj = {"store": store or Path(os.environ.get("FTEVAL_STORE", ".fteval/runs.db")), "debug": debug}
-    if allow_credentials:  # read by fteval.credential_routes.approved_routes when a spec is loaded
+    if allow_credentials:  # read by fteval.spec.credential_routes.approved_routes when a spec is loaded
         earlier = os.environ.get("FTEVAL_ALLOW_CREDENTIALS", "")
         os.environ["FTEVAL_ALLOW_CREDENTIALS"] = "\n".join([earlier, *allow_credentials]).strip()
 

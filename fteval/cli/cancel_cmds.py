@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from fteval.errors import FtevalError
-from fteval.loader import load_spec
+from fteval.spec.loader import load_spec
 
 
 @click.command()
@@ -17,8 +17,8 @@ from fteval.loader import load_spec
 def cancel(ctx: click.Context, spec: Path, target: str) -> None:
     """Cancel a target's remote fine-tuning job (trainers that run jobs remotely, e.g. openai)."""
     from fteval import registry
-    from fteval.engine import Engine
-    from fteval.store import Store
+    from fteval.running.engine import Engine
+    from fteval.storage.store import Store
 
     loaded = load_spec(spec)
     if target not in loaded.targets:

@@ -15,9 +15,9 @@ from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from fteval.compare import Comparison, Gate, GateResult
-    from fteval.records import RunRecord
-    from fteval.store import Store
+    from fteval.analysis.compare import Comparison, Gate, GateResult
+    from fteval.storage.records import RunRecord
+    from fteval.storage.store import Store
 
 _STATUS_STYLE = {"passed": "green", "failed": "bold red", "inconclusive": "yellow"}
 
@@ -44,13 +44,13 @@ is reported as inconclusive and exits 0. Exit 2: unknown run or metric, runs on 
 
 
 def _store(ctx: click.Context) -> Store:
-    from fteval.store import Store
+    from fteval.storage.store import Store
 
     return Store(ctx.obj["store"])
 
 
 def _gates(values: tuple[str, ...]) -> list[Gate]:
-    from fteval.compare import parse_gate
+    from fteval.analysis.compare import parse_gate
 
     return [parse_gate(v) for v in values]
 
@@ -61,7 +61,7 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 
 def gate_line(g: GateResult) -> str:
     """One gate's verdict, e.g. ``exact_match: FAILED: B is worse by 0.0500, more than 0, significant (p=0.0010)``."""
-    from fteval.comparetable import p_clause
+    from fteval.analysis.comparetable import p_clause
 
     verdict = {"passed": "passed", "failed": "FAILED", "inconclusive": "inconclusive"}[g.status]
     how = f"B is worse by {g.drop:.4f}" if g.drop > 0 else f"B is not worse (change {-g.drop:+.4f})"
@@ -91,7 +91,7 @@ def print_comparison(console: Console, cmp: Comparison) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from fteval.comparetable import HEADER, comparison_rows, flip_counts
+    from fteval.analysis.comparetable import HEADER, comparison_rows, flip_counts
 
     console.print(f"A (baseline): {escape(cmp.a.name)}  model {escape(cmp.a.model)}")
     console.print(f"B:            {escape(cmp.b.name)}  model {escape(cmp.b.model)}")
@@ -125,7 +125,7 @@ def _md_cell(text: str, width: int = 160) -> str:
 
 def comparison_markdown(cmp: Comparison) -> str:
     """A Markdown summary of a comparison, fit for a pull-request comment."""
-    from fteval.comparetable import HEADER, comparison_rows, flip_counts
+    from fteval.analysis.comparetable import HEADER, comparison_rows, flip_counts
     from fteval.report.mdsafe import md_text
 
     verdict = (
@@ -213,9 +213,9 @@ def compare(
     as_json: bool,
     md_file: Path | None,
 ) -> None:
+    from fteval.analysis.compare import DEFAULT_DETECT, compare_runs
     from fteval.cli.verdict import verdict_line, wide_console
-    from fteval.compare import DEFAULT_DETECT, compare_runs
-    from fteval.refs import resolve_pair
+    from fteval.storage.refs import resolve_pair
 
     parsed = _gates(gates)
     store = _store(ctx)
@@ -247,7 +247,7 @@ def compare(
 
 def _print_steps(console: Console, store: Store, runs: tuple[RunRecord, ...]) -> None:
     """The per-step tables of the compared runs that are pipelines."""
-    from fteval.stepsummary import step_table
+    from fteval.analysis.stepsummary import step_table
 
     for run in runs:
         table = step_table(store, run)

@@ -15,8 +15,8 @@ import click
 @click.pass_context
 def export_model(ctx: click.Context, run_ref: str, folder: Path, merge: bool, force: bool) -> None:
     """Write the model of RUN (id, tag, label, 'latest' or 'latest~K') into DIR, loadable without fteval, with a README.md model card."""
-    from fteval.exporting import export_run
-    from fteval.store import Store
+    from fteval.running.exporting import export_run
+    from fteval.storage.store import Store
 
     done = export_run(Store(ctx.obj["store"]), run_ref, folder, merge=merge, force=force)
     model = done.model

@@ -33,9 +33,9 @@ from fteval.errors import SpecError
 @click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
 def init(data: Path, task: str | None, output: Path | None, force: bool) -> None:
     """Write a starter spec for DATA: columns detected, a template, a parser and metrics, two targets; validate it."""
-    from fteval.loader import load_spec
-    from fteval.schema import spec_schema
-    from fteval.starter import detect, render_spec, spec_name
+    from fteval.spec.loader import load_spec
+    from fteval.spec.schema import spec_schema
+    from fteval.spec.starter import detect, render_spec, spec_name
 
     found = detect(data, task)
     out = output or Path(f"{spec_name(data)}.yaml")

@@ -53,11 +53,11 @@ def judge(
     as_json: bool,
 ) -> None:
     """Judge B against A (see the help text)."""
-    from fteval.engine import Engine
-    from fteval.loader import load_spec
-    from fteval.pairwise import DEFAULT_PAIR_PATTERN, DEFAULT_PAIR_RUBRIC, judge_pair, summary_lines
-    from fteval.refs import resolve_pair
-    from fteval.store import Store
+    from fteval.analysis.pairwise import DEFAULT_PAIR_PATTERN, DEFAULT_PAIR_RUBRIC, judge_pair, summary_lines
+    from fteval.running.engine import Engine
+    from fteval.spec.loader import load_spec
+    from fteval.storage.refs import resolve_pair
+    from fteval.storage.store import Store
 
     loaded = load_spec(spec_file)
     print_warnings(loaded)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fteval.errors import UsageError
-from fteval.loader import LoadedSpec, ResolvedTarget, load_spec, local_model_path
+from fteval.spec.loader import LoadedSpec, ResolvedTarget, load_spec, local_model_path
 
 __all__ = ["model_overrides"]
 

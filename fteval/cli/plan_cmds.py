@@ -25,8 +25,8 @@ def print_spec_plan(spec: Path, targets: Sequence[str]) -> None:
         FtevalError: the spec does not validate, or a named target is not in it.
     """
     from fteval.errors import FtevalError
-    from fteval.loader import load_spec
-    from fteval.planning import plan_spec
+    from fteval.running.planning import plan_spec
+    from fteval.spec.loader import load_spec
 
     loaded = load_spec(spec, gold_rows=0)
     print_warnings(loaded)
@@ -114,7 +114,7 @@ def plan(
         return
     if metric_value is None or difference is None:
         raise click.UsageError("give SPEC, or --metric-value and --difference")
-    from fteval.paired import connor_n
+    from fteval.analysis.paired import connor_n
 
     other = metric_value - difference if metric_value - difference >= 0 else metric_value + difference
     rate = discordance if discordance is not None else metric_value * (1 - other) + other * (1 - metric_value)

@@ -45,7 +45,7 @@ def _read_rubric(path: Path) -> str:
     Raises:
         UsageError: naming the file and what is wrong with it.
     """
-    from fteval.textfile import TextFileError, decode_utf8, read_regular
+    from fteval.data.textfile import TextFileError, decode_utf8, read_regular
 
     try:
         return decode_utf8(read_regular(path, 1 << 20)).strip()
@@ -94,8 +94,8 @@ def page(
     from fteval.ratings.page import render_rating_page, write_rating_csv
     from fteval.ratings.sheet import DEFAULT_RUBRIC, build_sheet, item_views, parse_scale
     from fteval.ratings.storage import save_sheet
-    from fteval.refs import resolve_pair, resolve_run
-    from fteval.store import Store
+    from fteval.storage.refs import resolve_pair, resolve_run
+    from fteval.storage.store import Store
 
     if len(refs) > 2:
         raise UsageError("rate one run or a pair of runs (RUN [RUN_B])")
@@ -148,7 +148,7 @@ def import_ratings(ctx: click.Context, file: Path, rater: str | None) -> None:
     """
     from fteval.ratings.importer import read_ratings_file, to_ratings
     from fteval.ratings.storage import load_sheet, save_ratings
-    from fteval.store import Store
+    from fteval.storage.store import Store
 
     read = read_ratings_file(file)
     who = (rater or read.rater or "").strip()

@@ -14,8 +14,8 @@ from fteval.cli.spec_warnings import print_warnings
 from fteval.errors import UsageError
 
 if TYPE_CHECKING:
-    from fteval.records import RunRecord
-    from fteval.store import Store
+    from fteval.storage.records import RunRecord
+    from fteval.storage.store import Store
 
 _HELP = """Report runs: the main table with 95% CIs, costs and latency, breakdowns of where the models
 fail, loss curves, an accuracy-against-cost plot, and an example browser.
@@ -34,7 +34,7 @@ Markdown goes to stdout. Plots need matplotlib: pip install 'fteval[report]'.
 
 
 def _spec_runs(store: Store, path: Path) -> list[RunRecord]:
-    from fteval.loader import load_spec
+    from fteval.spec.loader import load_spec
 
     loaded = load_spec(path)
     print_warnings(loaded)
@@ -61,7 +61,7 @@ def resolve_runs(store: Store, refs: tuple[str, ...]) -> list[RunRecord]:
     Raises:
         UsageError: an unknown run, or nothing to report.
     """
-    from fteval.refs import resolve_run
+    from fteval.storage.refs import resolve_run
 
     runs: dict[str, RunRecord] = {}
     for ref in refs or ("latest",):
@@ -110,9 +110,9 @@ def report(
     alpha: float,
 ) -> None:
     """Write the report (see the help text above)."""
-    from fteval.refs import resolve_run
     from fteval.report.model import build_report
-    from fteval.store import Store
+    from fteval.storage.refs import resolve_run
+    from fteval.storage.store import Store
 
     store = Store(ctx.obj["store"])
     try:
@@ -156,9 +156,9 @@ def _gate(
     store: Store, runs: list[RunRecord], reference: RunRecord | None, gates: tuple[str, ...], alpha: float, stderr: bool
 ) -> bool:
     """Gate every run on the reference run, as ``fteval compare`` does; print the gates and the verdict last."""
+    from fteval.analysis.compare import compare_runs, parse_gate
     from fteval.cli.compare_cmds import gate_line
     from fteval.cli.verdict import verdict_line, wide_console
-    from fteval.compare import compare_runs, parse_gate
     from fteval.report.model import reference_run
 
     if len(runs) < 2:

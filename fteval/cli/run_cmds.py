@@ -15,13 +15,13 @@ from fteval.cli.gate_options import alpha_option, fail_if_worse_option
 from fteval.cli.model_option import model_overrides
 from fteval.cli.spec_warnings import print_warnings
 from fteval.errors import FtevalError
-from fteval.loader import load_spec
 from fteval.redaction import redact_text
+from fteval.spec.loader import load_spec
 
 if TYPE_CHECKING:
-    from fteval.engine import Engine
-    from fteval.records import RunRecord
-    from fteval.store import Store
+    from fteval.running.engine import Engine
+    from fteval.storage.records import RunRecord
+    from fteval.storage.store import Store
 
 _spec = click.argument("spec", type=click.Path(path_type=Path))
 _target = click.option("--target", "-t", "targets", multiple=True, help="Target name (repeatable); default: all.")
@@ -82,8 +82,8 @@ def _resumable(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _engine(ctx: click.Context, spec: Path, overrides: dict[str, Any] | None = None) -> tuple[Engine, Store]:
-    from fteval.engine import Engine
-    from fteval.store import Store
+    from fteval.running.engine import Engine
+    from fteval.storage.store import Store
 
     # every row's gold answer is parsed first: one the parser rejects stops the run before anything is spent
     loaded = load_spec(spec, overrides, overrides_from="--model", gold_rows=None)
@@ -120,7 +120,7 @@ def train(ctx: click.Context, spec: Path, targets: tuple[str, ...]) -> None:
 def _report(store: Store, engine: Engine, run_ids: list[str]) -> None:
     from rich.console import Console  # rich only where a command prints (validate stays fast)
 
-    from fteval.summary import print_run
+    from fteval.analysis.summary import print_run
 
     console = Console()
     console = console if console.is_terminal else Console(width=100_000)  # CI logs: no wrapping at 80 columns
@@ -256,9 +256,9 @@ def _baselines(
     engine: Engine, store: Store, targets: list[str], ref: str | None, gates: tuple[str, ...]
 ) -> list[RunRecord]:
     """Resolve the baseline of each target and check the gated metrics before any model runs."""
-    from fteval.compare import parse_gate
+    from fteval.analysis.compare import parse_gate
     from fteval.errors import UsageError
-    from fteval.refs import resolve_run
+    from fteval.storage.refs import resolve_run
 
     if ref is None:
         return []
@@ -280,8 +280,8 @@ def _gate(
 ) -> int:
     """Compare each new run with its baseline, print and write the summaries; 1 if a gate failed."""
 
+    from fteval.analysis.compare import compare_runs, parse_gate
     from fteval.cli.compare_cmds import comparison_markdown, print_comparison
-    from fteval.compare import compare_runs, parse_gate
     from fteval.errors import UsageError
 
     for base, run_id in zip(baselines, run_ids, strict=True):

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from fteval.yamlsafe import SourceMap, format_path
+from fteval.spec.yamlsafe import SourceMap, format_path
 
 
 def _leaves(data: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], Any]]:
@@ -49,8 +49,8 @@ def resolve(spec: Path, why: bool) -> None:
 
     Secret-looking values (``oauth_token: ...``, URL passwords, token shapes) print as ``<redacted>``.
     """
-    from fteval.loader import merged_spec
     from fteval.redaction import redact
+    from fteval.spec.loader import merged_spec
 
     data, source, files = merged_spec(spec)
     data = redact(data)
@@ -68,8 +68,8 @@ def resolve(spec: Path, why: bool) -> None:
 @click.command("specs")
 def specs_cmd() -> None:
     """List the specs installed packages ship (extend one with extends: pkg:PACKAGE/FILE.yaml)."""
-    from fteval.specpkgs import shipped_specs
-    from fteval.yamlsafe import load_yaml
+    from fteval.spec.specpkgs import shipped_specs
+    from fteval.spec.yamlsafe import load_yaml
 
     found = shipped_specs()
     if not found:

@@ -12,7 +12,7 @@ import click
 from fteval import registry
 from fteval.cli.spec_warnings import print_warnings
 from fteval.errors import FtevalError, SpecError
-from fteval.loader import LoadedSpec, load_spec
+from fteval.spec.loader import LoadedSpec, load_spec
 
 
 @click.command()
@@ -48,7 +48,7 @@ def validate(specs: tuple[Path, ...]) -> None:
 
 def _print_credentials(loaded: LoadedSpec) -> None:
     """One line per credential route: which secret each target sends to which host."""
-    from fteval.credential_routes import target_credentials
+    from fteval.spec.credential_routes import target_credentials
 
     for name, credential in target_credentials(loaded):
         sent = f"the key in {credential.secret}" if credential.secret else "no key"
@@ -58,7 +58,7 @@ def _print_credentials(loaded: LoadedSpec) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of the spec format with every installed plugin's options (for editors)."""
-    from fteval.schema import spec_schema
+    from fteval.spec.schema import spec_schema
 
     click.echo(json.dumps(spec_schema(), indent=2))
 
@@ -140,7 +140,7 @@ def _option_rows(model: type, prefix: str = "") -> Iterator[tuple[str, str, str,
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (default: stdout).")
 def export(spec: Path, split: str, fmt: str, output: Path | None) -> None:
     """Render a split of a spec to JSONL (e.g. to upload for OpenAI fine-tuning)."""
-    from fteval.engine import render_examples
+    from fteval.running.engine import render_examples
 
     examples = render_examples(load_spec(spec), split)
     if not examples:

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fteval.records import ExportRecord, RunRecord
+from fteval.storage.records import ExportRecord, RunRecord
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from fteval.store import Store
+    from fteval.storage.store import Store
 
 
 def _open(ctx: click.Context) -> Store:
-    from fteval.store import Store
+    from fteval.storage.store import Store
 
     return Store(ctx.obj["store"])
 
@@ -36,7 +36,7 @@ def _json(data: Any) -> None:
 
 
 def _run_json(run: RunRecord, aggregates: list[Any]) -> dict[str, Any]:
-    from fteval.summary import metric_order
+    from fteval.analysis.summary import metric_order
 
     by_name = {a.metric: dataclasses.asdict(a) for a in aggregates}
     return {
@@ -70,7 +70,7 @@ def _run_json(run: RunRecord, aggregates: list[Any]) -> dict[str, Any]:
 @click.pass_context
 def runs(ctx: click.Context, spec_name: str | None, target: str | None, n_metrics: int, as_json: bool) -> None:
     """List runs, newest first, one table per spec with its first metrics as columns."""
-    from fteval.summary import metric_order, model_name
+    from fteval.analysis.summary import metric_order, model_name
 
     store = _open(ctx)
     listed = store.list_runs(spec_name, target)
@@ -142,11 +142,11 @@ def show(ctx: click.Context, run_id: str, examples: int | None, failures: bool, 
     'latest' is the newest complete run of the newest complete run's spec and target, 'latest~1'
     the one before it (as in `fteval compare`).
     """
-    from fteval.breakdowns import breakdown_json, breakdown_table, run_breakdowns
-    from fteval.callstore import step_stats
-    from fteval.primary import primary_metric
-    from fteval.refs import resolve_run
-    from fteval.summary import metric_order, print_run
+    from fteval.analysis.breakdowns import breakdown_json, breakdown_table, run_breakdowns
+    from fteval.analysis.primary import primary_metric
+    from fteval.analysis.summary import metric_order, print_run
+    from fteval.storage.callstore import step_stats
+    from fteval.storage.refs import resolve_run
 
     store = _open(ctx)
     run = resolve_run(store, run_id)

@@ -13,10 +13,10 @@ import click
 def tag(ctx: click.Context, run_ref: str, name: str, force: bool) -> None:
     """Name a run (`fteval tag latest v2.0`); tags work wherever a run id does and show in `runs`."""
     from fteval.errors import UsageError
-    from fteval.refs import check_tag_name, resolve_run
+    from fteval.storage.refs import check_tag_name, resolve_run
 
     check_tag_name(name)
-    from fteval.store import Store
+    from fteval.storage.store import Store
 
     store = Store(ctx.obj["store"])
     run = resolve_run(store, run_ref)

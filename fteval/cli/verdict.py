@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from fteval.comparetable import p_clause
+from fteval.analysis.comparetable import p_clause
 
 if TYPE_CHECKING:
-    from fteval.compare import Comparison
+    from fteval.analysis.compare import Comparison
 
 __all__ = ["verdict_line", "wide_console"]
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fteval.data.textfile import TextFileError, decode_utf8, read_regular
 from fteval.errors import UsageError
 from fteval.ratings.page import CSV_COLUMNS
 from fteval.ratings.sheet import RatingSheet
 from fteval.ratings.storage import Rating
-from fteval.textfile import TextFileError, decode_utf8, read_regular
 
 __all__ = ["MAX_RATINGS_BYTES", "RatingsFile", "read_ratings_file", "to_ratings"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from fteval.errors import UsageError
 from fteval.identity import canonical_hash
-from fteval.records import ExampleRecord, RunRecord
+from fteval.storage.records import ExampleRecord, RunRecord
 
 __all__ = ["DEFAULT_RUBRIC", "ItemView", "RatingSheet", "SheetItem", "build_sheet", "item_views", "parse_scale"]
 

@@ -1,4 +1,4 @@
-"""Rating sheets and ratings in the run store (tables of the ``ratings`` migration in ``fteval.migrations``)."""
+"""Rating sheets and ratings in the run store (tables of the ``ratings`` migration in ``fteval.storage.migrations``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from fteval.errors import UsageError
 from fteval.ratings.sheet import RatingSheet, SheetItem
-from fteval.store import Store
+from fteval.storage.store import Store
 
 __all__ = ["Rating", "load_sheet", "sheet_ratings", "save_ratings", "save_sheet", "sheets_of_runs"]
 

@@ -18,7 +18,7 @@ from typing import Literal
 from fteval.plugin import Aggregate
 from fteval.ratings.sheet import RatingSheet
 from fteval.ratings.storage import Rating, sheet_ratings, sheets_of_runs
-from fteval.store import Store
+from fteval.storage.store import Store
 
 __all__ = ["Agreement", "PairedRating", "RatedRun", "SheetSummary", "krippendorff_alpha", "rating_summaries"]
 
@@ -124,7 +124,7 @@ def krippendorff_alpha(
 def _paired(sheet: RatingSheet, per_output: dict[tuple[str, int], float], seed: int) -> PairedRating | None:
     import numpy as np
 
-    from fteval.paired import paired_mean_bootstrap
+    from fteval.analysis.paired import paired_mean_bootstrap
 
     if len(sheet.runs) != 2:
         return None
@@ -152,7 +152,7 @@ def _mean(values: list[float], scale: tuple[int, int], seed: int) -> Aggregate:
     """Mean rating with a 95% CI: Wilson on a pass/fail scale, else a bootstrap over outputs."""
     import numpy as np
 
-    from fteval.stats import bootstrap_interval, mean_with_ci
+    from fteval.analysis.stats import bootstrap_interval, mean_with_ci
 
     if scale == (0, 1) or not values:
         return mean_with_ci(values, seed=seed)

@@ -16,15 +16,15 @@ from html import escape
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from fteval.comparetable import HEADER, comparison_rows, flip_counts
+from fteval.analysis.comparetable import HEADER, comparison_rows, flip_counts
+from fteval.analysis.stepsummary import STEP_HEADER, step_cells
 from fteval.report.model import Report
 from fteval.report.plots import all_plots, tradeoff_points
 from fteval.report.ratings import RATINGS_HEADER, rating_blocks
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
-from fteval.stepsummary import STEP_HEADER, step_cells
 
 if TYPE_CHECKING:
-    from fteval.compare import Comparison
+    from fteval.analysis.compare import Comparison
 
 __all__ = ["browser_data", "render_html"]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fteval.comparetable import HEADER, comparison_rows, flip_counts
-from fteval.records import ExampleRecord
+from fteval.analysis.comparetable import HEADER, comparison_rows, flip_counts
+from fteval.analysis.stepsummary import STEP_HEADER, step_cells
 from fteval.report.mdsafe import md_text
 from fteval.report.model import Report, RunReport, worst_examples
 from fteval.report.ratings import RATINGS_HEADER, rating_blocks
 from fteval.report.tables import PROVENANCE_HEADER, breakdown_cells, main_header, main_rows, provenance_rows
-from fteval.stepsummary import STEP_HEADER, step_cells
+from fteval.storage.records import ExampleRecord
 
 __all__ = ["render_markdown"]
 

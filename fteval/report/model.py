@@ -11,18 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from fteval.breakdowns import run_breakdowns
-from fteval.callstore import StepStats, step_stats
-from fteval.costs import price_line
+from fteval.analysis.breakdowns import run_breakdowns
+from fteval.analysis.primary import primary_metric
+from fteval.analysis.summary import metric_order, model_name, version_line
 from fteval.errors import UsageError
 from fteval.plugin import Breakdown
-from fteval.primary import primary_metric
-from fteval.records import AggregateRecord, ExampleRecord, RunRecord
-from fteval.store import Store
-from fteval.summary import metric_order, model_name, version_line
+from fteval.running.costs import price_line
+from fteval.storage.callstore import StepStats, step_stats
+from fteval.storage.records import AggregateRecord, ExampleRecord, RunRecord
+from fteval.storage.store import Store
 
 if TYPE_CHECKING:
-    from fteval.compare import Comparison
+    from fteval.analysis.compare import Comparison
     from fteval.ratings.summary import SheetSummary
 
 __all__ = ["Curve", "Report", "RunReport", "RunRow", "build_report", "percentile", "reference_run", "worst_examples"]
@@ -75,7 +75,7 @@ class RunReport:
     breakdowns: list[Breakdown]
     breakdown_error: str | None
     examples: list[ExampleRecord]
-    #: Per-step statistics of a pipeline run (``fteval.callstore``); empty for a one-call-per-question target.
+    #: Per-step statistics of a pipeline run (``fteval.storage.callstore``); empty for a one-call-per-question target.
     steps: list[StepStats] = field(default_factory=list)
 
     def wrong(self, example: ExampleRecord) -> bool:
@@ -196,7 +196,7 @@ def build_report(
     Args:
         store: The run store.
         runs: The runs, in the order they are shown (a baseline first reads best).
-        compare: Whether to compare runs (``fteval.compare``: paired CIs, McNemar, flips).
+        compare: Whether to compare runs (``fteval.analysis.compare``: paired CIs, McNemar, flips).
         reference: The run every other run is compared with (A); default: the first baseline run,
             else the first run.
 
@@ -222,7 +222,7 @@ def build_report(
     comparisons: list[Comparison] = []
     comparison_notes: list[str] = []
     if compare and len(runs) >= 2:
-        from fteval.compare import compare_runs  # numpy, only when comparing
+        from fteval.analysis.compare import compare_runs  # numpy, only when comparing
 
         a = reference_run(runs, reference)
         for b in runs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fteval.comparetable import p_clause
+from fteval.analysis.comparetable import p_clause
 from fteval.ratings.summary import Agreement, SheetSummary
 
 __all__ = ["RATINGS_HEADER", "RatingBlock", "rating_blocks"]

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from fteval.analysis.stats import bootstrap_interval
 from fteval.plugin import Aggregate, Metric, Score, ScoreItem
-from fteval.stats import bootstrap_interval
 
 UNPARSED = "(unparsed)"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import Field
 from typing_extensions import TypeVar
 
+from fteval.data.textfile import TextFileError, read_regular
 from fteval.errors import PluginError
 from fteval.plugin import (
     Generation,
@@ -28,7 +29,6 @@ from fteval.plugin import (
     TrainContext,
     Trainer,
 )
-from fteval.textfile import TextFileError, read_regular
 
 MAX_TABLE_BYTES = 1 << 30  # a lookup table is at most the size of the training data (1 GiB, as data files)
 

@@ -132,7 +132,7 @@ class _CorpusMetric(Metric[_CorpusConfig]):
 
     def aggregate(self, scores: Sequence[Score], seed: int = 0) -> Aggregate:
         """The corpus score from the summed statistics, with an example-level bootstrap CI."""
-        from fteval.stats import bootstrap_interval
+        from fteval.analysis.stats import bootstrap_interval
 
         n = len(scores)
         if n == 0:

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from fteval.credentials import EnvVarName
 from fteval.plugin import PluginConfig
+from fteval.spec.credentials import EnvVarName
 
 __all__ = [
     "CostSettings",

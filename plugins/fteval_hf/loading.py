@@ -99,7 +99,7 @@ def hub_token(spec: HubModel) -> str | None:
     Raises:
         fteval.errors.PluginError: the variable is named but not set.
     """
-    from fteval.credentials import secret_from_env
+    from fteval.spec.credentials import secret_from_env
 
     return secret_from_env(spec.token_env, "model.token_env")
 

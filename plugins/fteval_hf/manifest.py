@@ -11,9 +11,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from fteval.data.textfile import TextFileError, read_regular
 from fteval.errors import PluginError
 from fteval.plugin import ModelHandle
-from fteval.textfile import TextFileError, read_regular
 
 __all__ = ["MANIFEST", "is_saved", "read_manifest", "save_model", "saved_handle"]
 

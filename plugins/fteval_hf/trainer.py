@@ -26,7 +26,7 @@ class HFTrainer(Trainer[HFConfig]):
         """The hub token a spec names (``model.token_env``), sent to the hub: ``$HF_ENDPOINT`` or huggingface.co."""
         import os
 
-        from fteval.credential_routes import url_host
+        from fteval.spec.credential_routes import url_host
 
         spec = self.config.model
         name = spec.token_env if isinstance(spec, HubModel) else None

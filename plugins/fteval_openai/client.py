@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
-from fteval.credential_routes import NO_KEY, api_credential, credential_value, url_host
 from fteval.errors import FtevalError
 from fteval.plugin import Credential
 from fteval.redaction import REDACTED, redact_text
+from fteval.spec.credential_routes import NO_KEY, api_credential, credential_value, url_host
 from fteval_openai.config import ModelSettings
 
 __all__ = [
@@ -35,7 +35,7 @@ DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
 
 def credential(model: ModelSettings) -> Credential:
-    """Which key this target sends to which host (``fteval.credential_routes.api_credential``).
+    """Which key this target sends to which host (``fteval.spec.credential_routes.api_credential``).
 
     The environment's ``OPENAI_API_KEY`` goes to api.openai.com only; another host (loopback
     included) gets the key the spec names in ``api_key_env`` or ``api_key_file``, or none.

@@ -6,8 +6,8 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fteval.analysis.stats import ratio_with_ci
 from fteval.plugin import Aggregate, Metric, Parsed, PluginConfig, Score, ScoreItem
-from fteval.stats import ratio_with_ci
 from fteval_viggo.ontology import Ontology, load_ontology
 
 __all__ = [

@@ -13,8 +13,8 @@ from typing import Any
 
 from fteval_testutil import EXTERNAL_PLUGIN, FTEVAL, SPECS, fteval_run, wait_until
 
-from fteval.leases import Holder, try_acquire
-from fteval.store import Store
+from fteval.storage.leases import Holder, try_acquire
+from fteval.storage.store import Store
 
 ROWS = 20  # specs/data/yesno/test.csv
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fteval_testutil import SPECS, fteval_run
 
-from fteval.credential_routes import api_credential, url_host
+from fteval.spec.credential_routes import api_credential, url_host
 
 pytest.importorskip("openai")
 
@@ -289,8 +289,8 @@ def test_a_base_spec_cannot_send_another_token_to_the_hub(tmp_path: Path) -> Non
 
 
 def test_scrub_outputs_replaces_known_secrets_and_leaves_short_values() -> None:
-    from fteval.credential_routes import scrub_outputs
     from fteval.plugin import Generation
+    from fteval.spec.credential_routes import scrub_outputs
 
     outputs = [Generation("key sk-live-12345678 and abc", 0.1), Generation("nothing here", 0.2)]
     scrubbed = scrub_outputs(outputs, frozenset({"sk-live-12345678", "abc"}))

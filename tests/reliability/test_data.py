@@ -15,10 +15,10 @@ from fteval_generic.metrics import CharExact, ExactMatch
 from fteval_generic.parsers import ChoiceParser, TextParser
 from reliability_util import assert_clean_failure, run_cli, write_spec
 
-from fteval.datasets import load_rows
+from fteval.data.datasets import load_rows
 from fteval.errors import DatasetError
 from fteval.plugin import Example, Parsed, Prompt, ScoreItem
-from fteval.spec import Source
+from fteval.spec.model import Source
 
 HEADER = "question,answer\n"
 

@@ -13,7 +13,7 @@ import pytest
 from jinja2.exceptions import SecurityError
 from reliability_util import assert_clean_failure, run_cli, write_spec
 
-from fteval.sandbox import _CHECK_EVERY, MAX_STEPS, Budget
+from fteval.spec.sandbox import _CHECK_EVERY, MAX_STEPS, Budget
 
 SECRET_LINE = "root:x:0:0:hunter2-not-a-spec:/root:/bin/bash"
 

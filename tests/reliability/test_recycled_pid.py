@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fteval_testutil import make_run
 
-from fteval.leases import Holder, try_acquire
-from fteval.processes import HOST, alive, start_ticks
-from fteval.store import Store
+from fteval.storage.leases import Holder, try_acquire
+from fteval.storage.processes import HOST, alive, start_ticks
+from fteval.storage.store import Store
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc/PID/stat")
 

@@ -16,7 +16,7 @@ from fteval_testutil import SPECS, CliResult, fteval_cli, fteval_run, make_run
 
 from fteval.errors import StoreError
 from fteval.plugin import Generation, Score
-from fteval.store import SCHEMA_VERSION, ExampleRecord, Store
+from fteval.storage.store import SCHEMA_VERSION, ExampleRecord, Store
 
 YESNO, VIGGO = SPECS / "yesno.yaml", SPECS / "viggo.yaml"
 IS_ROOT = os.geteuid() == 0

@@ -13,11 +13,11 @@ from fteval_generic.parsers import TextParser
 from fteval_generic.similarity import Bleu, BleuConfig, Chrf, ChrfConfig, RougeL, RougeLConfig
 from rating_helpers import d2t_lookup_runs
 
-from fteval.compare import compare_runs
+from fteval.analysis.compare import compare_runs
+from fteval.analysis.stats import point_estimates
 from fteval.errors import PluginError
 from fteval.plugin import Example, Parsed, Prompt, ScoreItem
-from fteval.stats import point_estimates
-from fteval.store import Store
+from fteval.storage.store import Store
 
 # Sentences written for this test.
 REFS = [

@@ -9,9 +9,9 @@ from fteval_testutil import SPECS
 
 pytest.importorskip("torch")
 
-from fteval.engine import Engine
-from fteval.loader import load_spec
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 SFT = "{method: full, epochs: null, max_steps: 4, lr: 1.0e-3, warmup_steps: 1, batch_size: 16, eval_every: null}"
 DPO = "{method: dpo, beta: 0.2, max_steps: 3, lr: 1.0e-3, warmup_steps: 0, batch_size: 8, save_every: 2}"

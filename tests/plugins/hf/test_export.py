@@ -16,9 +16,9 @@ pytest.importorskip("torch")
 
 from fteval_testutil import SPECS, fteval_run
 
-from fteval.engine import Engine
-from fteval.loader import load_spec
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 TRAIN = "{epochs: null, max_steps: 6, lr: 1.0e-3, warmup_steps: 2, batch_size: 16, eval_every: null}"
 LORA = "{epochs: null, max_steps: 6, lr: 1.0e-2, warmup_steps: 2, batch_size: 16, eval_every: null, method: lora"

@@ -154,7 +154,7 @@ def test_model_override_switches_between_gguf_and_hub_sources() -> None:
     """``--model`` on a gguf target with a hub id (or a .gguf path on a hub target) replaces the source."""
     from fteval_testutil import SPECS
 
-    from fteval.loader import load_spec
+    from fteval.spec.loader import load_spec
 
     spec = SPECS / "sql-smollm.yaml"
     hub = load_spec(spec, {"targets": {"smollm-zero-shot": {"model": {"id": "org/model", "gguf": None}}}})

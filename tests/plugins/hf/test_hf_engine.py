@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fteval_testutil import SPECS
 
-from fteval.engine import Engine
-from fteval.loader import load_spec
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 
 def _spec(tmp_path: Path) -> Path:

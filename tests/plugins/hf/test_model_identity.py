@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from tiny_models import tiny_llama
 
-from fteval.engine import Engine
-from fteval.loader import load_spec
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 ROWS = [("red sky", "blue"), ("green sea", "grass"), ("amber sun", "yellow"), ("white snow", "cold")]
 

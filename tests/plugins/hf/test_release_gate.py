@@ -22,7 +22,7 @@ pytest.importorskip("torch")
 from fteval_testutil import ROOT, fteval_run
 from ruamel.yaml import YAML
 
-from fteval.store import Store
+from fteval.storage.store import Store
 
 COLOURS = ["red", "green", "blue", "amber", "violet", "white", "black", "grey"]
 THINGS = ["sky", "grass", "sea", "sun", "snow", "coal", "cloud", "plum", "fire", "moss"]

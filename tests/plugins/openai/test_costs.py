@@ -17,7 +17,7 @@ from fteval_openai.server.launch import Served
 from fteval_testutil import fteval_run
 from openai_helpers import write_spec
 
-from fteval.store import Store
+from fteval.storage.store import Store
 
 # The August 2023 usage prices of fine-tuned GPT-3.5 Turbo (USD per 1K tokens), the example.
 AUG_2023 = {"input_per_1k": 0.012, "output_per_1k": 0.016, "date": "2023-08-22", "source": "openai.com/blog (2023)"}

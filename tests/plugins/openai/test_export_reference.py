@@ -9,8 +9,8 @@ import pytest
 from fteval_openai.datacheck import training_record
 from fteval_testutil import ROOT, SPECS, fteval_run
 
-from fteval.engine import render_examples
-from fteval.loader import load_spec
+from fteval.running.engine import render_examples
+from fteval.spec.loader import load_spec
 
 REFERENCE = ROOT / "tests" / "data" / "reference"  # byte-identical copies of the reference OpenAI files
 CASES = [("base/viggo.yaml", "viggo_validation.jsonl"), ("base/sql.yaml", "sql_validation.jsonl")]

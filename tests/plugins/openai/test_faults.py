@@ -8,7 +8,7 @@ from fteval_openai.server.launch import Served
 from fteval_testutil import fteval_cli
 from openai_helpers import write_spec
 
-from fteval.store import Store
+from fteval.storage.store import Store
 
 
 def _outputs(store: Path) -> dict[int, tuple[str, dict]]:

@@ -18,7 +18,7 @@ from fteval_testutil import FTEVAL
 from hostile_server import HostileServer
 from openai_helpers import write_spec
 
-from fteval.store import Store
+from fteval.storage.store import Store
 
 # Runs the command, then prints its peak RSS in KiB (the only child of this parent).
 _PEAK = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)"

@@ -9,7 +9,7 @@ from fteval_openai.server.launch import Served
 from fteval_testutil import fteval_run
 from openai_helpers import write_spec
 
-from fteval.store import Store
+from fteval.storage.store import Store
 
 
 def test_queue_wait_is_recorded_apart_from_the_request_latency(tmp_path: Path, api_key: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fteval_testutil import SPECS
 
-from fteval.loader import load_spec
+from fteval.spec.loader import load_spec
 
 
 def test_model_override_replaces_the_api_model_name() -> None:

@@ -8,8 +8,8 @@ from fteval_openai.server.launch import Served
 from fteval_testutil import SPECS, fteval_run
 from openai_helpers import KEY_ENV
 
-from fteval.callstore import load_calls
-from fteval.store import Store
+from fteval.storage.callstore import load_calls
+from fteval.storage.store import Store
 
 TARGETS = ("served-3shot", "served-sc5", "served-din")
 

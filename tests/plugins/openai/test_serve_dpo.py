@@ -12,9 +12,9 @@ from fteval_openai.server.launch import Served
 from fteval_testutil import fteval_cli, wait_until
 from openai_helpers import KEY, VIGGO, write_spec
 
-from fteval.engine import Engine
-from fteval.loader import load_spec
-from fteval.store import Store
+from fteval.running.engine import Engine
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 QUICK = ("--train-max-steps", "4")
 

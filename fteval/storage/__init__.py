@@ -1,0 +1,1 @@
+"""The run store: its SQLite file, runs and results, calls, leases, records and run references."""
