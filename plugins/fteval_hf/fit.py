@@ -24,7 +24,9 @@ def _scratch(spec: ScratchModel, train: list[Example], folder: Path, max_len: in
     else:
         if not train:
             raise ValueError("a scratch model needs training rows to learn its tokenizer from")
-        tokenizer = train_tokenizer((prompt_text(ex.prompt) + ex.target for ex in train), spec.vocab_size)
+        tokenizer = train_tokenizer(
+            (prompt_text(ex.prompt) + ex.target for ex in train), spec.vocab_size, spec.split_words
+        )
         tokenizer.save_pretrained(folder)
     return build_scratch_model(spec.preset, tokenizer, max(2048, max_len), seed), tokenizer
 

@@ -25,12 +25,14 @@ PRESETS: dict[str, dict[str, int]] = {
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
+def train_tokenizer(texts: Iterable[str], vocab_size: int, split_words: bool = True) -> Any:
     """Train a byte-level BPE tokenizer (BOS added to every encoding) and wrap it for transformers.
 
     Args:
         texts: the training text (prompts and targets).
         vocab_size: vocabulary size including the special tokens.
+        split_words: pre-split the text GPT-2 style so merges stay inside words; False lets merges
+            cross spaces and punctuation (each text is one sequence of bytes).
 
     Returns:
         A ``PreTrainedTokenizerFast`` with bos, eos and pad tokens (``save_pretrained`` works).
@@ -39,7 +41,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=split_words)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
