@@ -88,6 +88,13 @@ class ScratchModel(PluginConfig):
             " so text that every row repeats (an instruction) becomes a few tokens and rows get shorter."
         ),
     )
+    one_token_prefix: bool = Field(
+        False,
+        description=(
+            "Add the prompt text that every training row starts with (an instruction) to the vocabulary as one"
+            " token, so the model reads it at one position; false: it is tokenized like any other text."
+        ),
+    )
     device: Device = Field("auto", description="Where the model runs; auto = cuda, then mps, then cpu.")
 
 

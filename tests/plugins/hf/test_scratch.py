@@ -52,3 +52,19 @@ def test_merging_across_words_turns_a_repeated_instruction_into_few_tokens(tmp_p
     across.save_pretrained(tmp_path)
     again = AutoTokenizer.from_pretrained(tmp_path)
     assert again(_texts()[0])["input_ids"] == across(_texts()[0])["input_ids"]
+
+
+def test_whole_strings_become_one_token_wherever_they_occur() -> None:
+    from fteval_hf.scratch import shared_start, train_tokenizer
+
+    prompts = [f"{INSTRUCTION}\n\n{sentence}\n" for sentence, _ in ROWS]
+    start = shared_start(prompts)
+    assert start == f"{INSTRUCTION}\n\n" and shared_start(prompts[:1]) == ""
+    tok = train_tokenizer([p + mr for p, (_, mr) in zip(prompts, ROWS, strict=True)], 400, whole=[start])
+    for prompt in prompts:
+        ids = tok(prompt)["input_ids"]
+        assert ids[:2] == [tok.bos_token_id, tok.convert_tokens_to_ids(start)]
+        assert tok.decode(ids, skip_special_tokens=True) == prompt
+    # A row without the instruction is tokenized as before; the instruction alone is one token.
+    assert len(tok(ROWS[0][0], add_special_tokens=False)["input_ids"]) > 3
+    assert len(tok(INSTRUCTION + "\n\n", add_special_tokens=False)["input_ids"]) == 1
