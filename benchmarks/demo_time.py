@@ -1,7 +1,7 @@
 """Where the demo's training time goes: tokenizer, encoding, and one step split into its parts.
 
-Run: PYTHONPATH=.:plugins .venv/bin/python benchmarks/demo_time.py [--split-words|--no-split-words]
-     [--vocab 2000] [--prompt reference|short] [--steps 20]
+Run: PYTHONPATH=.:plugins .venv/bin/python benchmarks/demo_time.py
+     [--vocab 2000] [--one-token-prefix] [--prompt reference|short] [--steps 20]
 
 Trains the scratch tokenizer on the ViGGO train split with the chosen prompt, encodes the split, then
 runs ``--steps`` optimizer steps of the tiny preset over the trainer's own batches (after 3 warm-up
@@ -24,7 +24,7 @@ from fteval_hf.data import batch_of, encode_split
 from fteval_hf.formatting import prompt_text
 from fteval_hf.loop import make_schedule, optimizer_step
 from fteval_hf.loss import causal_lm_loss, shared_prefix_length
-from fteval_hf.scratch import build_scratch_model, train_tokenizer
+from fteval_hf.scratch import build_scratch_model, shared_start, train_tokenizer
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompt", choices=["reference", "short"], default="reference")
     ap.add_argument("--vocab", type=int, default=2000)
-    ap.add_argument("--split-words", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--one-token-prefix", action="store_true", help="the shared instruction as one token")
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=20)
@@ -40,8 +40,11 @@ def main() -> None:
     train = viggo_examples("train", args.prompt)
 
     tok_clock, enc_clock = Clock(), Clock()
+    prompts = [prompt_text(ex.prompt) for ex in train]
+    whole = [shared_start(prompts)] if args.one_token_prefix else []
     with tok_clock:
-        tok = train_tokenizer((prompt_text(ex.prompt) + ex.target for ex in train), args.vocab, args.split_words)
+        texts = (p + ex.target for p, ex in zip(prompts, train, strict=True))
+        tok = train_tokenizer(texts, args.vocab, whole)
     with enc_clock:
         split = encode_split(tok, train, 512)
     settings = TrainSettings(batch_size=args.batch_size, lr=1e-3, warmup_steps=100, epochs=1)
@@ -73,7 +76,7 @@ def main() -> None:
     per_epoch = len(schedule.micro_batches)
     step_wall = sum(c.wall for name, c in parts.items() if name != "prefix forward") / steps
     print(
-        f"prompt={args.prompt} vocab={args.vocab} split_words={args.split_words} preset={args.preset} "
+        f"prompt={args.prompt} vocab={args.vocab} one_token_prefix={args.one_token_prefix} preset={args.preset} "
         f"threads={torch.get_num_threads()} rows={len(split.rows)} batch={args.batch_size}"
     )
     print(

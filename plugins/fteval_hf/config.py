@@ -81,13 +81,6 @@ class ScratchModel(PluginConfig):
         description="tiny: 3.7M parameters (hidden 256, 4 layers); small: 26M (hidden 512, 8).",
     )
     vocab_size: int = Field(2000, ge=300, description="Byte-level BPE vocabulary trained on the train split.")
-    split_words: bool = Field(
-        True,
-        description=(
-            "true: BPE merges stay inside words (GPT-2 style); false: merges may cross spaces and punctuation,"
-            " so text that every row repeats (an instruction) becomes a few tokens and rows get shorter."
-        ),
-    )
     one_token_prefix: bool = Field(
         False,
         description=(

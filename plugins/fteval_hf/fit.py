@@ -27,7 +27,7 @@ def _scratch(spec: ScratchModel, train: list[Example], folder: Path, max_len: in
         prompts = [prompt_text(ex.prompt) for ex in train]
         whole = [shared_start(prompts)] if spec.one_token_prefix else []
         tokenizer = train_tokenizer(
-            (p + ex.target for p, ex in zip(prompts, train, strict=True)), spec.vocab_size, spec.split_words, whole
+            (p + ex.target for p, ex in zip(prompts, train, strict=True)), spec.vocab_size, whole
         )
         tokenizer.save_pretrained(folder)
     return build_scratch_model(spec.preset, tokenizer, max(2048, max_len), seed), tokenizer

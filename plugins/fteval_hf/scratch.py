@@ -26,14 +26,12 @@ PRESETS: dict[str, dict[str, int]] = {
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int, split_words: bool = True, whole: Sequence[str] = ()) -> Any:
+def train_tokenizer(texts: Iterable[str], vocab_size: int, whole: Sequence[str] = ()) -> Any:
     """Train a byte-level BPE tokenizer (BOS added to every encoding) and wrap it for transformers.
 
     Args:
         texts: the training text (prompts and targets).
         vocab_size: vocabulary size including the special tokens.
-        split_words: pre-split the text GPT-2 style so merges stay inside words; False lets merges
-            cross spaces and punctuation (each text is one sequence of bytes).
         whole: strings added to the vocabulary as one token each (matched before BPE, wherever they occur).
 
     Returns:
@@ -43,7 +41,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, split_words: bool = T
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=split_words)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -1,4 +1,4 @@
-"""The scratch tokenizer: word-split (GPT-2 style) or merging across words, trained on real rows."""
+"""The scratch tokenizer: the instruction every training prompt starts with as one token, on ViGGO-like rows."""
 
 from __future__ import annotations
 
@@ -19,52 +19,31 @@ ROWS = [
 ]
 
 
-def _texts() -> list[str]:
-    return [f"{INSTRUCTION}\n\n{sentence}\n{mr}" for sentence, mr in ROWS]
-
-
-def test_split_words_defaults_to_true_and_is_validated() -> None:
+def test_one_token_prefix_defaults_to_false_and_is_validated() -> None:
     config = HFConfig.model_validate({"model": {"init": "scratch"}})
-    assert isinstance(config.model, ScratchModel) and config.model.split_words is True
-    with pytest.raises(ValueError, match="split_words"):
-        HFConfig.model_validate({"model": {"init": "scratch", "split_words": "sometimes"}})
+    assert isinstance(config.model, ScratchModel) and config.model.one_token_prefix is False
+    with pytest.raises(ValueError, match="one_token_prefix"):
+        HFConfig.model_validate({"model": {"init": "scratch", "one_token_prefix": "sometimes"}})
 
 
-def test_merging_across_words_turns_a_repeated_instruction_into_few_tokens(tmp_path: Path) -> None:
-    from fteval_hf.scratch import train_tokenizer
-    from transformers import AutoTokenizer
-
-    words = train_tokenizer(_texts(), 600)
-    across = train_tokenizer(_texts(), 600, split_words=False)
-    n_words = len(words(INSTRUCTION, add_special_tokens=False)["input_ids"])
-    n_across = len(across(INSTRUCTION, add_special_tokens=False)["input_ids"])
-    assert n_words >= 20  # one or more tokens per word
-    assert n_across * 3 <= n_words, (n_across, n_words)
-    # Every row is shorter, and decoding gives the exact text back (bytes, spaces and all).
-    for text in _texts():
-        ids = across(text)["input_ids"]
-        assert ids[0] == across.bos_token_id
-        assert len(ids) < len(words(text)["input_ids"])
-        assert across.decode(ids, skip_special_tokens=True) == text
-    # A text it never saw still round-trips (byte-level fallback), and the saved tokenizer encodes alike.
-    unseen = "verify_attribute(name[Zork], rating[poor]) — ünïcode ✓"
-    assert across.decode(across(unseen, add_special_tokens=False)["input_ids"]) == unseen
-    across.save_pretrained(tmp_path)
-    again = AutoTokenizer.from_pretrained(tmp_path)
-    assert again(_texts()[0])["input_ids"] == across(_texts()[0])["input_ids"]
-
-
-def test_whole_strings_become_one_token_wherever_they_occur() -> None:
+def test_whole_strings_become_one_token_wherever_they_occur(tmp_path: Path) -> None:
     from fteval_hf.scratch import shared_start, train_tokenizer
+    from transformers import AutoTokenizer
 
     prompts = [f"{INSTRUCTION}\n\n{sentence}\n" for sentence, _ in ROWS]
     start = shared_start(prompts)
     assert start == f"{INSTRUCTION}\n\n" and shared_start(prompts[:1]) == ""
-    tok = train_tokenizer([p + mr for p, (_, mr) in zip(prompts, ROWS, strict=True)], 400, whole=[start])
+    texts = [p + mr for p, (_, mr) in zip(prompts, ROWS, strict=True)]
+    plain = train_tokenizer(texts, 400)
+    tok = train_tokenizer(texts, 400, whole=[start])
+    assert len(tok) == len(plain) + 1
     for prompt in prompts:
         ids = tok(prompt)["input_ids"]
         assert ids[:2] == [tok.bos_token_id, tok.convert_tokens_to_ids(start)]
+        assert ids[2:] == plain(prompt[len(start) :], add_special_tokens=False)["input_ids"]
         assert tok.decode(ids, skip_special_tokens=True) == prompt
-    # A row without the instruction is tokenized as before; the instruction alone is one token.
-    assert len(tok(ROWS[0][0], add_special_tokens=False)["input_ids"]) > 3
-    assert len(tok(INSTRUCTION + "\n\n", add_special_tokens=False)["input_ids"]) == 1
+    # Without the instruction a row is tokenized as before; the saved tokenizer encodes alike.
+    assert tok(ROWS[0][0])["input_ids"] == plain(ROWS[0][0])["input_ids"]
+    assert len(plain(start, add_special_tokens=False)["input_ids"]) >= 20
+    tok.save_pretrained(tmp_path)
+    assert AutoTokenizer.from_pretrained(tmp_path)(prompts[0])["input_ids"] == tok(prompts[0])["input_ids"]
