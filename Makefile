@@ -9,8 +9,8 @@ $(VENV)/.fteval-installed: pyproject.toml scripts/setup.sh
 
 setup: $(VENV)/.fteval-installed
 
-demo: setup  ## the offline ViGGO spec end to end (train a tiny model from scratch on CPU, evaluate)
-	$(VENV)/bin/fteval run specs/viggo.yaml
+demo: setup  ## the offline ViGGO spec on the reference prompt end to end (train a tiny model from scratch on CPU, evaluate)
+	$(VENV)/bin/fteval run specs/viggo-instruct.yaml
 
 demo-sql: setup
 	$(VENV)/bin/fteval run specs/sql.yaml

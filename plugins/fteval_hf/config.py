@@ -81,6 +81,13 @@ class ScratchModel(PluginConfig):
         description="tiny: 3.7M parameters (hidden 256, 4 layers); small: 26M (hidden 512, 8).",
     )
     vocab_size: int = Field(2000, ge=300, description="Byte-level BPE vocabulary trained on the train split.")
+    one_token_prefix: bool = Field(
+        False,
+        description=(
+            "Add the prompt text that every training row starts with (an instruction) to the vocabulary as one"
+            " token, so the model reads it at one position; false: it is tokenized like any other text."
+        ),
+    )
     device: Device = Field("auto", description="Where the model runs; auto = cuda, then mps, then cpu.")
 
 

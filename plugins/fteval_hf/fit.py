@@ -17,14 +17,18 @@ def _scratch(spec: ScratchModel, train: list[Example], folder: Path, max_len: in
     from transformers import AutoTokenizer
 
     from fteval_hf.formatting import prompt_text
-    from fteval_hf.scratch import build_scratch_model, train_tokenizer
+    from fteval_hf.scratch import build_scratch_model, shared_start, train_tokenizer
 
     if (folder / "tokenizer.json").exists():
         tokenizer = AutoTokenizer.from_pretrained(folder)
     else:
         if not train:
             raise ValueError("a scratch model needs training rows to learn its tokenizer from")
-        tokenizer = train_tokenizer((prompt_text(ex.prompt) + ex.target for ex in train), spec.vocab_size)
+        prompts = [prompt_text(ex.prompt) for ex in train]
+        whole = [shared_start(prompts)] if spec.one_token_prefix else []
+        tokenizer = train_tokenizer(
+            (p + ex.target for p, ex in zip(prompts, train, strict=True)), spec.vocab_size, whole
+        )
         tokenizer.save_pretrained(folder)
     return build_scratch_model(spec.preset, tokenizer, max(2048, max_len), seed), tokenizer
 

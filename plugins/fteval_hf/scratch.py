@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["PRESETS", "build_scratch_model", "train_tokenizer"]
+__all__ = ["PRESETS", "build_scratch_model", "shared_start", "train_tokenizer"]
 
 # hidden, layers, heads, MLP width; embeddings tied (tiny: ~3.7M parameters with 2,000 tokens).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -25,17 +26,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
+def train_tokenizer(texts: Iterable[str], vocab_size: int, whole: Sequence[str] = ()) -> Any:
     """Train a byte-level BPE tokenizer (BOS added to every encoding) and wrap it for transformers.
 
     Args:
         texts: the training text (prompts and targets).
         vocab_size: vocabulary size including the special tokens.
+        whole: strings added to the vocabulary as one token each (matched before BPE, wherever they occur).
 
     Returns:
         A ``PreTrainedTokenizerFast`` with bos, eos and pad tokens (``save_pretrained`` works).
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -48,12 +50,18 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
+    tok.add_tokens([AddedToken(text, normalized=False) for text in whole if text])
     tok.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, tok.token_to_id(BOS))]
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD, padding_side="right"
     )
+
+
+def shared_start(texts: Sequence[str]) -> str:
+    """The text every one of ``texts`` starts with (e.g. an instruction before each row's own part)."""
+    return os.path.commonprefix(list(texts)) if len(texts) > 1 else ""
 
 
 def build_scratch_model(preset: str, tokenizer: Any, max_positions: int, seed: int) -> Any:

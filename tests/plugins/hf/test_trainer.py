@@ -101,3 +101,16 @@ def test_scratch_tiny_preset_trains_its_own_tokenizer(examples, make_ctx, hf_con
     assert 3_000_000 < ctx.stats["trainable_params"] < 5_000_000
     text = "Colours of: sea, sun\nblue, violet"
     assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_scratch_one_token_prefix_reads_the_shared_instruction_as_one_token(make_examples, make_ctx, hf_config) -> None:
+    system = "Name the colours of the things listed, in order, separated by commas."
+    ctx = make_ctx(make_examples(48, system=system))
+    model = {"init": "scratch", "preset": "tiny", "vocab_size": 300, "one_token_prefix": True}
+    handle = HFTrainer(hf_config(model, max_steps=1)).fit(ctx)
+    tok = AutoTokenizer.from_pretrained(handle.location)
+    prompt = f"{system}\n\nColours of: sea, sun\n"
+    ids = tok(prompt)["input_ids"]
+    assert tok.decode(ids[1:2]) == f"{system}\n\nColours of: "  # the text all 48 training prompts start with
+    assert tok.decode(ids, skip_special_tokens=True) == prompt
+    assert len(tok) == 301  # the trained vocabulary plus that one token
