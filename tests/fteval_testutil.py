@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fteval.storage.records import NewRun
 from fteval.storage.store import Store
@@ -169,3 +169,20 @@ def stored_examples(db: Path) -> int:
             return count
     except sqlite3.OperationalError:
         return 0
+
+
+class Interrupted(Exception):
+    """Raised by a training context from :func:`stopped_at`: a crash in the middle of a training loop."""
+
+
+def stopped_at(step: int, ctx: Any) -> Any:
+    """Make ``ctx`` raise ``Interrupted`` when the loop logs ``step`` (a crash after the checkpoints before it)."""
+    log = ctx.log
+
+    def stop(s: int, **values: float) -> None:
+        if s == step:
+            raise Interrupted
+        log(s, **values)
+
+    ctx.log = stop
+    return ctx

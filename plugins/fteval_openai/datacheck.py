@@ -7,7 +7,7 @@ billed tokens (tokens x epochs), a cost estimate and the seeded ``max_train_toke
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,17 +99,45 @@ def check_records(
     """
     from fteval_openai.tokens import count_messages
 
-    problems = [f"{split} row {row}: {reason}" for row, reason in format_errors(records)]
+    return checked_report(
+        records,
+        format_errors(records),
+        lambda r: count_messages(r["messages"]),
+        data=f"the {split} data",
+        rows="example(s)",
+        split=split,
+        context=context,
+        epochs=epochs,
+        training_per_1k=training_per_1k,
+    )
+
+
+def checked_report(
+    records: Sequence[Any],
+    errors: Iterable[tuple[int, str]],
+    count: Callable[[Any], int],
+    *,
+    data: str,
+    rows: str,
+    split: str,
+    context: int,
+    epochs: int | None,
+    training_per_1k: float,
+) -> DataReport:
+    """The token report of records whose format ``errors`` were found, or an error listing each bad row.
+
+    Raises:
+        FtevalError: format errors, or rows over ``context`` tokens as ``count`` counts them.
+    """
+    problems = [f"{split} row {row}: {reason}" for row, reason in errors]
     if problems:
-        raise FtevalError(
-            _listing(f"{len(problems)} format error(s) in the {split} data; nothing was uploaded", problems)
-        )
-    tokens = [count_messages(r["messages"]) for r in records]
+        raise FtevalError(_listing(f"{len(problems)} format error(s) in {data}; nothing was uploaded", problems))
+    tokens = [count(r) for r in records]
     long = [
         f"{split} row {row}: {n} tokens > the model's limit of {context}" for row, n in enumerate(tokens) if n > context
     ]
     if long:
-        raise FtevalError(_listing(f"{len(long)} example(s) too long in the {split} data; nothing was uploaded", long))
+        raise FtevalError(_listing(f"{len(long)} {rows} too long in the {split} data; nothing was uploaded", long))
     return DataReport(tokens, epochs or default_epochs(len(records)), training_per_1k)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fteval.errors import FtevalError
 from fteval.plugin import Example, Prompt
 
 __all__ = ["check_preference_records", "preference_errors", "preference_examples", "preference_record"]
@@ -77,20 +76,19 @@ def check_preference_records(
     Raises:
         FtevalError: format errors or pairs over ``context`` tokens, each with its row number.
     """
-    from fteval_openai.datacheck import DataReport, _listing, default_epochs
+    from fteval_openai.datacheck import checked_report
 
-    problems = [f"{split} row {row}: {reason}" for row, reason in preference_errors(records)]
-    if problems:
-        raise FtevalError(
-            _listing(f"{len(problems)} format error(s) in the {split} preference data; nothing was uploaded", problems)
-        )
-    tokens = [_tokens(r) for r in records]
-    long = [
-        f"{split} row {row}: {n} tokens > the model's limit of {context}" for row, n in enumerate(tokens) if n > context
-    ]
-    if long:
-        raise FtevalError(_listing(f"{len(long)} pair(s) too long in the {split} data; nothing was uploaded", long))
-    return DataReport(tokens, epochs or default_epochs(len(records)), training_per_1k)
+    return checked_report(
+        records,
+        preference_errors(records),
+        _tokens,
+        data=f"the {split} preference data",
+        rows="pair(s)",
+        split=split,
+        context=context,
+        epochs=epochs,
+        training_per_1k=training_per_1k,
+    )
 
 
 def preference_examples(records: Sequence[Any]) -> list[Example]:

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fteval_testutil import Interrupted, stopped_at
 
 torch = pytest.importorskip("torch")
 
@@ -18,22 +19,6 @@ from fteval_hf.checkpoint import latest_checkpoint
 from fteval_hf.trainer import HFTrainer
 
 TRAIN = {"max_steps": 6, "save_every": 2, "batch_size": 4, "lr": 3e-3, "warmup_steps": 1}
-
-
-class _Interrupted(Exception):
-    pass
-
-
-def _stopped_at(step: int, ctx):
-    log = ctx.log
-
-    def stop(s: int, **values: float) -> None:
-        if s == step:
-            raise _Interrupted
-        log(s, **values)
-
-    ctx.log = stop
-    return ctx
 
 
 class _RunsCode:
@@ -47,8 +32,8 @@ class _RunsCode:
 
 
 def _crashed(config, examples, make_ctx, workdir: Path) -> Path:
-    with pytest.raises(_Interrupted):
-        HFTrainer(config).fit(_stopped_at(5, make_ctx(examples, workdir=workdir)))
+    with pytest.raises(Interrupted):
+        HFTrainer(config).fit(stopped_at(5, make_ctx(examples, workdir=workdir)))
     ckpts = workdir / "checkpoints"
     assert sorted(p.name for p in ckpts.glob("step-*")) == ["step-0000002", "step-0000004"]
     return ckpts

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from fteval_testutil import wait_until
+from fteval_testutil import Interrupted, stopped_at, wait_until
 
 pytest.importorskip("torch")
 
@@ -104,23 +104,6 @@ def test_sigkill_then_resume_reaches_the_uninterrupted_loss(tiny_hub_model, exam
 CORRUPT_TRAIN = {"max_steps": 8, "save_every": 2, "batch_size": 4, "lr": 3e-3, "warmup_steps": 1}
 
 
-class _Interrupted(Exception):
-    pass
-
-
-def _stopped_at(step: int, ctx):
-    """Make ``ctx`` raise when the loop logs ``step`` (a crash after the checkpoints before it)."""
-    log = ctx.log
-
-    def stop(s: int, **values: float) -> None:
-        if s == step:
-            raise _Interrupted
-        log(s, **values)
-
-    ctx.log = stop
-    return ctx
-
-
 @pytest.mark.parametrize("damaged", ["latest", "all"])
 def test_a_damaged_checkpoint_falls_back_and_says_so(
     tiny_hub_model, examples, make_ctx, tmp_path, capfd, damaged
@@ -130,8 +113,8 @@ def test_a_damaged_checkpoint_falls_back_and_says_so(
     HFTrainer(config).fit(reference)
 
     workdir = tmp_path / "crashed"
-    with pytest.raises(_Interrupted):
-        HFTrainer(config).fit(_stopped_at(7, make_ctx(examples, workdir=workdir)))
+    with pytest.raises(Interrupted):
+        HFTrainer(config).fit(stopped_at(7, make_ctx(examples, workdir=workdir)))
     ckpts = workdir / "checkpoints"
     assert sorted(p.name for p in ckpts.glob("step-*")) == ["step-0000004", "step-0000006"]
     for folder in [ckpts / "step-0000006"] + ([ckpts / "step-0000004"] if damaged == "all" else []):
