@@ -126,3 +126,25 @@ def test_token_counting_needs_no_network(tmp_path: Path) -> None:
     counts, http_modules = (json.loads(line) for line in out.stdout.splitlines())
     assert counts == [2, 3 + 3 + 1 + 1]
     assert http_modules == []  # tiktoken imports requests only to download
+
+
+def test_preference_pairs_share_the_checks_and_say_pairs() -> None:
+    from fteval_openai.preference import check_preference_records
+
+    def pair(user: str, rejected: str = "b") -> dict[str, object]:
+        return {
+            "input": {"messages": [{"role": "user", "content": user}]},
+            "preferred_output": [{"role": "assistant", "content": "a"}],
+            "non_preferred_output": [{"role": "assistant", "content": rejected}],
+        }
+
+    report = check_preference_records([pair("u")], split="train", context=100, epochs=2, training_per_1k=0.0)
+    assert report.epochs == 2 and len(report.tokens) == 1 and report.tokens[0] > 0
+    with pytest.raises(
+        FtevalError, match=r"(?s)1 pair\(s\) too long in the train data.*train row 1: \d+ tokens > the model's limit of 100"
+    ):
+        check_preference_records(
+            [pair("u"), pair("word " * 300)], split="train", context=100, epochs=1, training_per_1k=0.0
+        )
+    with pytest.raises(FtevalError, match=r"format error\(s\) in the valid preference data; nothing was uploaded"):
+        check_preference_records([pair("u", rejected=" ")], split="valid", context=100, epochs=1, training_per_1k=0.0)
