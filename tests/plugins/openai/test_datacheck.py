@@ -141,7 +141,8 @@ def test_preference_pairs_share_the_checks_and_say_pairs() -> None:
     report = check_preference_records([pair("u")], split="train", context=100, epochs=2, training_per_1k=0.0)
     assert report.epochs == 2 and len(report.tokens) == 1 and report.tokens[0] > 0
     with pytest.raises(
-        FtevalError, match=r"(?s)1 pair\(s\) too long in the train data.*train row 1: \d+ tokens > the model's limit of 100"
+        FtevalError,
+        match=r"(?s)1 pair\(s\) too long in the train data.*train row 1: \d+ tokens > the model's limit of 100",
     ):
         check_preference_records(
             [pair("u"), pair("word " * 300)], split="train", context=100, epochs=1, training_per_1k=0.0
