@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, TypeVar, cast
 
 import torch
 
 from .batching import common_prefix_length, plan_batches
+from .native_llama import NativeLlama
 from .prefix_cache import (
     MIN_SHARED_PREFIX,
     SharedPrefix,
@@ -24,9 +25,11 @@ from .prefix_cache import (
     last_logit_kwargs,
     supports_shared_prefix,
 )
-from .static_decode import DecodeStats, greedy_static, supports_static_greedy
+from .static_decode import DecodeStats, stream_static, supports_static_greedy
 
-__all__ = ["DecodeStats", "generate"]
+__all__ = ["DecodeStats", "generate", "stream"]
+
+T = TypeVar("T")
 
 
 class _PrefixMemo:
@@ -147,6 +150,43 @@ def _prefill(
     return out.logits[:, -1].float(), out.cache, mask, positions[:, -1] + 1
 
 
+class _NativeMemo:
+    """The native runtime's :class:`_PrefixMemo`: the last prefix's batch-1 keys/values, extended as needed."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def past_for(self, model: NativeLlama, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Keys/values of ``prefix`` (batch 1), computing only the part the memo lacks."""
+        reuse = common_prefix_length([self.ids, prefix])
+        past = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in self.layers] if reuse else None
+        if reuse < len(prefix):
+            ids = torch.tensor([prefix[reuse:]], dtype=torch.long)
+            positions = torch.arange(reuse, len(prefix)).unsqueeze(0)
+            _, layers = model(ids, positions, None, past)
+            past = layers
+        self.ids, self.layers = list(prefix), list(past or [])
+        return self.layers
+
+
+def _native_prefill(
+    model: NativeLlama, prompts: Sequence[Sequence[int]], prefix: int, memo: _NativeMemo, pad: int
+) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
+    """:func:`_prefill` for the native runtime: the same ids, mask, positions and prefix handling."""
+    from types import SimpleNamespace
+
+    ids, mask = _left_pad([p[prefix:] for p in prompts], pad, torch.device("cpu"))
+    positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix
+    past = None
+    if prefix:
+        past = memo.past_for(model, list(prompts[0][:prefix]))
+        mask = torch.cat([torch.ones_like(mask[:, :1]).expand(-1, prefix), mask], dim=1)
+    logits, layers = model(ids, positions, mask, past)
+    cache = SimpleNamespace(layers=[SimpleNamespace(keys=k, values=v) for k, v in layers])
+    return logits, cache, mask, positions[:, -1] + 1
+
+
 def _pick(logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator) -> torch.Tensor:
     """Next token per row: argmax when greedy, else nucleus sampling with ``gen``."""
     if temperature <= 0.0:
@@ -233,7 +273,7 @@ def _generate_batch(
     return outputs
 
 
-def generate(
+def stream(
     model: Any,
     prompt_ids: Sequence[Sequence[int]],
     *,
@@ -249,8 +289,8 @@ def generate(
     min_prefix: int = MIN_SHARED_PREFIX,
     loop: Literal["auto", "static", "general"] = "auto",
     stats: DecodeStats | None = None,
-) -> list[list[int]]:
-    """Generate continuations for token-id prompts, batched with a KV cache.
+) -> Iterator[list[tuple[int, list[int]]]]:
+    """Generate continuations for token-id prompts, batched with a KV cache, yielding them as they end.
 
     Args:
         model: A transformers causal LM, or a peft model wrapping one (run unmerged).
@@ -273,27 +313,32 @@ def generate(
             differently can differ in the last bits of a float sum, as between any two batchings).
         stats: counters that receive the decode steps, row-steps and their wall time.
 
-    Returns:
-        The generated token ids per prompt, in input order.
+    Yields:
+        Groups of (prompt index, generated token ids) as rows end (the static loop) or batches end
+        (the general loop); every index once. Each step of the work runs in inference mode; the
+        caller's code between yields does not.
     """
     if not prompt_ids:
-        return []
+        return
     if shared_prefix not in ("auto", "on", "off"):
         raise ValueError(f"shared_prefix must be auto, on or off, not {shared_prefix!r}")
-    sharing = shared_prefix != "off" and supports_shared_prefix(model)
+    native = isinstance(model, NativeLlama)
+    sharing = shared_prefix != "off" and (native or supports_shared_prefix(model))
     if shared_prefix == "on" and not sharing:
         raise ValueError("shared_prefix: on needs a decoder-only model with a DynamicCache; use auto or off")
     if loop not in ("auto", "static", "general"):
         raise ValueError(f"loop must be auto, static or general, not {loop!r}")
-    static = loop != "general" and temperature <= 0.0 and supports_static_greedy(model)
+    static = loop != "general" and temperature <= 0.0 and (native or supports_static_greedy(model))
     if loop == "static" and not static:
         raise ValueError("loop: static needs greedy decoding (temperature 0) of a plain Llama-layout model")
+    if native and not static:
+        raise ValueError("the native Llama runtime decodes greedily only (temperature 0, loop auto or static)")
     eos = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id or ())
     size = batch_size or len(prompt_ids)
     plan = plan_batches(prompt_ids, size, shuffle=False)
     gen = torch.Generator().manual_seed(seed)
     memo = _PrefixMemo()
-    results: list[list[int]] = [[] for _ in prompt_ids]
+    native_memo = _NativeMemo()
     stops = list(stop_sequences or ())
 
     def prefix_of(prompts: list[list[int]]) -> int:
@@ -306,24 +351,29 @@ def generate(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
-            if static:
-                order = [i for idx in plan.batches for i in idx]
-                outs = greedy_static(
-                    model,
-                    [prompt_ids[i] for i in order],
-                    lambda prompts: _prefill(model, prompts, prefix_of(prompts), memo, pad_token_id),
-                    slots=size,
-                    max_new_tokens=max_new_tokens,
-                    eos=eos,
-                    stops=stops,
-                    stats=stats,
-                )
-                for i, out in zip(order, outs, strict=True):
-                    results[i] = out
-                return results
-            for idx in plan.batches:
-                prompts = [list(prompt_ids[i]) for i in idx]
+        if static:
+            order = [i for idx in plan.batches for i in idx]
+            prefill = (
+                (lambda prompts: _native_prefill(model, prompts, prefix_of(prompts), native_memo, pad_token_id))
+                if native
+                else (lambda prompts: _prefill(model, prompts, prefix_of(prompts), memo, pad_token_id))
+            )
+            steps = stream_static(
+                model,
+                [prompt_ids[i] for i in order],
+                prefill,
+                slots=size,
+                max_new_tokens=max_new_tokens,
+                eos=eos,
+                stops=stops,
+                stats=stats,
+            )
+            for ended in _in_inference_mode(steps):
+                yield [(order[row], out) for row, out in ended]
+            return
+        for idx in plan.batches:
+            prompts = [list(prompt_ids[i]) for i in idx]
+            with torch.inference_mode():
                 outs = _generate_batch(
                     model,
                     prompts,
@@ -338,8 +388,28 @@ def generate(
                     gen=gen,
                     stats=stats,
                 )
-                for i, out in zip(idx, outs, strict=False):
-                    results[i] = out
+            yield list(zip(idx, outs, strict=True))
     finally:
         model.train(was_training)
+
+
+def _in_inference_mode(steps: Iterator[T]) -> Iterator[T]:
+    """The items of ``steps``, each computed in inference mode (the mode never spans a yield)."""
+    while True:
+        with torch.inference_mode():
+            item = next(steps, _DONE)
+        if item is _DONE:
+            return
+        yield cast(T, item)
+
+
+_DONE = object()
+
+
+def generate(model: Any, prompt_ids: Sequence[Sequence[int]], **kwargs: Any) -> list[list[int]]:
+    """The generated token ids per prompt, in input order: :func:`stream`'s outputs collected (same arguments)."""
+    results: list[list[int]] = [[] for _ in prompt_ids]
+    for ended in stream(model, prompt_ids, **kwargs):
+        for i, out in ended:
+            results[i] = out
     return results

@@ -7,7 +7,7 @@ import resource
 import sys
 from typing import Any
 
-__all__ = ["move", "peak_memory_mb", "pick_device", "use_all_cores"]
+__all__ = ["move", "peak_memory_mb", "pick_device", "quiet_transformers", "use_all_cores"]
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -37,15 +37,16 @@ def pick_device(requested: str = "auto") -> str:
     return requested
 
 
-def use_all_cores() -> int:
-    """Give torch one intra-op thread per usable core (unless OMP_NUM_THREADS says otherwise).
-
-    Also silences transformers' per-file progress bars, which would interleave with the engine's.
-    """
-    import torch
+def quiet_transformers() -> None:
+    """Silence transformers' per-file progress bars, which would interleave with the engine's."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+
+
+def use_all_cores() -> int:
+    """Give torch one intra-op thread per usable core (unless OMP_NUM_THREADS says otherwise)."""
+    import torch
 
     if "OMP_NUM_THREADS" in os.environ:
         return torch.get_num_threads()

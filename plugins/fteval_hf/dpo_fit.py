@@ -74,7 +74,7 @@ def fit_dpo(config: HFConfig, ctx: TrainContext, identity: str | None = None) ->
     """
     import torch
 
-    from fteval_hf.devices import pick_device, use_all_cores
+    from fteval_hf.devices import pick_device, quiet_transformers, use_all_cores
     from fteval_hf.distributed import current_ranks
     from fteval_hf.dpo_loop import run_dpo_loop
     from fteval_hf.fit import _record, job_stats
@@ -85,6 +85,7 @@ def fit_dpo(config: HFConfig, ctx: TrainContext, identity: str | None = None) ->
     workdir.mkdir(parents=True, exist_ok=True)
     if current_ranks().world > 1:
         raise ValueError("method: dpo runs in one process; launch it without accelerate's data parallelism")
+    quiet_transformers()
     threads = use_all_cores()
     device = pick_device(config.model.device)
     seed = train_cfg.seed if train_cfg.seed is not None else ctx.seed

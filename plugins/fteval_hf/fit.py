@@ -79,7 +79,7 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
         A handle: ``location`` = the saved model folder, ``fingerprint`` = hash of its files.
     """
     from fteval_hf.data import encode_split
-    from fteval_hf.devices import pick_device, use_all_cores
+    from fteval_hf.devices import pick_device, quiet_transformers, use_all_cores
     from fteval_hf.distributed import barrier, current_ranks
     from fteval_hf.loop import run_loop
     from fteval_hf.lora import add_adapter
@@ -96,6 +96,7 @@ def fit(config: HFConfig, ctx: TrainContext, identity: str | None = None) -> Mod
         return fit_dpo(config, ctx, identity)
     workdir.mkdir(parents=True, exist_ok=True)
     train_cfg = config.train
+    quiet_transformers()
     threads = use_all_cores()
     ranks = current_ranks()
     device = ranks.device or pick_device(config.model.device)

@@ -92,7 +92,11 @@ class HFLoadedModel(LoadedModel):
         return result
 
     def with_settings(self, settings: GenerationSettings) -> LoadedModel | None:
-        """The same weights and tokenizer decoding with ``settings``."""
+        """The same weights and tokenizer decoding with ``settings`` (None: sampling needs transformers)."""
+        from fteval_hf.native_llama import NativeLlama
+
+        if isinstance(self.model, NativeLlama) and settings.temperature > 0:
+            return None
         return HFLoadedModel(
             self.model,
             self.tokenizer,
@@ -107,12 +111,32 @@ class HFLoadedModel(LoadedModel):
         self.model = None
 
 
-def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any, Literal["plain", "chat"]]:
-    """The model on ``device``, its tokenizer and prompt format, from a handle's manifest."""
-    from transformers import AutoModelForCausalLM
+def _native_folder(method: str, location: str, hub: HubModel | None, device: str, fmt: str) -> Path | None:
+    """The folder to run with the native Llama runtime, or None when transformers must load it.
 
-    from fteval_hf.loading import hub_token, load_pretrained, load_tokenizer
-    from fteval_hf.lora import load_adapter
+    Greedy plain-prompt evaluation on the CPU of a base model from a local folder or of a fully
+    trained one, in float32, unquantized; :func:`fteval_hf.native_llama.native_reason` checks the files.
+    """
+    from fteval_hf.native_llama import native_reason
+
+    if device != "cpu" or fmt != "plain" or method not in ("base", "full"):
+        return None
+    if hub is not None and (hub.load_in_8bit or hub.load_in_4bit or hub.dtype not in ("auto", "float32")):
+        return None
+    source = hub.id if method == "base" and hub is not None else location
+    folder = Path(source).expanduser() if source else None
+    if folder is None or not folder.is_dir() or native_reason(folder) is not None:
+        return None
+    return folder
+
+
+def _load(
+    handle: ModelHandle, config: HFConfig, device: str, greedy: bool = False
+) -> tuple[Any, Any, Literal["plain", "chat"]]:
+    """The model on ``device``, its tokenizer and prompt format, from a handle's manifest.
+
+    With ``greedy``, a plain Llama folder loads into the native runtime (no transformers import).
+    """
     from fteval_hf.manifest import read_manifest
 
     location = handle.location or ""
@@ -124,6 +148,19 @@ def _load(handle: ModelHandle, config: HFConfig, device: str) -> tuple[Any, Any,
         from fteval_hf.gguf import local_model
 
         hub = local_model(config.model)  # the de-quantized copy, converted on first use
+    native = _native_folder(method, location, hub, device, fmt) if greedy else None
+    if native is not None:
+        from fteval_hf.native_llama import load_native
+        from fteval_hf.native_tokenizer import NativeTokenizer
+
+        return load_native(native), NativeTokenizer(native), fmt
+    from transformers import AutoModelForCausalLM
+
+    from fteval_hf.devices import quiet_transformers
+    from fteval_hf.loading import hub_token, load_pretrained, load_tokenizer
+    from fteval_hf.lora import load_adapter
+
+    quiet_transformers()
     if method == "base" and hub is not None:
         return load_pretrained(hub, device), load_tokenizer(hub.id, hub.revision, hub_token(hub)), fmt
     tokenizer = load_tokenizer(location)
@@ -176,7 +213,7 @@ class HFGenerator(Generator):
             raise TypeError(f"the hf generator needs an hf target's config, got {type(target_config).__name__}")
         use_all_cores()
         device = pick_device(target_config.model.device)
-        model, tokenizer, fmt = _load(handle, target_config, device)
+        model, tokenizer, fmt = _load(handle, target_config, device, greedy=settings.temperature <= 0)
         model.eval()
         return HFLoadedModel(
             model,

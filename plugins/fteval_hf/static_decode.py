@@ -14,15 +14,16 @@ and adapters use the general loop in ``decode.py``; see :func:`supports_static_g
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from .native_llama import rotate_half
 from .prefix_cache import base_model
 
-__all__ = ["DecodeStats", "greedy_static", "supports_static_greedy"]
+__all__ = ["DecodeStats", "greedy_static", "stream_static", "supports_static_greedy"]
 
 # Rotary variants whose tables depend only on the position (not on the sequence length seen so far).
 _STATIC_ROPE = {"default", "linear", "llama3", "yarn"}
@@ -90,7 +91,10 @@ class _Llama:
         from torch.nn import functional as F
 
         rows, seen = tokens.shape[0], mask.shape[-1]
-        slot = torch.arange(rows, device=tokens.device)
+        width = self.buffers[0][0].shape[2]
+        heads = torch.arange(rows * self.kv_heads, device=tokens.device).view(rows, self.kv_heads)
+        # Row i's new key of head h goes to flat row (i * kv_heads + h) * width + columns[i].
+        where = (heads * width + columns.unsqueeze(1)).view(-1)
         hidden = self.inner.embed_tokens(tokens.unsqueeze(1))  # [B, 1, H]
         cos = self.cos[positions].unsqueeze(1).unsqueeze(1)  # [B, 1, 1, D]
         sin = self.sin[positions].unsqueeze(1).unsqueeze(1)
@@ -100,9 +104,9 @@ class _Llama:
             q = attn.q_proj(x).view(rows, 1, self.heads, self.head_dim).transpose(1, 2)
             k = attn.k_proj(x).view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
             v = attn.v_proj(x).view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
-            q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
-            keys[slot, :, columns] = k[:, :, 0]
-            values[slot, :, columns] = v[:, :, 0]
+            q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+            keys.view(-1, self.head_dim).index_copy_(0, where, k.reshape(-1, self.head_dim))
+            values.view(-1, self.head_dim).index_copy_(0, where, v.reshape(-1, self.head_dim))
             seen_k, seen_v = keys[:, :, :seen], values[:, :, :seen]
             if self.eager:
                 out = self._eager(q, seen_k, seen_v, mask)
@@ -126,12 +130,6 @@ class _Llama:
         scores = scores + mask.clamp(min=torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
         return torch.matmul(weights, v)
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """The rotary embedding's half rotation (as transformers' Llama computes it)."""
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 def _ends(
@@ -200,7 +198,8 @@ class _Slots:
 
     def keep(self, slots: torch.Tensor) -> None:
         """Drop every slot but ``slots`` (rows that still decode, once no prompt is waiting)."""
-        self.runner.buffers = [(k[slots], v[slots]) for k, v in self.runner.buffers]
+        # index_select copies whole rows (memcpy); advanced indexing gathers element by element.
+        self.runner.buffers = [(k.index_select(0, slots), v.index_select(0, slots)) for k, v in self.runner.buffers]
         self.mask, self.rows, self.steps = self.mask[slots], self.rows[slots], self.steps[slots]
         self.positions, self.columns, self.live = self.positions[slots], self.columns[slots], self.live[slots]
         if self.logits is not None:
@@ -218,7 +217,30 @@ def greedy_static(
     stops: Sequence[Sequence[int]],
     stats: DecodeStats | None = None,
 ) -> list[list[int]]:
-    """Greedy continuations of ``prompts``, at most ``slots`` rows at a time, refilled as rows end.
+    """Greedy continuations of ``prompts`` in their order: :func:`stream_static`'s outputs, collected."""
+    results: list[list[int]] = [[] for _ in prompts]
+    for ended in stream_static(
+        model, prompts, prefill, slots=slots, max_new_tokens=max_new_tokens, eos=eos, stops=stops, stats=stats
+    ):
+        for row, ids in ended:
+            results[row] = ids
+    return results
+
+
+def stream_static(
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    prefill: Prefill,
+    *,
+    slots: int,
+    max_new_tokens: int,
+    eos: set[int],
+    stops: Sequence[Sequence[int]],
+    stats: DecodeStats | None = None,
+) -> Iterator[list[tuple[int, list[int]]]]:
+    """Greedy continuations of ``prompts`` as rows end: per step, (prompt index, generated ids) of each.
+
+    At most ``slots`` rows decode at a time, refilled as rows end.
 
     Rows are taken in the given order; when a quarter of the slots has finished, the next prompts
     are prefilled (by ``prefill``, which may share their common prefix) and take the free slots,
@@ -236,11 +258,14 @@ def greedy_static(
         stops: token sequences that end a row (not included in its output).
         stats: counters to add the decode steps to.
 
-    Returns:
-        The generated ids per prompt, as the general loop returns them.
+    Yields:
+        The rows that ended at a step, with their ids as the general loop returns them; every
+        prompt index once.
     """
     if max_new_tokens <= 0 or not prompts:
-        return [[] for _ in prompts]
+        if prompts:
+            yield [(i, []) for i in range(len(prompts))]
+        return
     started = time.perf_counter()
     device = model.model.embed_tokens.weight.device
     longest = max(len(p) for p in prompts)
@@ -248,7 +273,6 @@ def greedy_static(
     eos_ids = torch.tensor(sorted(eos), dtype=torch.long, device=device) if eos else None
     stop_ids = [torch.tensor(list(s), dtype=torch.long, device=device) for s in stops if s]
     history = torch.zeros((len(prompts), max_new_tokens + 1), dtype=torch.long, device=device)
-    kept = torch.full((len(prompts),), max_new_tokens, dtype=torch.long, device=device)
     state: _Slots | None = None
     queued = steps = row_steps = prefills = 0
     in_model = 0.0
@@ -276,8 +300,9 @@ def greedy_static(
         cut = _ends(history, state.rows, state.steps, tokens, eos_ids, stop_ids)
         ended = ((cut > 0) | (state.steps >= max_new_tokens)) & state.live
         if bool(ended.any()):
-            kept[state.rows[ended]] = state.steps[ended] - cut[ended]
+            rows, lengths = state.rows[ended].tolist(), (state.steps[ended] - cut[ended]).tolist()
             state.live = state.live & ~ended
+            yield [(row, history[row, :n].tolist()) for row, n in zip(rows, lengths, strict=True)]
         if not bool(state.live.any()):
             continue
         called = time.perf_counter()
@@ -294,5 +319,3 @@ def greedy_static(
         stats.seconds += time.perf_counter() - started
         stats.model_seconds += in_model
         stats.loops["static"] = stats.loops.get("static", 0) + prefills
-    out, lengths = history.cpu().tolist(), kept.cpu().tolist()
-    return [row[:n] for row, n in zip(out, lengths, strict=True)]

@@ -23,10 +23,17 @@ def _load(hf_config, tiny_hub_model, handle, **settings):
 
 
 def test_batched_greedy_matches_one_generate_per_example(hf_config, tiny_hub_model, handle, examples) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     loaded = _load(hf_config, tiny_hub_model, handle, max_new_tokens=12, batch_size=5)
+    assert type(loaded.model).__name__ == "NativeLlama"  # greedy, plain, a local Llama folder: no transformers
     prompts = [e.prompt for e in examples[:12]]
     outs = loaded.generate(prompts)
-    model, tok = loaded.model, loaded.tokenizer
+    # The reference: transformers' own model and tokenizer, one generate() per example.
+    model, tok = (
+        AutoModelForCausalLM.from_pretrained(tiny_hub_model).eval(),
+        AutoTokenizer.from_pretrained(tiny_hub_model),
+    )
     for prompt, out in zip(prompts, outs, strict=True):
         ids = torch.tensor([encode_prompt(tok, prompt)])
         ref = model.generate(
@@ -95,9 +102,14 @@ def test_with_settings_shares_the_weights_and_decodes_as_a_fresh_load(
     hf_config, tiny_hub_model, handle, examples
 ) -> None:
     prompts = [e.prompt for e in examples[:4]]
-    greedy = _load(hf_config, tiny_hub_model, handle, max_new_tokens=10)
+    warm = _load(hf_config, tiny_hub_model, handle, max_new_tokens=10, temperature=0.5)  # sampling: transformers
     sampled = GenerationSettings(max_new_tokens=10, temperature=1.0, seed=3)
-    derived = greedy.with_settings(sampled)
-    assert derived is not None and derived.model is greedy.model and derived.tokenizer is greedy.tokenizer
+    derived = warm.with_settings(sampled)
+    assert derived is not None and derived.model is warm.model and derived.tokenizer is warm.tokenizer
     fresh = _load(hf_config, tiny_hub_model, handle, max_new_tokens=10, temperature=1.0, seed=3)
     assert [g.text for g in derived.generate(prompts)] == [g.text for g in fresh.generate(prompts)]
+    # The native runtime decodes greedily only: sampling settings need a fresh (transformers) load.
+    greedy = _load(hf_config, tiny_hub_model, handle, max_new_tokens=10)
+    assert type(greedy.model).__name__ == "NativeLlama" and greedy.with_settings(sampled) is None
+    longer = greedy.with_settings(GenerationSettings(max_new_tokens=12))
+    assert longer is not None and longer.model is greedy.model
