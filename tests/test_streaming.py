@@ -12,8 +12,9 @@ from fteval_testutil import SCRIPT_PLUGIN, fteval_cli, stored_examples
 
 from fteval.errors import PluginError
 from fteval.plugin import Generation, Generator, LoadedModel, Prompt
+from fteval.running import streaming
 from fteval.running.engine import Engine
-from fteval.running.streaming import SAVE_EVERY
+from fteval.running.streaming import SAVE_EVERY, save_streamed
 from fteval.spec.loader import load_spec
 from fteval.storage.records import RunRecord
 from fteval.storage.store import Store
@@ -210,3 +211,34 @@ def test_a_killed_stream_loses_only_what_arrived_since_the_last_save(tmp_path: P
     done = fteval_cli("run", str(spec), "--target", "streamed", store=db, extra_path=SCRIPT_PLUGIN)
     assert done.returncode == 0 and f"model calls this invocation: {rows - saved}" in done.stdout, done.stderr
     assert stored_examples(db) == rows
+
+
+class _Bar:
+    """A progress bar that records its steps."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def advance(self, n: int = 1, **fields: object) -> None:
+        self.steps.append(n)
+
+
+@pytest.mark.fast
+def test_outputs_are_saved_every_save_every_and_at_the_end_and_the_bar_follows_each_one() -> None:
+    count = 2 * SAVE_EVERY + 2
+    saved: list[list[int]] = []
+    bar = _Bar()
+    outputs = ((i, Generation(str(i), 0.1)) for i in reversed(range(count)))
+    save_streamed(outputs, count, "g", lambda group: saved.append([i for i, _ in group]), bar)
+    assert [len(g) for g in saved] == [SAVE_EVERY, SAVE_EVERY, 2] and bar.steps == [1] * count
+    assert [i for g in saved for i in g] == list(reversed(range(count)))
+
+
+@pytest.mark.fast
+def test_outputs_are_saved_when_save_seconds_passed_however_few(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streaming, "SAVE_SECONDS", 0.0)  # every output arrives "late"
+    saved: list[list[int]] = []
+    save_streamed(
+        enumerate(Generation(t, 0.1) for t in "abc"), 3, "g", lambda g: saved.append([i for i, _ in g]), _Bar()
+    )
+    assert saved == [[0], [1], [2]]
