@@ -514,8 +514,19 @@ class LoadedModel(ABC):
         A streamed generation's ``latency_s`` should be the wall time since the previous yield
         divided by the outputs yielded at that point, so that a run's latencies still sum to its
         generation time. The default calls ``generate(prompts)`` and yields its outputs in order.
+
+        Raises:
+            PluginError: (the default) ``generate`` returned another number of outputs than prompts.
         """
-        yield from enumerate(self.generate(prompts))
+        outputs = self.generate(prompts)
+        if len(outputs) != len(prompts):  # which prompt an output answers is unknown: none is yielded
+            from fteval.errors import PluginError
+
+            raise PluginError(
+                f"{type(self).__name__}.generate returned {len(outputs)} outputs for {len(prompts)} prompts"
+                " (see docs/plugins.md)"
+            )
+        yield from enumerate(outputs)
 
     def with_settings(self, settings: GenerationSettings) -> LoadedModel | None:
         """The same loaded model decoding with other ``settings``, or None when it must be loaded again.

@@ -173,6 +173,16 @@ def test_a_stream_that_breaks_the_contract_is_a_plugin_error_after_saving_what_w
 
 
 @pytest.mark.fast
+def test_a_generate_call_with_too_few_outputs_is_the_same_kind_of_plugin_error(tmp_path: Path) -> None:
+    engine = _engine(_spec(tmp_path, drop_output=True), tmp_path)
+    with pytest.raises(PluginError, match=r"generator 'script': generate returned 3 outputs for 4 prompts"):
+        engine.run("plain")
+    with pytest.raises(PluginError, match=r"ScriptLoaded.generate returned 19 outputs for 20 prompts"):
+        engine.run("whole")  # the default stream: which prompt each output answers is unknown
+    assert engine.store.done_indexes(_only_run(engine.store, "whole").id) == set()
+
+
+@pytest.mark.fast
 def test_an_exception_from_the_stream_saves_what_arrived_before_it(tmp_path: Path) -> None:
     engine = _engine(_spec(tmp_path, stream_fault="raise", stream_fault_after=5), tmp_path)
     with pytest.raises(RuntimeError, match="the script model crashed"):

@@ -486,6 +486,11 @@ class Engine:
                     if misses:
                         with registry.install_hint("generator", generator_name):
                             outputs = model().generate([batch[i].prompt for i in misses])
+                        if len(outputs) != len(misses):
+                            raise PluginError(
+                                f"generator {generator_name!r}: generate returned {len(outputs)} outputs for"
+                                f" {len(misses)} prompts (see docs/plugins.md)"
+                            )
                         self.model_calls += len(misses)
                         fresh = dict(zip(misses, scrub_outputs(outputs, known), strict=True))
                     found = [fresh[i] if i in fresh else cached[k] for i, k in enumerate(keys)]
