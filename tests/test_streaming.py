@@ -4,7 +4,7 @@ cache misses to one ``LoadedModel.stream`` call; the engine stores outputs in gr
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,13 @@ from fteval.running.streaming import SAVE_EVERY, save_streamed
 from fteval.spec.loader import load_spec
 from fteval.storage.records import RunRecord
 from fteval.storage.store import Store
+from fteval.testing import RecordedBar
 
 pytestmark = pytest.mark.usefixtures("script_plugin_path")
 
 
 def _spec(tmp_path: Path, rows: int = 20, **model: object) -> Path:
-    """``rows`` questions ``q<i>`` answered ``a<i>`` (every fifth one wrong), by three targets with the same
+    """``rows`` questions ``q<i>`` answered ``a<i>`` (wrongly for q0, q10, ...), by three targets with the same
     script: ``plain`` (the contract-11 ``script`` generator), ``streamed`` (``script_stream``) and ``whole``
     (``script_whole``, the default ``stream``). ``model`` adds options to the script."""
     data = tmp_path / "rows.csv"
@@ -223,25 +224,22 @@ def test_a_killed_stream_loses_only_what_arrived_since_the_last_save(tmp_path: P
     assert stored_examples(db) == rows
 
 
-class _Bar:
-    """A progress bar that records its steps."""
-
-    def __init__(self) -> None:
-        self.steps: list[int] = []
-
-    def advance(self, n: int = 1, **fields: object) -> None:
-        self.steps.append(n)
-
-
 @pytest.mark.fast
 def test_outputs_are_saved_every_save_every_and_at_the_end_and_the_bar_follows_each_one() -> None:
     count = 2 * SAVE_EVERY + 2
     saved: list[list[int]] = []
-    bar = _Bar()
-    outputs = ((i, Generation(str(i), 0.1)) for i in reversed(range(count)))
-    save_streamed(outputs, count, "g", lambda group: saved.append([i for i, _ in group]), bar)
-    assert [len(g) for g in saved] == [SAVE_EVERY, SAVE_EVERY, 2] and bar.steps == [1] * count
+    bar = RecordedBar(count, "evaluating")
+    seen_by_bar: list[int] = []
+
+    def outputs() -> Iterator[tuple[int, Generation]]:
+        for i in reversed(range(count)):
+            seen_by_bar.append(bar.done)
+            yield i, Generation(str(i), 0.1)
+
+    save_streamed(outputs(), count, "g", lambda group: saved.append([i for i, _ in group]), bar)
+    assert [len(g) for g in saved] == [SAVE_EVERY, SAVE_EVERY, 2]
     assert [i for g in saved for i in g] == list(reversed(range(count)))
+    assert seen_by_bar == list(range(count)) and bar.done == count, "one step per output, as it arrives"
 
 
 @pytest.mark.fast
@@ -249,6 +247,10 @@ def test_outputs_are_saved_when_save_seconds_passed_however_few(monkeypatch: pyt
     monkeypatch.setattr(streaming, "SAVE_SECONDS", 0.0)  # every output arrives "late"
     saved: list[list[int]] = []
     save_streamed(
-        enumerate(Generation(t, 0.1) for t in "abc"), 3, "g", lambda g: saved.append([i for i, _ in g]), _Bar()
+        enumerate(Generation(t, 0.1) for t in "abc"),
+        3,
+        "g",
+        lambda g: saved.append([i for i, _ in g]),
+        RecordedBar(3, ""),
     )
     assert saved == [[0], [1], [2]]
