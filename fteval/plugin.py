@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +54,7 @@ __all__ = [
     "nfc",
 ]
 
-CONTRACT_VERSION = 11
+CONTRACT_VERSION = 12
 Kind = Literal["trainer", "generator", "parser", "metric"]
 
 
@@ -497,11 +497,36 @@ class Trainer(_Plugin[C]):
 
 
 class LoadedModel(ABC):
-    """A model ready to generate; the engine calls ``generate`` with up to ``Generator.call_size`` prompts."""
+    """A model ready to generate; the engine calls ``generate`` with up to ``Generator.call_size`` prompts.
+
+    When the generator ``streams``, a target's evaluation calls ``stream`` once with all its uncached prompts.
+    """
 
     @abstractmethod
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
         """One output per prompt, in order."""
+
+    def stream(self, prompts: Sequence[Prompt]) -> Iterator[tuple[int, Generation]]:
+        """Outputs as they finish, each as (index into ``prompts``, generation): every index once, in any order.
+
+        Called instead of ``generate`` when ``Generator.streams`` (since version 12); the engine
+        stores what has arrived every few seconds, so a killed run loses only the outputs since then.
+        A streamed generation's ``latency_s`` should be the wall time since the previous yield
+        divided by the outputs yielded at that point, so that a run's latencies still sum to its
+        generation time. The default calls ``generate(prompts)`` and yields its outputs in order.
+
+        Raises:
+            PluginError: (the default) ``generate`` returned another number of outputs than prompts.
+        """
+        outputs = self.generate(prompts)
+        if len(outputs) != len(prompts):  # which prompt an output answers is unknown: none is yielded
+            from fteval.errors import PluginError
+
+            raise PluginError(
+                f"{type(self).__name__}.generate returned {len(outputs)} outputs for {len(prompts)} prompts"
+                " (see docs/plugins.md)"
+            )
+        yield from enumerate(outputs)
 
     def with_settings(self, settings: GenerationSettings) -> LoadedModel | None:
         """The same loaded model decoding with other ``settings``, or None when it must be loaded again.
@@ -521,12 +546,17 @@ class Generator(_Plugin[C]):
     kind = "generator"
     #: The ``Trainer.model_format`` values this generator can load.
     model_formats: ClassVar[tuple[str, ...]]
+    #: Whether the engine hands all of a target's uncached prompts to one ``LoadedModel.stream`` call
+    #: instead of cutting them into ``call_size`` calls to ``generate`` (since version 12). Pipelines,
+    #: judges and preference data still call ``generate``.
+    streams: ClassVar[bool] = False
 
     def call_size(self, settings: GenerationSettings) -> int:
         """Prompts per ``generate`` call; the engine stores results after each call.
 
         Larger calls let a generator sort by length and batch better; a killed run loses at most
-        one call's work.
+        one call's work. A generator that ``streams`` evaluates without it; its other callers
+        (pipelines, judges, preference data) still use it.
         """
         return settings.batch_size or 32
 

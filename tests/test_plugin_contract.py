@@ -1,4 +1,4 @@
-"""The typed plugin contract (version 11): config types from type arguments, the optional hooks, plugin commands."""
+"""The typed plugin contract (since version 11): config types from type arguments, the optional hooks, plugin commands."""
 
 from __future__ import annotations
 
@@ -91,8 +91,8 @@ class Priced(NoPrices):
         return TokenPrices(model or "m", input_per_1k=1.0, output_per_1k=2.0)
 
 
-def test_contract_version_is_11() -> None:
-    assert CONTRACT_VERSION == 11
+def test_contract_version_is_12() -> None:
+    assert CONTRACT_VERSION == 12  # 12: streamed generation (tests/test_streaming.py)
 
 
 def test_config_comes_from_the_type_argument() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ from fteval.redaction import redact, redact_text
 from fteval.running.costs import priced, unknown_price
 from fteval.running.output_caps import cut_generation, over_limit
 from fteval.running.progress import progress_bar
+from fteval.running.streaming import save_streamed
 from fteval.running.versions import run_versions
 from fteval.spec.credential_routes import scrub_outputs, sent_secrets
 from fteval.spec.loader import LoadedSpec, ResolvedTarget
@@ -430,48 +431,111 @@ class Engine:
         parser: Parser,
         metrics: dict[str, Metric],
     ) -> None:
-        """Generate, parse, score and store ``pending`` one generator call at a time (a kill loses one call)."""
+        """Generate, parse, score and store ``pending`` one generator call at a time (a kill loses one call).
+
+        A generator that ``streams`` gets every cache miss in one ``stream`` call instead, and what
+        it yields is stored in groups as it arrives (``fteval.running.streaming``).
+        """
         settings, generator_name = resolved.settings, resolved.generator_name
         generator = resolved.generator()
         prices = self._prices(run_id, resolved, generator, handle)
         # A server may echo the key it was sent: known secrets never reach the store or the cache.
         known = self.secrets | sent_secrets(resolved.trainer(resolved.config))
-        loaded_model: LoadedModel | None = None
+        loaded: list[LoadedModel] = []
+
+        def model() -> LoadedModel:
+            """The loaded model, loaded at the first cache miss."""
+            if not loaded:
+                loaded.append(generator.load(handle, resolved.config, settings))
+            return loaded[0]
+
+        def lookup(batch: Sequence[Example]) -> tuple[list[str], dict[str, Generation]]:
+            """The batch's cache keys and the cached generations among them."""
+            keys = [cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
+            cached = self.store.cached_responses(keys) if self.use_cache else {}
+            return keys, dict(zip(cached, scrub_outputs(list(cached.values()), known), strict=True))
+
+        def save(
+            batch: Sequence[Example], keys: Sequence[str], found: Sequence[Generation], fresh: Sequence[bool]
+        ) -> None:
+            """Cut, price, score and store ``batch``'s generations; ``fresh`` ones are cached unless cut."""
+            # Cut over-long generations before anything else holds them; a cut one is not cached.
+            bounded = [cut_generation(g, settings) for g in found]
+            generations, cut = [priced(g, prices) for g, _ in bounded], [why for _, why in bounded]
+            records = self._score(
+                batch,
+                generations,
+                [not f for f in fresh],
+                parser,
+                metrics,
+                cut,
+                self.spec.limits.max_output_chars,
+            )
+            to_cache = [(k, g) for k, g, f, why in zip(keys, generations, fresh, cut, strict=True) if f and why is None]
+            self.store.save_examples(run_id, [self._redacted(r) for r in records], to_cache)
+
         try:
             with progress_bar(len(pending), f"{resolved.name}: evaluating") as bar:
+                if generator.streams:
+                    self._stream_pending(pending, lookup, model, save, bar, generator_name, known)
+                    return
                 for batch in _chunks(pending, generator.call_size(settings)):
-                    keys = [cache_key(handle.fingerprint, generator_name, e.prompt, settings) for e in batch]
-                    cached = self.store.cached_responses(keys) if self.use_cache else {}
-                    cached = dict(zip(cached, scrub_outputs(list(cached.values()), known), strict=True))
+                    keys, cached = lookup(batch)
                     misses = [i for i, k in enumerate(keys) if k not in cached]
                     fresh: dict[int, Generation] = {}
                     if misses:
                         with registry.install_hint("generator", generator_name):
-                            if loaded_model is None:
-                                loaded_model = generator.load(handle, resolved.config, settings)
-                            outputs = loaded_model.generate([batch[i].prompt for i in misses])
+                            outputs = model().generate([batch[i].prompt for i in misses])
+                        if len(outputs) != len(misses):
+                            raise PluginError(
+                                f"generator {generator_name!r}: generate returned {len(outputs)} outputs for"
+                                f" {len(misses)} prompts (see docs/plugins.md)"
+                            )
                         self.model_calls += len(misses)
                         fresh = dict(zip(misses, scrub_outputs(outputs, known), strict=True))
-                    # Cut over-long generations before anything else holds them; a cut one is not cached.
-                    bounded = [
-                        cut_generation(fresh[i] if i in fresh else cached[keys[i]], settings) for i in range(len(batch))
-                    ]
-                    generations, cut = [priced(g, prices) for g, _ in bounded], [why for _, why in bounded]
-                    records = self._score(
-                        batch,
-                        generations,
-                        [i not in fresh for i in range(len(batch))],
-                        parser,
-                        metrics,
-                        cut,
-                        self.spec.limits.max_output_chars,
-                    )
-                    to_cache = [(keys[i], generations[i]) for i in fresh if cut[i] is None]
-                    self.store.save_examples(run_id, [self._redacted(r) for r in records], to_cache)
+                    found = [fresh[i] if i in fresh else cached[k] for i, k in enumerate(keys)]
+                    save(batch, keys, found, [i in fresh for i in range(len(batch))])
                     bar.advance(len(batch))
         finally:
-            if loaded_model is not None:
-                loaded_model.close()
+            if loaded:
+                loaded[0].close()
+
+    def _stream_pending(
+        self,
+        pending: list[Example],
+        lookup: Callable[[Sequence[Example]], tuple[list[str], dict[str, Generation]]],
+        model: Callable[[], LoadedModel],
+        save: Callable[[Sequence[Example], Sequence[str], Sequence[Generation], Sequence[bool]], None],
+        bar: Progress,
+        generator_name: str,
+        known: frozenset[str],
+    ) -> None:
+        """Store the cached examples of ``pending``, then stream the rest through one ``LoadedModel.stream`` call."""
+        keys, cached = lookup(pending)
+        hits = [i for i, k in enumerate(keys) if k in cached]
+        if hits:
+            save(
+                [pending[i] for i in hits],
+                [keys[i] for i in hits],
+                [cached[keys[i]] for i in hits],
+                [False] * len(hits),
+            )
+            bar.advance(len(hits))
+        misses = [i for i, k in enumerate(keys) if k not in cached]
+        if not misses:
+            return
+
+        def outputs() -> Iterator[tuple[int, Generation]]:
+            with registry.install_hint("generator", generator_name):
+                yield from model().stream([pending[i].prompt for i in misses])
+
+        def save_group(group: list[tuple[int, Generation]]) -> None:
+            self.model_calls += len(group)
+            rows = [misses[i] for i, _ in group]
+            found = scrub_outputs([g for _, g in group], known)
+            save([pending[r] for r in rows], [keys[r] for r in rows], found, [True] * len(rows))
+
+        save_streamed(outputs(), len(misses), generator_name, save_group, bar)
 
     def _evaluate_pipeline(
         self,
