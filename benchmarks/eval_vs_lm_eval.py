@@ -52,17 +52,13 @@ def lm_eval_venv(cache: Path) -> Path | None:
     venv = cache / f"venv-{LM_EVAL.replace('==', '-')}"
     exe = venv / "bin" / "lm_eval"
     if exe.exists():
+        _see_our_packages(venv)  # this interpreter may not be the one that made the venv
         return exe
     shutil.rmtree(venv, ignore_errors=True)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         py = venv / "bin" / "python"
-        site = subprocess.check_output(
-            [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
-        )
-        # Appended after the venv's own site-packages: torch/transformers resolve to ours, and
-        # pip counts them as installed, so it only fetches lm-eval's light core dependencies.
-        Path(site.strip(), "_fteval_parent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        _see_our_packages(venv)
         pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", LM_EVAL]
         subprocess.run(pip, check=True, timeout=900, capture_output=True, text=True)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
@@ -71,6 +67,17 @@ def lm_eval_venv(cache: Path) -> Path | None:
         shutil.rmtree(venv, ignore_errors=True)
         return None
     return exe
+
+
+def _see_our_packages(venv: Path) -> None:
+    """Point the venv at this interpreter's site-packages (after its own), through a .pth file.
+
+    torch/transformers then resolve to ours, and pip counts them as installed, so it only fetches
+    lm-eval's light core dependencies.
+    """
+    py = venv / "bin" / "python"
+    site = subprocess.check_output([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True)
+    Path(site.strip(), "_fteval_parent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
 
 def trained_model(cache: Path) -> Path:

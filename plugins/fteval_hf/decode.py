@@ -25,7 +25,7 @@ from .prefix_cache import (
     last_logit_kwargs,
     supports_shared_prefix,
 )
-from .static_decode import DecodeStats, stream_static, supports_static_greedy
+from .static_decode import DecodeStats, auto_slots, stream_static, supports_static_greedy
 
 __all__ = ["DecodeStats", "generate", "stream"]
 
@@ -289,6 +289,7 @@ def stream(
     min_prefix: int = MIN_SHARED_PREFIX,
     loop: Literal["auto", "static", "general"] = "auto",
     stats: DecodeStats | None = None,
+    slots: int | Literal["auto"] | None = None,
 ) -> Iterator[list[tuple[int, list[int]]]]:
     """Generate continuations for token-id prompts, batched with a KV cache, yielding them as they end.
 
@@ -312,6 +313,8 @@ def stream(
             maths (token-identical in the tests and on all 1,083 ViGGO test rows; rows batched
             differently can differ in the last bits of a float sum, as between any two batchings).
         stats: counters that receive the decode steps, row-steps and their wall time.
+        slots: rows the static loop decodes at once (its prefills take the free slots); ``None``:
+            ``batch_size``; ``auto``: :func:`~fteval_hf.static_decode.auto_slots`.
 
     Yields:
         Groups of (prompt index, generated token ids) as rows end (the static loop) or batches end
@@ -362,7 +365,11 @@ def stream(
                 model,
                 [prompt_ids[i] for i in order],
                 prefill,
-                slots=size,
+                slots=(
+                    auto_slots(model, max(len(p) for p in prompt_ids) + max_new_tokens)
+                    if slots == "auto"
+                    else slots or size
+                ),
                 max_new_tokens=max_new_tokens,
                 eos=eos,
                 stops=stops,

@@ -6,7 +6,7 @@ Importing this module loads no torch/transformers; :meth:`HFGenerator.load` does
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,15 +63,38 @@ class HFLoadedModel(LoadedModel):
 
     def generate(self, prompts: Sequence[Prompt]) -> list[Generation]:
         """One output per prompt, in order; latency = the call's wall time over its prompts."""
-        from fteval_hf.decode import generate
-        from fteval_hf.formatting import encode_prompt
-
         if not prompts:
             return []
-        ids = [encode_prompt(self.tokenizer, p, self.prompt_format) for p in prompts]
         started = time.perf_counter()
+        ids, outs = self._encode(prompts), {}
+        for ended in self._decode(ids):
+            outs.update(ended)
+        latency = (time.perf_counter() - started) / len(prompts)
+        return [self._generation(ids[i], outs[i], latency) for i in range(len(prompts))]
+
+    def stream(self, prompts: Sequence[Prompt]) -> Iterator[tuple[int, Generation]]:
+        """Outputs as rows end; latency = wall time since the previous rows ended over the rows ending now."""
+        if not prompts:
+            return
+        ids = self._encode(prompts)
+        last = time.perf_counter()
+        for ended in self._decode(ids):
+            now = time.perf_counter()
+            latency, last = (now - last) / len(ended), now
+            for i, out in ended:
+                yield i, self._generation(ids[i], out, latency)
+
+    def _encode(self, prompts: Sequence[Prompt]) -> list[list[int]]:
+        from fteval_hf.formatting import encode_prompt
+
+        return [encode_prompt(self.tokenizer, p, self.prompt_format) for p in prompts]
+
+    def _decode(self, ids: list[list[int]]) -> Iterator[list[tuple[int, list[int]]]]:
+        """The decode loop's groups of (prompt index, generated ids), as rows end."""
+        from fteval_hf.decode import stream
+
         s = self.settings
-        outs = generate(
+        return stream(
             self.model,
             ids,
             max_new_tokens=s.max_new_tokens,
@@ -83,13 +106,12 @@ class HFLoadedModel(LoadedModel):
             stop_sequences=self._stop_ids,
             shared_prefix=self.shared_prefix,
             batch_size=forward_batch_size([len(i) for i in ids], s.batch_size),
+            slots=s.batch_size or "auto",  # the lean loop's prefills are sized by its free slots
         )
-        latency = (time.perf_counter() - started) / len(prompts)
-        result = []
-        for prompt_ids, out in zip(ids, outs, strict=True):
-            text = cut_at_stop(self.tokenizer.decode(out, skip_special_tokens=True), s.stop)
-            result.append(Generation(text, latency, prompt_tokens=len(prompt_ids), completion_tokens=len(out)))
-        return result
+
+    def _generation(self, prompt_ids: list[int], out: list[int], latency: float) -> Generation:
+        text = cut_at_stop(self.tokenizer.decode(out, skip_special_tokens=True), self.settings.stop)
+        return Generation(text, latency, prompt_tokens=len(prompt_ids), completion_tokens=len(out))
 
     def with_settings(self, settings: GenerationSettings) -> LoadedModel | None:
         """The same weights and tokenizer decoding with ``settings`` (None: sampling needs transformers)."""
@@ -191,9 +213,12 @@ class HFGenerator(Generator):
 
     model_formats = ("hf-causal-lm",)
     libraries = ("torch", "transformers", "peft", "tokenizers")
+    # An evaluation decodes all its prompts in one stream (rows refill freed slots to the end; no
+    # per-call tail); outputs are saved as they end.
+    streams = True
 
     def call_size(self, settings: GenerationSettings) -> int:
-        """Large calls: the generator sorts each call by length into forward batches."""
+        """Large calls (pipelines, judges): the generator sorts each call by length into forward batches."""
         return max(CALL_SIZE, settings.batch_size or 0)
 
     def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:

@@ -23,7 +23,7 @@ import torch
 from .native_llama import rotate_half
 from .prefix_cache import base_model
 
-__all__ = ["DecodeStats", "greedy_static", "stream_static", "supports_static_greedy"]
+__all__ = ["DecodeStats", "auto_slots", "greedy_static", "stream_static", "supports_static_greedy"]
 
 # Rotary variants whose tables depend only on the position (not on the sequence length seen so far).
 _STATIC_ROPE = {"default", "linear", "llama3", "yarn"}
@@ -60,6 +60,26 @@ def supports_static_greedy(model: Any) -> bool:
     inner = getattr(model, "model", None)
     needed = ("embed_tokens", "layers", "norm", "rotary_emb")
     return inner is not None and all(hasattr(inner, n) for n in needed) and hasattr(model, "lm_head")
+
+
+#: Most rows the loop decodes at once when the caller leaves it to the loop: past this, a step's
+#: cost grows as fast as its rows (ViGGO test split, tiny model, 2 threads: 64 slots 1.00x the
+#: time, 128 slots 0.92x, 256 slots 0.97x).
+MAX_SLOTS = 128
+#: Bytes the key/value buffers of all slots may take together.
+CACHE_BUDGET = 2**30
+
+
+def auto_slots(model: Any, width: int) -> int:
+    """Rows to decode at once: :data:`MAX_SLOTS`, fewer when their caches of ``width`` columns would pass the budget."""
+    config = model.config
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    per_slot = (
+        2 * config.num_hidden_layers * kv_heads * head_dim * width * model.model.embed_tokens.weight.element_size()
+    )
+    return max(1, min(MAX_SLOTS, CACHE_BUDGET // max(per_slot, 1)))
 
 
 class _Llama:

@@ -113,3 +113,35 @@ def test_with_settings_shares_the_weights_and_decodes_as_a_fresh_load(
     assert type(greedy.model).__name__ == "NativeLlama" and greedy.with_settings(sampled) is None
     longer = greedy.with_settings(GenerationSettings(max_new_tokens=12))
     assert longer is not None and longer.model is greedy.model
+
+
+def test_stream_yields_every_output_once_as_generate_gives_it(hf_config, tiny_hub_model, handle, examples) -> None:
+    import time
+
+    from fteval_hf.generator import HFGenerator
+
+    assert HFGenerator.streams  # the engine hands an evaluation's prompts to one stream
+    loaded = _load(hf_config, tiny_hub_model, handle, max_new_tokens=12)
+    prompts = [e.prompt for e in examples[:20]]
+    started = time.perf_counter()
+    streamed = list(loaded.stream(prompts))
+    wall = time.perf_counter() - started
+    assert sorted(i for i, _ in streamed) == list(range(len(prompts)))
+    whole = loaded.generate(prompts)
+    by_index = dict(streamed)
+    assert [by_index[i].text for i in range(len(prompts))] == [g.text for g in whole]
+    assert [by_index[i].completion_tokens for i in range(len(prompts))] == [g.completion_tokens for g in whole]
+    # Latency: the time since the previous rows ended, shared by the rows ending together.
+    assert 0 < sum(g.latency_s for _, g in streamed) <= wall
+
+
+def test_the_lean_loop_decodes_more_rows_at_once_within_a_cache_budget(tiny_hub_model) -> None:
+    from fteval_hf.native_llama import load_native
+    from fteval_hf.static_decode import CACHE_BUDGET, MAX_SLOTS, auto_slots
+
+    model = load_native(tiny_hub_model)
+    assert auto_slots(model, 250) == MAX_SLOTS
+    c = model.config  # keys and values of every layer, for every column of a slot, in float32
+    per_slot = 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * 4
+    assert auto_slots(model, CACHE_BUDGET // per_slot // 10) == 10
+    assert auto_slots(model, CACHE_BUDGET) == 1
