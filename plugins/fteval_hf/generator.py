@@ -66,7 +66,7 @@ class HFLoadedModel(LoadedModel):
         if not prompts:
             return []
         started = time.perf_counter()
-        ids, outs = self._encode(prompts), {}
+        ids, outs = self._encode(prompts), dict[int, list[int]]()
         for ended in self._decode(ids):
             outs.update(ended)
         latency = (time.perf_counter() - started) / len(prompts)

@@ -76,9 +76,8 @@ def auto_slots(model: Any, width: int) -> int:
     heads = config.num_attention_heads
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-    per_slot = (
-        2 * config.num_hidden_layers * kv_heads * head_dim * width * model.model.embed_tokens.weight.element_size()
-    )
+    per_slot = int(2 * config.num_hidden_layers * kv_heads * head_dim * width)
+    per_slot *= int(model.model.embed_tokens.weight.element_size())
     return max(1, min(MAX_SLOTS, CACHE_BUDGET // max(per_slot, 1)))
 
 
