@@ -66,6 +66,11 @@ def supports_static_greedy(model: Any) -> bool:
 #: cost grows as fast as its rows (ViGGO test split, tiny model, 2 threads: 64 slots 1.00x the
 #: time, 128 slots 0.92x, 256 slots 0.97x).
 MAX_SLOTS = 128
+#: Free slots, as a fraction of all, at which waiting prompts are prefilled into them: rows that
+#: ended keep their slots (computed, unused) until then; each refill is a prefill call.
+REFILL_AT = 1 / 4
+#: Free slots, as a fraction, at which finished rows are dropped once no prompt waits.
+DROP_AT = 1 / 4
 #: Bytes the key/value buffers of all slots may take together.
 CACHE_BUDGET = 2**30
 
@@ -110,10 +115,9 @@ class _Llama:
         from torch.nn import functional as F
 
         rows, seen = tokens.shape[0], mask.shape[-1]
-        width = self.buffers[0][0].shape[2]
-        heads = torch.arange(rows * self.kv_heads, device=tokens.device).view(rows, self.kv_heads)
-        # Row i's new key of head h goes to flat row (i * kv_heads + h) * width + columns[i].
-        where = (heads * width + columns.unsqueeze(1)).view(-1)
+        width = self.buffers[0][0].shape[1]
+        # Buffers are [slots, width, kv_heads, D]: row i's new keys (all heads) are one flat row.
+        where = torch.arange(rows, device=tokens.device) * width + columns
         hidden = self.inner.embed_tokens(tokens.unsqueeze(1))  # [B, 1, H]
         cos = self.cos[positions].unsqueeze(1).unsqueeze(1)  # [B, 1, 1, D]
         sin = self.sin[positions].unsqueeze(1).unsqueeze(1)
@@ -124,9 +128,10 @@ class _Llama:
             k = attn.k_proj(x).view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
             v = attn.v_proj(x).view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
             q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
-            keys.view(-1, self.head_dim).index_copy_(0, where, k.reshape(-1, self.head_dim))
-            values.view(-1, self.head_dim).index_copy_(0, where, v.reshape(-1, self.head_dim))
-            seen_k, seen_v = keys[:, :, :seen], values[:, :, :seen]
+            flat = self.kv_heads * self.head_dim
+            keys.view(-1, flat).index_copy_(0, where, k.reshape(rows, flat))
+            values.view(-1, flat).index_copy_(0, where, v.reshape(rows, flat))
+            seen_k, seen_v = keys[:, :seen].transpose(1, 2), values[:, :seen].transpose(1, 2)
             if self.eager:
                 out = self._eager(q, seen_k, seen_v, mask)
             elif self.groups > 1:  # one query per head: the group's heads as queries of its kv head
@@ -183,7 +188,7 @@ class _Slots:
     def __init__(self, runner: _Llama, count: int, width: int, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         ref = layers[0][0]
         self.runner, device = runner, ref.device
-        shape = (count, ref.shape[1], width, ref.shape[-1])
+        shape = (count, width, ref.shape[1], ref.shape[-1])  # columns before heads: a step writes one row
         # Zeroed once: a masked column must hold finite numbers (0 x -inf would be NaN).
         runner.buffers = [(ref.new_zeros(shape), ref.new_zeros(shape)) for _ in layers]
         self.mask = torch.full((count, 1, 1, width), float("-inf"), dtype=runner.cos.dtype, device=device)
@@ -202,8 +207,8 @@ class _Slots:
         logits, cache, mask, positions = new
         width = mask.shape[1]
         for (keys, values), layer in zip(self.runner.buffers, cache.layers, strict=True):
-            keys[slots, :, :width] = layer.keys
-            values[slots, :, :width] = layer.values
+            keys[slots, :width] = layer.keys.transpose(1, 2)
+            values[slots, :width] = layer.values.transpose(1, 2)
         cache.layers = []
         fresh = torch.full((len(slots), width), float("-inf"), dtype=self.mask.dtype, device=self.mask.device)
         self.mask[slots] = float("-inf")
@@ -298,7 +303,7 @@ def stream_static(
     while True:
         live = int(state.live.sum()) if state is not None else 0
         free = len(state) - live if state is not None else slots
-        if queued < len(prompts) and (free * 4 >= slots or live == 0):
+        if queued < len(prompts) and (free >= slots * REFILL_AT or live == 0):
             take = min(free, len(prompts) - queued)
             new = prefill([list(p) for p in prompts[queued : queued + take]])
             if state is None:
@@ -309,7 +314,7 @@ def stream_static(
             queued, prefills = queued + take, prefills + 1
         elif live == 0:
             break
-        elif state is not None and queued == len(prompts) and free * 4 >= len(state):
+        elif state is not None and queued == len(prompts) and free >= len(state) * DROP_AT:
             state.keep(state.live.nonzero().squeeze(1))  # no prompt waits: drop finished rows
         assert state is not None and state.logits is not None
         tokens = state.logits.argmax(dim=-1)
