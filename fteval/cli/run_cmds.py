@@ -256,12 +256,12 @@ def _baselines(
     engine: Engine, store: Store, targets: list[str], ref: str | None, gates: tuple[str, ...]
 ) -> list[RunRecord]:
     """Resolve the baseline of each target and check the gated metrics before any model runs."""
+    if ref is None:
+        return []
     from fteval.analysis.compare import parse_gate
     from fteval.errors import UsageError
     from fteval.storage.refs import resolve_run
 
-    if ref is None:
-        return []
     for gate in map(parse_gate, gates):
         if gate.metric not in engine.loaded.metrics:
             raise UsageError(
