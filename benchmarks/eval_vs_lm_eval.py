@@ -14,12 +14,15 @@ benchmark says so and exits 0. Each tool runs once untimed (warm caches; its out
 then ``--repeat`` times; the script prints median wall time, median peak RSS of the process tree,
 and the ratios fteval / lm-eval.
 
-First, in this process, the hf plugin's two decode loops (``static``: the lean greedy loop, and
-``general``: the model's own forward per step) decode the same prompts in the generator's calls and
-batches, interleaved ``--repeat`` times: decode steps per second, the share of decode time inside
+First, in this process, the hf plugin's three decode paths decode the same prompts, interleaved
+``--repeat`` times: ``general`` (transformers' model, its own forward per step), ``static`` (the
+lean greedy loop on transformers' model) and ``native`` (the lean loop on the native Llama runtime,
+as ``fteval run`` evaluates this model): decode steps per second, the share of decode time inside
 the model's forward, and the weight-matmul FLOP rate against this machine's fp32 matmul peak
 (a torch matmul measured in the same run, same threads). Attention over the cache is not counted in
-the FLOPs (it reads the whole cache per step: bandwidth, not FLOPs). ``--decode-only`` stops there.
+the FLOPs (it reads the whole cache per step: bandwidth, not FLOPs). Then fresh processes load the
+model and tokenizer through transformers and through the native runtime (imports included).
+``--decode-only`` stops there.
 """
 
 from __future__ import annotations
@@ -183,67 +186,107 @@ def matmul_peak(size: int = 1024, reps: int = 10) -> float:
 
 
 def decode_loops(model_dir: Path, n: int | None, repeat: int) -> None:
-    """Decode steps/s of the static and general loops on the same prompts, against the FLOP bound."""
+    """Decode steps/s of the three decode paths on the same prompts, against the FLOP bound.
+
+    ``general``: transformers' model, its own forward per step; ``static``: the lean greedy loop on
+    transformers' model (both with the generator's automatic batch size); ``native``: the lean loop
+    on the native runtime with automatic slots, as ``fteval run`` evaluates this model. All prompts
+    are one call (the generator streams an evaluation).
+    """
     import torch
     from fteval_hf.decode import DecodeStats, generate
     from fteval_hf.devices import use_all_cores
     from fteval_hf.formatting import encode_prompt
-    from fteval_hf.generator import CALL_SIZE, forward_batch_size
+    from fteval_hf.generator import forward_batch_size
+    from fteval_hf.native_llama import load_native
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     threads = use_all_cores()
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    models = {"hf": AutoModelForCausalLM.from_pretrained(model_dir).eval(), "native": load_native(model_dir)}
     ids = [encode_prompt(tok, ex.prompt) for ex in viggo_examples("test", "short", n)]
     size = forward_batch_size([len(i) for i in ids], None)
-    linear = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    linear = sum(m.weight.numel() for m in models["hf"].modules() if isinstance(m, torch.nn.Linear))
     flops = 2 * linear  # weight-matmul FLOPs per row and decode step (lm_head included)
+    paths: dict[str, tuple[str, dict[str, object]]] = {
+        "general": ("hf", {"loop": "general"}),
+        "static": ("hf", {"loop": "static"}),
+        "native": ("native", {"slots": "auto"}),
+    }
 
-    def run(loop: str) -> tuple[list[list[int]], DecodeStats, float, float]:
-        stats, start, cpu, outs = DecodeStats(), time.perf_counter(), time.process_time(), []
-        for i in range(0, len(ids), CALL_SIZE):
-            part = ids[i : i + CALL_SIZE]
-            outs += generate(
-                model,
-                part,
-                max_new_tokens=128,
-                eos_token_id=tok.eos_token_id,
-                pad_token_id=tok.pad_token_id,
-                batch_size=size,
-                loop=loop,  # type: ignore[arg-type]
-                stats=stats,
-            )
+    def run(path: str) -> tuple[list[list[int]], DecodeStats, float, float]:
+        which, kwargs = paths[path]
+        stats, start, cpu = DecodeStats(), time.perf_counter(), time.process_time()
+        outs = generate(
+            models[which],
+            ids,
+            max_new_tokens=128,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            batch_size=size,
+            stats=stats,
+            **kwargs,
+        )
         return outs, stats, time.perf_counter() - start, time.process_time() - cpu
 
-    peaks, runs = [], {"general": [], "static": []}
+    peaks, runs = [], {path: [] for path in paths}
     for _ in range(repeat):
         peaks.append(matmul_peak())
-        for loop, results in runs.items():
-            results.append(run(loop))
+        for path, results in runs.items():
+            results.append(run(path))
     peak = statistics.median(peaks)
-    same = sum(a == b for a, b in zip(runs["general"][0][0], runs["static"][0][0], strict=True))
-    print(f"decode loops, {len(ids)} rows, batch {size}, {threads} threads, {repeat} interleaved runs (medians):")
+    print(
+        f"decode paths, {len(ids)} rows in one call, batch {size}, {threads} threads, {repeat} interleaved runs (medians):"
+    )
     print(f"  fp32 matmul peak {peak:.0f} GFLOP/s (1024^3 matmul, runs: {', '.join(f'{p:.0f}' for p in peaks)})")
     print(
         f"  {flops / 1e6:.1f} MFLOP of weight matmuls per row-step: {flops * 64 / 1e9:.2f} GFLOP per step at batch 64,"
     )
     print(f"  so at most {peak * 1e9 / (flops * 64):.0f} steps/s at batch 64 (the FLOP bound)")
-    for loop, results in runs.items():
+    reference = runs["general"][0][0]
+    for path, results in runs.items():
         secs, cpu = statistics.median(r[2] for r in results), statistics.median(r[3] for r in results)
         st = sorted((r[1] for r in results), key=lambda s: s.seconds)[len(results) // 2]
         achieved = st.row_steps * flops / st.seconds / 1e9
+        same = sum(a == b for a, b in zip(reference, results[0][0], strict=True))
         print(
-            f"  {loop:7s}: total {secs:5.1f} s ({cpu:5.1f} CPU s), decode {st.seconds:5.1f} s ({st.model_seconds / st.seconds:.0%} in the"
+            f"  {path:7s}: total {secs:5.1f} s ({cpu:5.1f} CPU s), decode {st.seconds:5.1f} s ({st.model_seconds / st.seconds:.0%} in the"
             f" forward), {st.steps} steps = {st.steps / st.seconds:.0f} steps/s, {st.row_steps / st.steps:.1f} rows"
-            f" per step, {achieved:.1f} GFLOP/s = {achieved / peak:.1%} of peak"
+            f" per step, {achieved:.1f} GFLOP/s = {achieved / peak:.1%} of peak; same outputs as general {same}/{len(ids)}"
         )
-    general, static = (statistics.median(r[1].seconds for r in runs[k]) for k in ("general", "static"))
     totals = {k: statistics.median(r[2] for r in v) for k, v in runs.items()}
-    cpus = {k: statistics.median(r[3] for r in v) for k, v in runs.items()}
     print(
-        f"  static / general: total wall {totals['static'] / totals['general']:.2f}x, CPU time"
-        f" {cpus['static'] / cpus['general']:.2f}x, decode loop {static / general:.2f}x (static: prefills included);"
-        f" identical outputs {same}/{len(ids)}"
+        f"  total wall vs general: static {totals['static'] / totals['general']:.2f}x,"
+        f" native {totals['native'] / totals['general']:.2f}x (prefills included)"
+    )
+
+
+LOAD_SCRIPTS = {
+    "transformers": (
+        "import sys; from transformers import AutoModelForCausalLM, AutoTokenizer;"
+        " AutoModelForCausalLM.from_pretrained(sys.argv[1]); AutoTokenizer.from_pretrained(sys.argv[1])"
+    ),
+    "native": (
+        "import sys, pathlib; from fteval_hf.native_llama import load_native;"
+        " from fteval_hf.native_tokenizer import NativeTokenizer;"
+        " load_native(pathlib.Path(sys.argv[1])); NativeTokenizer(pathlib.Path(sys.argv[1]))"
+    ),
+}
+
+
+def load_times(model_dir: Path, repeat: int) -> None:
+    """Wall time of a fresh process that imports what it needs and loads the model and tokenizer, each way."""
+    env = {**os.environ, **OFFLINE, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
+    times: dict[str, list[float]] = {name: [] for name in LOAD_SCRIPTS}
+    for _ in range(repeat + 1):  # the first round is a warm-up
+        for name, script in LOAD_SCRIPTS.items():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", script, str(model_dir)], env=env, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(t[1:]) for name, t in times.items()}
+    print(
+        f"process start + imports + model and tokenizer load (median of {repeat}): transformers"
+        f" {med['transformers']:.2f} s, native {med['native']:.2f} s = {med['native'] / med['transformers']:.2f}x"
     )
 
 
@@ -260,6 +303,7 @@ def main() -> None:
     model = args.model_dir or trained_model(args.cache)
     print(f"load: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min) on {os.cpu_count()} CPUs", flush=True)
     decode_loops(model, args.rows, args.repeat)
+    load_times(model, args.repeat)
     if args.decode_only:
         return
     lm_eval = lm_eval_venv(args.cache)
