@@ -314,7 +314,7 @@ def stream(
             differently can differ in the last bits of a float sum, as between any two batchings).
         stats: counters that receive the decode steps, row-steps and their wall time.
         slots: rows the static loop decodes at once (its prefills take the free slots); ``None``:
-            ``batch_size``; ``auto``: :func:`~fteval_hf.static_decode.auto_slots`.
+            ``batch_size``; ``auto``: :func:`~fteval_hf.static_decode.auto_slots`, at least ``batch_size``.
 
     Yields:
         Groups of (prompt index, generated token ids) as rows end (the static loop) or batches end
@@ -366,7 +366,7 @@ def stream(
                 [prompt_ids[i] for i in order],
                 prefill,
                 slots=(
-                    auto_slots(model, max(len(p) for p in prompt_ids) + max_new_tokens)
+                    max(size, auto_slots(model, max(len(p) for p in prompt_ids) + max_new_tokens))
                     if slots == "auto"
                     else slots or size
                 ),

@@ -21,7 +21,7 @@ from fteval.plugin import (
 )
 from fteval_hf.config import GGUFModel, HFConfig, HubModel
 
-__all__ = ["HFGenerator", "HFLoadedModel", "cut_at_stop", "forward_batch_size"]
+__all__ = ["HFGenerator", "HFLoadedModel", "cut_at_stop", "forward_batch_size", "load_model"]
 
 # Prompts per generate() call: enough to sort by length and fill forward batches; a killed run
 # loses at most this many outputs (a few seconds of work for a small model).
@@ -222,7 +222,7 @@ class HFGenerator(Generator):
         return max(CALL_SIZE, settings.batch_size or 0)
 
     def load(self, handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings) -> LoadedModel:
-        """Load the model of ``handle`` on the target's device.
+        """Load the model of ``handle`` on the target's device (natively when it qualifies and ``settings`` are greedy).
 
         Args:
             handle: from :class:`fteval_hf.trainer.HFTrainer` (``fit`` or ``base_model``).
@@ -232,19 +232,30 @@ class HFGenerator(Generator):
         Returns:
             A loaded model whose ``generate`` runs batched, length-bucketed decoding.
         """
-        from fteval_hf.devices import pick_device, use_all_cores
+        return load_model(handle, target_config, settings, native=settings.temperature <= 0)
 
-        if not isinstance(target_config, HFConfig):
-            raise TypeError(f"the hf generator needs an hf target's config, got {type(target_config).__name__}")
-        use_all_cores()
-        device = pick_device(target_config.model.device)
-        model, tokenizer, fmt = _load(handle, target_config, device, greedy=settings.temperature <= 0)
-        model.eval()
-        return HFLoadedModel(
-            model,
-            tokenizer,
-            settings,
-            prompt_format=fmt,
-            shared_prefix=target_config.train.shared_prefix,
-            device=device,
-        )
+
+def load_model(
+    handle: ModelHandle, target_config: PluginConfig, settings: GenerationSettings, *, native: bool
+) -> HFLoadedModel:
+    """:meth:`HFGenerator.load`, choosing the runtime: ``native=False`` always loads through transformers.
+
+    A server that decodes each request with its own settings, or reads the model's forward
+    (log probabilities), needs transformers' model: ``native=False``.
+    """
+    from fteval_hf.devices import pick_device, use_all_cores
+
+    if not isinstance(target_config, HFConfig):
+        raise TypeError(f"the hf generator needs an hf target's config, got {type(target_config).__name__}")
+    use_all_cores()
+    device = pick_device(target_config.model.device)
+    model, tokenizer, fmt = _load(handle, target_config, device, greedy=native)
+    model.eval()
+    return HFLoadedModel(
+        model,
+        tokenizer,
+        settings,
+        prompt_format=fmt,
+        shared_prefix=target_config.train.shared_prefix,
+        device=device,
+    )

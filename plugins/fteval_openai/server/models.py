@@ -83,7 +83,7 @@ class Models:
 
     def _load(self, model_id: str) -> tuple[Any, threading.Lock]:
         from fteval_hf.config import HFConfig
-        from fteval_hf.generator import HFGenerator
+        from fteval_hf.generator import load_model
 
         from fteval.plugin import GenerationSettings, ModelHandle
 
@@ -92,7 +92,8 @@ class Models:
                 data = self._job_for(model_id)["_handle"]
                 config = HFConfig.model_validate(data["config"])
                 handle = ModelHandle(data["trainer"], data["fingerprint"], data["location"], data["meta"])
-                loaded = HFGenerator().load(handle, config, GenerationSettings())
+                # Through transformers: requests sample with their own settings and logprobs read the forward.
+                loaded = load_model(handle, config, GenerationSettings(), native=False)
                 self._loaded[model_id] = (loaded, threading.Lock())
             return self._loaded[model_id]
 
