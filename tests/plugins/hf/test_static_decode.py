@@ -11,6 +11,7 @@ transformers = pytest.importorskip("transformers")
 
 from fteval_hf.decode import DecodeStats, generate
 from fteval_hf.static_decode import supports_static_greedy
+from tiny_models import assert_matches_generate
 from tiny_models import tiny_llama as make_tiny_llama
 
 PAD, EOS = 0, 1
@@ -104,12 +105,8 @@ def test_static_matches_transformers_generate_row_by_row():
     model = tiny_llama()
     rows = prompts(6, seed=9)
     ours = generate(model, rows, max_new_tokens=12, eos_token_id=EOS, pad_token_id=PAD, loop="static")
-    for prompt, out in zip(rows, ours, strict=True):
-        ref = model.generate(
-            torch.tensor([prompt]), max_new_tokens=12, do_sample=False, eos_token_id=EOS, pad_token_id=PAD
-        )[0, len(prompt) :].tolist()
-        assert out == [t for t in ref if t != EOS][: len(out)]
-        assert len(out) == 12 or ref[len(out)] == EOS
+    assert max(len(o) for o in ours) == 12  # some row ran to the cap
+    assert_matches_generate(model, rows, ours, eos=EOS, pad=PAD)
 
 
 def test_auto_falls_back_for_sampling_adapters_and_other_models():

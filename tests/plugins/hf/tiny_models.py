@@ -24,3 +24,16 @@ def tiny_llama(
         initializer_range=init_range,
     )
     return transformers.LlamaForCausalLM(config)
+
+
+def assert_matches_generate(
+    model: transformers.LlamaForCausalLM, rows: list[list[int]], outs: list[list[int]], *, eos: int, pad: int
+) -> None:
+    """Each output equals transformers' own greedy ``generate()`` of its prompt alone, up to EOS or the cap."""
+    cap = max(len(o) for o in outs)
+    for prompt, out in zip(rows, outs, strict=True):
+        ref = model.generate(
+            torch.tensor([prompt]), max_new_tokens=cap, do_sample=False, eos_token_id=eos, pad_token_id=pad
+        )[0, len(prompt) :].tolist()
+        assert out == [t for t in ref if t != eos][: len(out)]
+        assert len(out) == cap or ref[len(out)] == eos
