@@ -1,8 +1,9 @@
 """Greedy decoding of Llama-layout models: refilled slots over preallocated buffers, one lean step each.
 
-``decode.py`` hands over all prompts of a call and a prefill function (the model's own forward, so
-prefix sharing and the prompt maths are unchanged). Rows occupy slots; when a quarter of the slots
-has finished, the next prompts are prefilled into them (continuous batching), so steps stay full
+``decode.py`` hands over all prompts of a call and a prefill function (the model's own forward, or
+the native runtime's, so prefix sharing and the prompt maths are unchanged). Rows occupy slots; when
+:data:`REFILL_AT` of the slots has finished, the next prompts are prefilled into them (continuous
+batching), and each row's output is yielded as it ends, so steps stay full
 instead of trailing off with a batch's longest row. Each step runs the decoder layers directly on
 their weights: the same modules and kernels as the model's forward (RMSNorm, projections, rotary
 tables from the model's own rotary embedding, SDPA with an additive mask, the MLP), without
@@ -267,7 +268,7 @@ def stream_static(
 
     At most ``slots`` rows decode at a time, refilled as rows end.
 
-    Rows are taken in the given order; when a quarter of the slots has finished, the next prompts
+    Rows are taken in the given order; when :data:`REFILL_AT` of the slots has finished, the next prompts
     are prefilled (by ``prefill``, which may share their common prefix) and take the free slots,
     so every step computes a full batch until the queue runs out (then finished rows are dropped).
     Each row attends only to its own keys, so its output is what it would be decoded alone.
