@@ -32,31 +32,44 @@ __all__ = ["DecodeStats", "generate", "stream"]
 T = TypeVar("T")
 
 
+Layers = list[tuple[torch.Tensor, torch.Tensor]]
+
+
 class _PrefixMemo:
     """The last prefix's batch-1 key/value tensors, reused while later batches share it."""
 
     def __init__(self) -> None:
         self.ids: list[int] = []
-        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.layers: Layers = []
 
-    def cache_for(self, model: Any, prefix: list[int], device: torch.device) -> Any:
-        """A batch-1 cache holding ``prefix``, computing only the part the memo lacks."""
-        from transformers import DynamicCache
-
-        config = base_model(model).config
+    def layers_for(self, model: Any, prefix: list[int], device: torch.device) -> Layers:
+        """Every layer's batch-1 keys and values of ``prefix``, computing only the part the memo lacks."""
         reuse = common_prefix_length([self.ids, prefix])
-        if reuse:
-            data = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in self.layers]
-            cache = DynamicCache(data, config=config)
-        else:
-            cache = DynamicCache(config=config)
+        past = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in self.layers] if reuse else None
         if reuse < len(prefix):
-            ids = torch.tensor([prefix[reuse:]], dtype=torch.long, device=device)
-            model(input_ids=ids, cache=cache, use_cache=True, **last_logit_kwargs(model))
-        self.ids = list(prefix)
-        layers: Any = cache.layers  # DynamicLayers: keys and values are set once prefilled
-        self.layers = [(layer.keys, layer.values) for layer in layers]
-        return cache
+            past = _extend(model, past, prefix[reuse:], reuse, device)
+        self.ids, self.layers = list(prefix), list(past or [])
+        return self.layers
+
+
+def _extend(model: Any, past: Layers | None, ids: list[int], start: int, device: torch.device) -> Layers:
+    """Every layer's keys and values after running ``ids`` (batch 1, from position ``start``) on ``past``."""
+    tokens = torch.tensor([ids], dtype=torch.long, device=device)
+    if isinstance(model, NativeLlama):
+        _, extended = model.forward(tokens, torch.arange(start, start + len(ids)).unsqueeze(0), None, past)
+        return extended
+    cache = _cache(model, past)
+    model(input_ids=tokens, cache=cache, use_cache=True, **last_logit_kwargs(model))
+    layers: Any = cache.layers  # DynamicLayers: keys and values are set once prefilled
+    return [(layer.keys, layer.values) for layer in layers]
+
+
+def _cache(model: Any, past: Layers | None) -> Any:
+    """A transformers DynamicCache holding ``past`` (empty when None)."""
+    from transformers import DynamicCache
+
+    config = base_model(model).config
+    return DynamicCache(past, config=config) if past else DynamicCache(config=config)
 
 
 @functools.cache
@@ -127,18 +140,25 @@ def _left_pad(rows: Sequence[Sequence[int]], pad: int, device: torch.device) -> 
 def _prefill(
     model: Any, prompts: Sequence[Sequence[int]], prefix: int, memo: _PrefixMemo, pad: int
 ) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
-    """Run the prompts; return last logits [B, V], the cache, attention mask and next positions."""
-    from transformers import DynamicCache
+    """Run the prompts; return last logits [B, V], the cache, attention mask and next positions.
 
+    The cache's layers expose ``keys``/``values`` (a DynamicCache, or the native runtime's tensors).
+    """
     device = next(model.parameters()).device
     ids, mask = _left_pad([p[prefix:] for p in prompts], pad, device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix
+    past = memo.layers_for(model, list(prompts[0][:prefix]), device) if prefix else None
     if prefix:
-        cache = memo.cache_for(model, list(prompts[0][:prefix]), device)
-        expand_cache(cache, len(prompts))
         mask = torch.cat([torch.ones_like(mask[:, :1]).expand(-1, prefix), mask], dim=1)
-    else:
-        cache = DynamicCache(config=base_model(model).config)
+    if isinstance(model, NativeLlama):
+        from types import SimpleNamespace
+
+        logits, layers = model(ids, positions, mask, past)
+        cache = SimpleNamespace(layers=[SimpleNamespace(keys=k, values=v) for k, v in layers])
+        return logits, cache, mask, positions[:, -1] + 1
+    cache = _cache(model, past)
+    if past:
+        expand_cache(cache, len(prompts))
     out = model(
         input_ids=ids,
         attention_mask=mask,
@@ -148,43 +168,6 @@ def _prefill(
         **last_logit_kwargs(model),
     )
     return out.logits[:, -1].float(), out.cache, mask, positions[:, -1] + 1
-
-
-class _NativeMemo:
-    """The native runtime's :class:`_PrefixMemo`: the last prefix's batch-1 keys/values, extended as needed."""
-
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-    def past_for(self, model: NativeLlama, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Keys/values of ``prefix`` (batch 1), computing only the part the memo lacks."""
-        reuse = common_prefix_length([self.ids, prefix])
-        past = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in self.layers] if reuse else None
-        if reuse < len(prefix):
-            ids = torch.tensor([prefix[reuse:]], dtype=torch.long)
-            positions = torch.arange(reuse, len(prefix)).unsqueeze(0)
-            _, layers = model(ids, positions, None, past)
-            past = layers
-        self.ids, self.layers = list(prefix), list(past or [])
-        return self.layers
-
-
-def _native_prefill(
-    model: NativeLlama, prompts: Sequence[Sequence[int]], prefix: int, memo: _NativeMemo, pad: int
-) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
-    """:func:`_prefill` for the native runtime: the same ids, mask, positions and prefix handling."""
-    from types import SimpleNamespace
-
-    ids, mask = _left_pad([p[prefix:] for p in prompts], pad, torch.device("cpu"))
-    positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix
-    past = None
-    if prefix:
-        past = memo.past_for(model, list(prompts[0][:prefix]))
-        mask = torch.cat([torch.ones_like(mask[:, :1]).expand(-1, prefix), mask], dim=1)
-    logits, layers = model(ids, positions, mask, past)
-    cache = SimpleNamespace(layers=[SimpleNamespace(keys=k, values=v) for k, v in layers])
-    return logits, cache, mask, positions[:, -1] + 1
 
 
 def _pick(logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator) -> torch.Tensor:
@@ -341,7 +324,6 @@ def stream(
     plan = plan_batches(prompt_ids, size, shuffle=False)
     gen = torch.Generator().manual_seed(seed)
     memo = _PrefixMemo()
-    native_memo = _NativeMemo()
     stops = list(stop_sequences or ())
 
     def prefix_of(prompts: list[list[int]]) -> int:
@@ -356,15 +338,10 @@ def stream(
     try:
         if static:
             order = [i for idx in plan.batches for i in idx]
-            prefill = (
-                (lambda prompts: _native_prefill(model, prompts, prefix_of(prompts), native_memo, pad_token_id))
-                if native
-                else (lambda prompts: _prefill(model, prompts, prefix_of(prompts), memo, pad_token_id))
-            )
             steps = stream_static(
                 model,
                 [prompt_ids[i] for i in order],
-                prefill,
+                lambda prompts: _prefill(model, prompts, prefix_of(prompts), memo, pad_token_id),
                 slots=(
                     max(size, auto_slots(model, max(len(p) for p in prompt_ids) + max_new_tokens))
                     if slots == "auto"

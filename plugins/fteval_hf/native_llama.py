@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["NativeConfig", "NativeLlama", "load_native", "native_reason", "rotate_half"]
+__all__ = ["NativeConfig", "NativeLlama", "attend", "load_native", "native_reason", "rotate_half"]
 
 WEIGHTS = "model.safetensors"
 # config.json keys whose values change the maths; any other value than these means "not native".
@@ -299,7 +299,7 @@ class NativeLlama(nn.Module):
                 k = torch.cat([pk.expand(rows, -1, -1, -1), k], dim=-2)
                 v = torch.cat([pv.expand(rows, -1, -1, -1), v], dim=-2)
             cache.append((k, v))
-            out = _attend(q, k, v, mask, groups, c.head_dim**-0.5)
+            out = attend(q, k, v, mask, groups, c.head_dim**-0.5)
             out = out.reshape(rows, length, -1).contiguous()
             hidden = residual + attn.o_proj(out)
             residual = hidden
@@ -309,10 +309,13 @@ class NativeLlama(nn.Module):
         return logits, cache
 
 
-def _attend(
+def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, groups: int, scale: float
 ) -> torch.Tensor:
-    """transformers' SDPA attention call for a prefill (same GQA choice, same causal flag); [B, L, H, D]."""
+    """transformers' SDPA attention call (same GQA choice, same causal flag); [B, L, H, D].
+
+    A prefill's, and the lean decode step's (one query per row: ``mask`` given, grouped heads packed).
+    """
     length, extra = q.shape[2], {}
     if groups > 1:
         if mask is None and k.shape[-1] <= 256:

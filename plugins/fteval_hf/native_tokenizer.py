@@ -50,7 +50,10 @@ def _config(folder: Path) -> dict[str, Any] | None:
 
 def tokenizer_reason(folder: Path) -> str | None:
     """Why the folder's tokenizer needs transformers (None: :class:`NativeTokenizer` reads it exactly)."""
-    config = _config(folder)
+    return _reason(folder, _config(folder))
+
+
+def _reason(folder: Path, config: dict[str, Any] | None) -> str | None:
     if config is None or not (folder / "tokenizer.json").is_file():
         return "no tokenizer.json with a readable tokenizer_config.json"
     if config.get("tokenizer_class") not in _CLASSES:
@@ -77,10 +80,10 @@ class NativeTokenizer:
     def __init__(self, folder: Path) -> None:
         from tokenizers import Tokenizer
 
-        why = tokenizer_reason(folder)
-        if why is not None:
+        config = _config(folder)
+        why = _reason(folder, config)
+        if why is not None or config is None:
             raise ValueError(f"the tokenizer in {folder} needs transformers: {why}")
-        config = _config(folder) or {}
         self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.eos_token = _token(config.get("eos_token"))
         self.bos_token = _token(config.get("bos_token"))

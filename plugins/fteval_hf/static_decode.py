@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
-from .native_llama import rotate_half
+from .native_llama import attend, rotate_half
 from .prefix_cache import base_model
 
-__all__ = ["DecodeStats", "auto_slots", "greedy_static", "stream_static", "supports_static_greedy"]
+__all__ = ["DecodeStats", "auto_slots", "stream_static", "supports_static_greedy"]
 
 # Rotary variants whose tables depend only on the position (not on the sequence length seen so far).
 _STATIC_ROPE = {"default", "linear", "llama3", "yarn"}
@@ -114,7 +114,6 @@ class _Llama:
 
         ``mask`` [B, 1, 1, C] is additive over the first C columns (C past every row's column).
         """
-        from torch.nn import functional as F
 
         rows, seen = tokens.shape[0], mask.shape[-1]
         width = self.buffers[0][0].shape[1]
@@ -135,13 +134,10 @@ class _Llama:
             values.view(-1, flat).index_copy_(0, where, v.reshape(rows, flat))
             seen_k, seen_v = keys[:, :seen].transpose(1, 2), values[:, :seen].transpose(1, 2)
             if self.eager:
-                out = self._eager(q, seen_k, seen_v, mask)
-            elif self.groups > 1:  # one query per head: the group's heads as queries of its kv head
-                packed = q.reshape(rows, self.kv_heads, self.groups, self.head_dim)
-                out = F.scaled_dot_product_attention(packed, seen_k, seen_v, attn_mask=mask, scale=self.scaling)
-            else:
-                out = F.scaled_dot_product_attention(q, seen_k, seen_v, attn_mask=mask, scale=self.scaling)
-            out = out.reshape(rows, -1, 1, self.head_dim).transpose(1, 2).reshape(rows, 1, -1)
+                out = self._eager(q, seen_k, seen_v, mask).transpose(1, 2)
+            else:  # transformers' SDPA call (one query per head: GQA packs a group's heads as queries)
+                out = attend(q, seen_k, seen_v, mask, self.groups, self.scaling)
+            out = out.reshape(rows, 1, -1)
             hidden = hidden + attn.o_proj(out)
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
         logits: torch.Tensor = self.model.lm_head(self.inner.norm(hidden))[:, -1].float()
@@ -230,27 +226,6 @@ class _Slots:
         self.positions, self.columns, self.live = self.positions[slots], self.columns[slots], self.live[slots]
         if self.logits is not None:
             self.logits = self.logits[slots]
-
-
-def greedy_static(
-    model: Any,
-    prompts: Sequence[Sequence[int]],
-    prefill: Prefill,
-    *,
-    slots: int,
-    max_new_tokens: int,
-    eos: set[int],
-    stops: Sequence[Sequence[int]],
-    stats: DecodeStats | None = None,
-) -> list[list[int]]:
-    """Greedy continuations of ``prompts`` in their order: :func:`stream_static`'s outputs, collected."""
-    results: list[list[int]] = [[] for _ in prompts]
-    for ended in stream_static(
-        model, prompts, prefill, slots=slots, max_new_tokens=max_new_tokens, eos=eos, stops=stops, stats=stats
-    ):
-        for row, ids in ended:
-            results[row] = ids
-    return results
 
 
 def stream_static(
