@@ -335,26 +335,38 @@ def load_native(folder: Path) -> NativeLlama:
     """The model in ``folder`` (checked by :func:`native_reason`), on the CPU, in eval mode.
 
     Raises:
-        ValueError: the weights do not match the config (missing, unexpected or misshaped tensors).
+        fteval.errors.PluginError: the weights file is unreadable or does not match the config
+            (missing, unexpected or misshaped tensors, named).
     """
     from safetensors.torch import load_file
 
+    from fteval.errors import PluginError
+
     config, why = read_config(folder)
     if config is None:
-        raise ValueError(f"{folder} is not a plain Llama model: {why}")
+        raise PluginError(f"{folder} is not a plain Llama model: {why}")
     model = NativeLlama(config)
-    weights = load_file(str(folder / WEIGHTS))
+    path = folder / WEIGHTS
+    try:
+        weights = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error type for a damaged or foreign file
+        raise PluginError(f"{path} is not a readable safetensors file ({type(exc).__name__}: {exc})") from exc
     if config.tie_word_embeddings:
         weights.pop("lm_head.weight", None)
-    try:
-        result = model.load_state_dict(weights, strict=False, assign=True)
-    except RuntimeError as exc:  # a tensor of the wrong shape
-        raise ValueError(f"{folder / WEIGHTS} does not match config.json: {str(exc).splitlines()[0]}") from exc
-    missing = [k for k in result.missing_keys if not (config.tie_word_embeddings and k == "lm_head.weight")]
-    if missing or result.unexpected_keys:
-        raise ValueError(
-            f"{folder / WEIGHTS} does not match config.json: missing {missing[:3]}, unexpected {result.unexpected_keys[:3]}"
-        )
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if config.tie_word_embeddings:
+        expected.pop("lm_head.weight")
+    problems = [f"missing {k}" for k in expected if k not in weights]
+    problems += [f"unexpected {k}" for k in weights if k not in expected]
+    problems += [
+        f"{k} is {tuple(w.shape)}, config.json makes it {expected[k]}"
+        for k, w in weights.items()
+        if k in expected and tuple(w.shape) != expected[k]
+    ]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise PluginError(f"{path} does not match config.json: {'; '.join(problems[:3])}{more}")
+    model.load_state_dict(weights, strict=False, assign=True)
     if config.tie_word_embeddings:
         model.lm_head.weight = model.model.embed_tokens.weight
     return model.eval()

@@ -84,7 +84,14 @@ class NativeTokenizer:
         why = _reason(folder, config)
         if why is not None or config is None:
             raise ValueError(f"the tokenizer in {folder} needs transformers: {why}")
-        self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        try:
+            self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as exc:  # tokenizers raises a bare Exception for a file it cannot read
+            from fteval.errors import PluginError
+
+            raise PluginError(
+                f"{folder / 'tokenizer.json'} is not a tokenizer the tokenizers library reads ({exc})"
+            ) from exc
         self.eos_token = _token(config.get("eos_token"))
         self.bos_token = _token(config.get("bos_token"))
         self.pad_token = _token(config.get("pad_token")) or self.eos_token  # as load_tokenizer does

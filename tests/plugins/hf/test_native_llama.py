@@ -18,6 +18,7 @@ from fteval_hf.native_llama import NativeLlama, load_native, native_reason
 from fteval_hf.native_tokenizer import NativeTokenizer, tokenizer_reason
 from tiny_models import assert_matches_generate, tiny_llama
 
+from fteval.errors import PluginError
 from fteval.plugin import GenerationSettings, ModelHandle
 
 PAD, EOS, VOCAB = 0, 1, 60
@@ -101,10 +102,17 @@ def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
     _, folder = saved(tmp_path)
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 3}))
-    with pytest.raises(ValueError, match="does not match config.json: missing"):
+    with pytest.raises(PluginError, match="does not match config.json: missing model.layers.2."):
         load_native(folder)
     (folder / "config.json").write_text(json.dumps({**config, "intermediate_size": 99}))
-    with pytest.raises(ValueError, match="does not match config.json"):
+    with pytest.raises(
+        PluginError,
+        match=r"does not match config.json: .*model.layers.0.mlp.gate_proj.weight is \(160, 64\), config.json makes it \(99, 64\)",
+    ):
+        load_native(folder)
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "model.safetensors").write_bytes(b"<html>not weights</html>")
+    with pytest.raises(PluginError, match="is not a readable safetensors file"):
         load_native(folder)
 
 
@@ -131,6 +139,14 @@ def test_tokenizer_gives_transformers_ids_and_text(tokenizer_folder):
                 assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip)
     for name in ("eos_token_id", "bos_token_id", "pad_token_id"):
         assert getattr(ours, name) == getattr(theirs, name)
+
+
+def test_a_tokenizer_file_that_is_not_one_is_a_clear_error(tmp_path, tokenizer_folder):
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / name).write_bytes((tokenizer_folder / name).read_bytes())
+    (tmp_path / "tokenizer.json").write_text('{"version": "1.0", "model": "truncated')
+    with pytest.raises(PluginError, match="tokenizer.json is not a tokenizer the tokenizers library reads"):
+        NativeTokenizer(tmp_path)
 
 
 def _edit_json(path: Path, **changes: object) -> None:
@@ -190,6 +206,7 @@ def test_a_greedy_evaluation_never_imports_transformers(tiny_hub_model):
     """The reason the runtime exists: a whole load + generate in a fresh process without transformers."""
     script = f"""
 import sys
+from fteval.errors import PluginError
 from fteval.plugin import GenerationSettings, ModelHandle, Prompt
 from fteval_hf.config import HFConfig
 from fteval_hf.generator import HFGenerator
